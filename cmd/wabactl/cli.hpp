@@ -1,0 +1,76 @@
+#pragma once
+// The command-line front door: global options, output, and the command families. Each
+// family (cmd_*.cpp) registers its subcommands with a setup function listed in cli.cpp.
+
+#include "wabactl/secrets.hpp"
+#include "wabactl/store.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace wabactl::cli {
+
+/// Options accepted before or after any subcommand.
+struct Globals {
+  std::string db;
+  std::string key_file;
+  bool json = false;
+  int quiet = 0;
+  int verbose = 0;
+};
+
+/// What a command runs with: the global options, where to write, and lazily opened
+/// resources (the store and the master key).
+class Context {
+public:
+  Context(std::ostream& out, std::ostream& err, bool stdout_is_tty);
+
+  Globals globals;
+  std::ostream& out;
+  std::ostream& err;
+  /// Whether stdout may carry colour (a TTY and no NO_COLOR).
+  bool color;
+
+  /// The database, opened (and migrated) on first use.
+  Store& store();
+  /// The master key, resolved and checked against the store on first use.
+  const MasterKey& key();
+  /// KeyOptions from the global flags.
+  KeyOptions key_options() const;
+
+  /// Prints one JSON value as a line.
+  void print_json(const nlohmann::json& value);
+  /// A warning on stderr (suppressed by -q).
+  void warn(const std::string& message);
+  /// An informational line on stderr (shown unless -q).
+  void note(const std::string& message);
+
+private:
+  std::unique_ptr<Store> store_;
+  std::optional<MasterKey> key_;
+};
+
+/// A command family's registration function.
+using SetupFn = void (*)(CLI::App& app, Context& ctx);
+
+void setup_key(CLI::App& app, Context& ctx);
+void setup_tenant(CLI::App& app, Context& ctx);
+void setup_config(CLI::App& app, Context& ctx);
+
+/// Runs the CLI; returns the process exit code. Errors are printed to `err` as one line.
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+/// Reads a secret from a file, stdin, or an environment variable (never argv), trims the
+/// trailing newline and validates it. nullopt when no source was given.
+std::optional<std::string> read_secret(const std::string& file, bool from_stdin,
+                                       const char* env_name, const char* what);
+
+/// A two-column "key  value" table for human output.
+std::string format_fields(const std::vector<std::pair<std::string, std::string>>& rows);
+
+} // namespace wabactl::cli

@@ -1,0 +1,40 @@
+#pragma once
+// Errors carry the process exit code they map to, so that one catch at the top of the
+// program can print `wabactl: error: ...` and exit with the contract's code.
+
+#include <stdexcept>
+#include <string>
+
+namespace wabactl {
+
+/// Exit codes of the contract (CONTRACT.md §1, `man wabactl` EXIT STATUS).
+enum class Exit : int {
+  ok = 0,
+  internal = 1,
+  usage = 2,
+  not_found = 3,
+  credentials = 4,
+  rejected = 5,
+  partial = 6,
+  not_configured = 7,
+  exists = 8,
+  tempfail = 75,
+};
+
+/// An error a user can act on: a message, the exit code and an optional hint.
+class Error : public std::runtime_error {
+public:
+  Error(Exit code, const std::string& message, std::string hint = {})
+      : std::runtime_error(message), code_(code), hint_(std::move(hint)) {}
+
+  /// The exit code the process should end with.
+  Exit code() const noexcept { return code_; }
+  /// A suggestion printed after the message (`hint: ...`), or empty.
+  const std::string& hint() const noexcept { return hint_; }
+
+private:
+  Exit code_;
+  std::string hint_;
+};
+
+} // namespace wabactl

@@ -1,0 +1,65 @@
+#pragma once
+// The SQLite store: one file in WAL mode, schema versioned with PRAGMA user_version and
+// migrated forward on open. Repositories (tenants.hpp, configs.hpp, ...) work on a Store.
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace SQLite {
+class Database;
+}
+
+namespace wabactl {
+
+/// How durable each commit is: `full` syncs the WAL on every commit (survives power loss),
+/// `normal` syncs at checkpoints (survives a process crash).
+enum class Durability { full, normal };
+
+class Store {
+public:
+  /// The schema version this build writes; older databases are migrated up to it.
+  static int latest_version();
+
+  /// Opens (creating it and its 0700 parent folder if needed) and migrates the database.
+  /// Newer schema versions than this build knows are refused with a clear error.
+  explicit Store(const std::filesystem::path& path, Durability durability = Durability::full);
+  /// An in-memory database (tests).
+  static Store in_memory();
+  /// Opens without migrating beyond `version` (tests of migrations).
+  static Store at_version(const std::filesystem::path& path, int version);
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+  /// The underlying connection, for repositories inside the library.
+  SQLite::Database& db();
+  /// The schema version of the open database.
+  int version();
+  /// The database file path (empty for in-memory databases).
+  const std::filesystem::path& path() const;
+
+  /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws.
+  void transaction(const std::function<void()>& fn);
+
+  /// Small key/value settings (Argon2id salt, key check). nullopt when absent.
+  std::optional<std::vector<unsigned char>> setting(std::string_view name);
+  void set_setting(std::string_view name, const std::vector<unsigned char>& value);
+
+  struct Impl;
+
+private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Migrates the open database forward to `target` (used by Store and by tests).
+void migrate(SQLite::Database& db, int target);
+
+} // namespace wabactl

@@ -1,0 +1,65 @@
+#pragma once
+// Small helpers every module uses: time, environment, files, validation, masking.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wabactl {
+
+/// The value of an environment variable, or nullopt when unset or empty.
+std::optional<std::string> env(const char* name);
+
+/// Current time as ISO 8601 UTC with seconds (`2026-11-24T10:15:00Z`).
+std::string now_iso();
+/// Unix seconds as ISO 8601 UTC.
+std::string iso_from_unix(std::int64_t seconds);
+/// Current time in milliseconds since the epoch.
+std::int64_t now_ms();
+
+/// Whether `id` matches `[a-z0-9][a-z0-9_-]{0,63}`.
+bool valid_tenant_id(std::string_view id);
+/// Throws Error(usage) with a clear message when `id` is not a valid tenant id.
+void require_tenant_id(std::string_view id);
+
+/// Masks a secret as its first 4 and last 4 characters around an ellipsis; shorter
+/// secrets (under 12 characters) are masked whole.
+std::string mask_secret(std::string_view secret);
+
+/// Lowercase hex encoding and decoding (decoding returns nullopt on bad input).
+std::string to_hex(const unsigned char* data, std::size_t size);
+std::optional<std::vector<unsigned char>> from_hex(std::string_view hex);
+
+/// Reads at most `limit` bytes of a file; throws Error(usage) when it cannot be read or is
+/// larger, naming `what` in the message.
+std::string read_file_limited(const std::filesystem::path& path, std::size_t limit,
+                              std::string_view what);
+/// Reads at most `limit` bytes from standard input (throws Error(usage) when larger).
+std::string read_stdin_limited(std::size_t limit, std::string_view what);
+
+/// Writes `content` to `path` atomically (temporary file, fsync, rename) with `mode`.
+/// With `exclusive`, fails with Error(exists) when the path already exists.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                       unsigned mode, bool exclusive);
+
+/// Creates `dir` and missing parents with mode 0700 (existing folders are left alone).
+void make_private_dirs(const std::filesystem::path& dir);
+
+/// Removes surrounding ASCII whitespace.
+std::string_view trim(std::string_view s);
+
+/// URL-encodes a string for a query component (RFC 3986 unreserved kept).
+std::string url_encode(std::string_view s);
+
+/// Normalises a phone number in international form to its digits: `+1 (555) 123-4567` →
+/// `15551234567`. Returns nullopt when it cannot be a phone number (letters, too short or
+/// long).
+std::optional<std::string> normalize_phone(std::string_view input);
+
+/// Whether `s` looks like a business-scoped user id (`US.1349...`, Meta's username ids).
+bool is_business_scoped_user_id(std::string_view s);
+
+} // namespace wabactl

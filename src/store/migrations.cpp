@@ -1,0 +1,148 @@
+#include "store/migrations.hpp"
+
+namespace wabactl {
+
+// Each entry moves the schema from version i to i+1. Never edit a released entry: add one.
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> list = {
+      // 1: tenants, their WhatsApp configs (secrets sealed), settings.
+      R"sql(
+CREATE TABLE settings (
+  name  TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE tenants (
+  id         TEXT PRIMARY KEY,
+  name       TEXT,
+  created_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE whatsapp_configs (
+  id                  INTEGER PRIMARY KEY,
+  tenant_id           TEXT NOT NULL UNIQUE REFERENCES tenants(id) ON DELETE CASCADE,
+  api_key             BLOB,
+  api_secret          BLOB,
+  phone_number_id     TEXT NOT NULL UNIQUE,
+  business_account_id TEXT,
+  verify_token        BLOB,
+  webhook_url         TEXT,
+  is_active           INTEGER NOT NULL DEFAULT 1,
+  api_version         TEXT,
+  graph_url           TEXT,
+  needs_reauth        INTEGER NOT NULL DEFAULT 0,
+  created_at          TEXT NOT NULL,
+  updated_at          TEXT NOT NULL
+);
+)sql",
+      // 2: conversations: contacts, messages (also the outbox), status history, raw
+      // webhook deliveries and the append-only event log.
+      R"sql(
+CREATE TABLE contacts (
+  id           INTEGER PRIMARY KEY,
+  tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  phone_number TEXT,
+  user_id      TEXT,
+  name         TEXT,
+  external_id  TEXT,
+  created_at   TEXT NOT NULL,
+  updated_at   TEXT NOT NULL,
+  CHECK (phone_number IS NOT NULL OR user_id IS NOT NULL)
+);
+CREATE UNIQUE INDEX contacts_by_phone ON contacts(tenant_id, phone_number)
+  WHERE phone_number IS NOT NULL;
+CREATE UNIQUE INDEX contacts_by_user ON contacts(tenant_id, user_id) WHERE user_id IS NOT NULL;
+
+CREATE TABLE whatsapp_messages (
+  id              INTEGER PRIMARY KEY,
+  tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  contact_id      TEXT,
+  phone_number    TEXT,
+  user_id         TEXT,
+  conversation    TEXT NOT NULL,
+  message_id      TEXT,
+  direction       TEXT NOT NULL CHECK (direction IN ('incoming', 'outgoing')),
+  status          TEXT NOT NULL,
+  status_rank     INTEGER NOT NULL DEFAULT 0,
+  type            TEXT NOT NULL,
+  message_text    TEXT,
+  media_url       TEXT,
+  media_type      TEXT,
+  media_id        TEXT,
+  template_name   TEXT,
+  reply_to        TEXT,
+  timestamp       TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  read_at         TEXT,
+  error_code      INTEGER,
+  error_title     TEXT,
+  error_details   TEXT,
+  fbtrace_id      TEXT,
+  idempotency_key TEXT,
+  callback_data   TEXT,
+  send_state      TEXT,
+  request         TEXT,
+  payload         TEXT
+);
+CREATE UNIQUE INDEX messages_by_wamid ON whatsapp_messages(tenant_id, message_id)
+  WHERE message_id IS NOT NULL;
+CREATE UNIQUE INDEX messages_by_idempotency_key ON whatsapp_messages(tenant_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX messages_by_conversation ON whatsapp_messages(tenant_id, conversation, timestamp, id);
+CREATE INDEX messages_by_contact ON whatsapp_messages(tenant_id, contact_id, timestamp, id)
+  WHERE contact_id IS NOT NULL;
+CREATE INDEX messages_unread ON whatsapp_messages(tenant_id, conversation, timestamp)
+  WHERE direction = 'incoming' AND read_at IS NULL;
+
+CREATE TABLE message_statuses (
+  id            INTEGER PRIMARY KEY,
+  tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  message_id    TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  timestamp     TEXT NOT NULL,
+  error_code    INTEGER,
+  error_title   TEXT,
+  error_details TEXT,
+  payload       TEXT,
+  UNIQUE (tenant_id, message_id, status)
+);
+
+CREATE TABLE webhook_deliveries (
+  id          INTEGER PRIMARY KEY,
+  received_at TEXT NOT NULL,
+  route       TEXT,
+  verified_by TEXT,
+  body        BLOB NOT NULL
+);
+CREATE TABLE delivery_tenants (
+  delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+  tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  PRIMARY KEY (delivery_id, tenant_id)
+) WITHOUT ROWID;
+CREATE INDEX delivery_tenants_by_tenant ON delivery_tenants(tenant_id);
+
+CREATE TABLE events (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  type       TEXT NOT NULL,
+  at         TEXT NOT NULL,
+  data       TEXT NOT NULL
+);
+CREATE INDEX events_by_tenant ON events(tenant_id, id);
+)sql",
+      // 3: bearer tokens for the REST API and streams, stored as hashes.
+      R"sql(
+CREATE TABLE api_tokens (
+  id           TEXT PRIMARY KEY,
+  tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  label        TEXT,
+  token_hash   BLOB NOT NULL UNIQUE,
+  created_at   TEXT NOT NULL,
+  last_used_at TEXT,
+  revoked_at   TEXT
+) WITHOUT ROWID;
+CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);
+)sql",
+  };
+  return list;
+}
+
+} // namespace wabactl

@@ -1,0 +1,169 @@
+#include "wabactl/store.hpp"
+
+#include "store/migrations.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/util.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace wabactl {
+
+struct Store::Impl {
+  std::filesystem::path path;
+  SQLite::Database db;
+  Impl(std::filesystem::path p, const std::string& name, int flags)
+      : path(std::move(p)), db(name, flags) {}
+};
+
+namespace {
+
+constexpr int open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+void apply_pragmas(SQLite::Database& db, Durability durability, bool on_disk) {
+  db.exec("PRAGMA foreign_keys = ON");
+  db.setBusyTimeout(10000);
+  if (on_disk) {
+    std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (mode != "wal") {
+      throw Error(Exit::internal, "the database could not be switched to WAL mode");
+    }
+  }
+  db.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
+                                         : "PRAGMA synchronous = NORMAL");
+}
+
+// Creates the database file with mode 0600 before SQLite opens it, so secrets never sit in
+// a world-readable file (SQLite gives its -wal and -shm files the same mode).
+void precreate(const std::filesystem::path& path) {
+  make_private_dirs(path.parent_path());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw Error(Exit::internal, fmt::format("cannot open database '{}': {}", path.string(),
+                                            std::strerror(errno)));
+  }
+  ::close(fd);
+}
+
+int user_version(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
+
+} // namespace
+
+static std::unique_ptr<Store::Impl> open_store_impl(const std::filesystem::path& path, Durability durability) {
+  precreate(path);
+  try {
+    auto impl = std::make_unique<Store::Impl>(path, path.string(), open_flags);
+    apply_pragmas(impl->db, durability, true);
+    return impl;
+  } catch (const SQLite::Exception& e) {
+    throw Error(Exit::internal,
+                fmt::format("cannot open database '{}': {}", path.string(), e.what()));
+  }
+}
+
+void migrate(SQLite::Database& db, int target) {
+  const auto& list = migrations();
+  int current = user_version(db);
+  if (current > static_cast<int>(list.size())) {
+    throw Error(Exit::internal,
+                fmt::format("the database has schema version {}, newer than this wabactl "
+                            "understands ({})",
+                            current, list.size()),
+                "upgrade wabactl");
+  }
+  while (current < target) {
+    // Each step is one transaction: an interrupted migration leaves the previous version.
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      // Re-read under the write lock: another process may have migrated meanwhile.
+      current = user_version(db);
+      if (current >= target) {
+        db.exec("COMMIT");
+        break;
+      }
+      db.exec(list[static_cast<std::size_t>(current)]);
+      db.exec(fmt::format("PRAGMA user_version = {}", current + 1));
+      db.exec("COMMIT");
+      ++current;
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+  }
+}
+
+int Store::latest_version() { return static_cast<int>(migrations().size()); }
+
+Store::Store(const std::filesystem::path& path, Durability durability)
+    : impl_(open_store_impl(path, durability)) {
+  try {
+    migrate(impl_->db, latest_version());
+  } catch (const SQLite::Exception& e) {
+    throw Error(Exit::internal,
+                fmt::format("cannot migrate database '{}': {}", path.string(), e.what()));
+  }
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Store Store::in_memory() {
+  auto impl = std::make_unique<Impl>(std::filesystem::path{}, ":memory:", open_flags);
+  apply_pragmas(impl->db, Durability::normal, false);
+  migrate(impl->db, latest_version());
+  return Store(std::move(impl));
+}
+
+Store Store::at_version(const std::filesystem::path& path, int version) {
+  auto impl = open_store_impl(path, Durability::normal);
+  migrate(impl->db, version);
+  return Store(std::move(impl));
+}
+
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+SQLite::Database& Store::db() { return impl_->db; }
+int Store::version() { return user_version(impl_->db); }
+const std::filesystem::path& Store::path() const { return impl_->path; }
+
+void Store::transaction(const std::function<void()>& fn) {
+  auto& db = impl_->db;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    fn();
+    db.exec("COMMIT");
+  } catch (...) {
+    try {
+      db.exec("ROLLBACK");
+    } catch (const SQLite::Exception&) {
+      // SQLite may already have rolled back (e.g. after SQLITE_FULL); the original error
+      // is the one worth reporting.
+    }
+    throw;
+  }
+}
+
+std::optional<std::vector<unsigned char>> Store::setting(std::string_view name) {
+  SQLite::Statement q(impl_->db, "SELECT value FROM settings WHERE name = ?");
+  q.bind(1, std::string(name));
+  if (!q.executeStep()) return std::nullopt;
+  const auto* p = static_cast<const unsigned char*>(q.getColumn(0).getBlob());
+  return std::vector<unsigned char>(p, p + q.getColumn(0).getBytes());
+}
+
+void Store::set_setting(std::string_view name, const std::vector<unsigned char>& value) {
+  SQLite::Statement q(impl_->db,
+                      "INSERT INTO settings(name, value) VALUES(?, ?) "
+                      "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+  q.bind(1, std::string(name));
+  q.bind(2, value.data(), static_cast<int>(value.size()));
+  q.exec();
+}
+
+} // namespace wabactl

@@ -1,0 +1,271 @@
+#include "wabactl/util.hpp"
+
+#include "wabactl/error.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <iostream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace wabactl {
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    return std::nullopt;
+  }
+  return std::string(v);
+}
+
+std::string iso_from_unix(std::int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string now_iso() { return iso_from_unix(now_ms() / 1000); }
+
+bool valid_tenant_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) {
+    return false;
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(id[0])) {
+    return false;
+  }
+  for (char c : id.substr(1)) {
+    if (!alnum(c) && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+void require_tenant_id(std::string_view id) {
+  if (!valid_tenant_id(id)) {
+    std::string shown(id.substr(0, 80));
+    throw Error(Exit::usage,
+                fmt::format("invalid tenant id '{}'{}: use 1-64 characters of a-z, 0-9, '_' and "
+                            "'-', starting with a letter or digit",
+                            shown, id.size() > 80 ? "..." : ""));
+  }
+}
+
+std::string mask_secret(std::string_view secret) {
+  if (secret.size() < 12) {
+    return "…";
+  }
+  return fmt::format("{}…{}", secret.substr(0, 4), secret.substr(secret.size() - 4));
+}
+
+std::string to_hex(const unsigned char* data, std::size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out.push_back(digits[data[i] >> 4]);
+    out.push_back(digits[data[i] & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::vector<unsigned char>> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) {
+    return std::nullopt;
+  }
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<unsigned char> out(hex.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int hi = nibble(hex[2 * i]);
+    int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return std::nullopt;
+    }
+    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+namespace {
+std::string read_fd_limited(int fd, std::size_t limit, std::string_view what,
+                            const std::string& name) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(Exit::usage, fmt::format("cannot read {} from {}: {}", what, name,
+                                           std::strerror(errno)));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > limit) {
+      throw Error(Exit::usage,
+                  fmt::format("{} from {} is too large (more than {} bytes)", what, name, limit));
+    }
+  }
+  return out;
+}
+} // namespace
+
+std::string read_file_limited(const std::filesystem::path& path, std::size_t limit,
+                              std::string_view what) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw Error(Exit::usage, fmt::format("cannot read {} from '{}': {}", what, path.string(),
+                                         std::strerror(errno)));
+  }
+  struct stat st{};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw Error(Exit::usage,
+                fmt::format("cannot read {} from '{}': it is a directory", what, path.string()));
+  }
+  try {
+    std::string out = read_fd_limited(fd, limit, what, "'" + path.string() + "'");
+    ::close(fd);
+    return out;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+std::string read_stdin_limited(std::size_t limit, std::string_view what) {
+  return read_fd_limited(STDIN_FILENO, limit, what, "standard input");
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode,
+                       bool exclusive) {
+  if (exclusive && ::access(path.c_str(), F_OK) == 0) {
+    throw Error(Exit::exists, fmt::format("'{}' already exists", path.string()));
+  }
+  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    throw Error(Exit::internal,
+                fmt::format("cannot create '{}': {}", tmp, std::strerror(errno)));
+  }
+  auto fail = [&](const char* step) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error(Exit::internal,
+                fmt::format("cannot {} '{}': {}", step, path.string(), std::strerror(e)));
+  };
+  if (::fchmod(fd, mode) != 0) fail("set the mode of");
+  std::size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write");
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail("sync");
+  ::close(fd);
+  int rc = exclusive ? ::link(tmp.c_str(), path.c_str()) : ::rename(tmp.c_str(), path.c_str());
+  int e = errno;
+  if (exclusive) ::unlink(tmp.c_str());
+  if (rc != 0) {
+    if (exclusive) ::unlink(tmp.c_str());
+    throw Error(e == EEXIST ? Exit::exists : Exit::internal,
+                fmt::format("cannot write '{}': {}", path.string(), std::strerror(e)));
+  }
+  std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void make_private_dirs(const std::filesystem::path& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return;
+  make_private_dirs(dir.parent_path());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw Error(Exit::internal,
+                fmt::format("cannot create folder '{}': {}", dir.string(), std::strerror(errno)));
+  }
+}
+
+std::string_view trim(std::string_view s) {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string url_encode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> normalize_phone(std::string_view input) {
+  std::string_view s = trim(input);
+  if (s.size() > 64) return std::nullopt;
+  std::string digits;
+  bool plus_seen = false;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      digits.push_back(c);
+    } else if (c == '+' && digits.empty() && !plus_seen) {
+      plus_seen = true;
+    } else if (c == ' ' || c == '-' || c == '(' || c == ')' || c == '.') {
+      continue;
+    } else {
+      return std::nullopt;
+    }
+  }
+  // E.164 numbers have at most 15 digits; the shortest real ones have 7 or 8.
+  if (digits.size() < 7 || digits.size() > 15 || digits[0] == '0') return std::nullopt;
+  return digits;
+}
+
+bool is_business_scoped_user_id(std::string_view s) {
+  // Two-letter country prefix, a dot, then an opaque id of letters and digits.
+  if (s.size() < 4 || s.size() > 128 || s[2] != '.') return false;
+  for (std::size_t i = 0; i < 2; ++i) {
+    if (s[i] < 'A' || s[i] > 'Z') return false;
+  }
+  for (char c : s.substr(3)) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+} // namespace wabactl

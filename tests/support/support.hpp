@@ -1,0 +1,112 @@
+#pragma once
+// Test support: temporary folders, running the real wabactl binary, and a fake Graph API
+// (a cpp-httplib server on a loopback port chosen by the kernel) that answers like Meta.
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace testsupport {
+
+/// A fresh folder under $TMPDIR, removed on destruction (WABACTL_KEEP_TMP=1 keeps it for
+/// a post-mortem).
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// What a finished process left.
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  /// stderr split into lines (without the newline).
+  std::vector<std::string> err_lines() const;
+};
+
+/// Runs a program with `args`, a clean environment (PATH, HOME and LANG kept) plus `env`,
+/// and `input` on stdin. Fails the test if it runs longer than `timeout_s`.
+RunResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env = {},
+                      const std::string& input = {}, int timeout_s = 60);
+
+/// A ready-to-use environment for the real binary: database and key under one TempDir.
+class Wabactl {
+public:
+  explicit Wabactl(const TempDir& dir);
+  /// Runs `wabactl args...` with this environment (plus `extra_env`).
+  RunResult operator()(const std::vector<std::string>& args, const std::string& input = {},
+                       const std::map<std::string, std::string>& extra_env = {}) const;
+  std::map<std::string, std::string> env;
+  std::filesystem::path db;
+  std::filesystem::path key;
+};
+
+/// Reads a whole file (binary).
+std::string slurp(const std::filesystem::path& path);
+
+/// One request the fake Graph API received.
+struct Recorded {
+  std::string method;
+  std::string path;
+  std::string query;
+  std::string authorization;
+  std::string content_type;
+  std::string body;
+};
+
+/// A response the fake Graph API gives.
+struct Reply {
+  Reply(int s, std::string b, std::map<std::string, std::string> h = {}, int delay = 0)
+      : status(s), body(std::move(b)), headers(std::move(h)), delay_ms(delay) {}
+  int status;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  int delay_ms;
+};
+
+/// An in-process HTTP server that behaves like graph.facebook.com for what wabactl uses.
+/// By default: GET /{v}/{phone_number_id} answers the number's identity for a known token,
+/// Meta's 190 error for any other; POST /{v}/{id}/messages answers a wamid; POST
+/// /{v}/{id}/media answers a media id. `handler` overrides everything when set.
+class FakeGraph {
+public:
+  FakeGraph();
+  ~FakeGraph();
+  /// http://127.0.0.1:PORT
+  std::string url() const;
+  int port() const;
+
+  /// Tokens the default handlers accept.
+  void accept_token(const std::string& token);
+  /// Overrides every answer (return nullopt to fall back to the defaults).
+  void set_handler(std::function<std::optional<Reply>(const Recorded&)> handler);
+
+  std::vector<Recorded> requests() const;
+  std::size_t count(const std::string& method, const std::string& path_suffix) const;
+  void clear();
+
+  /// Meta's error body for `code`.
+  static std::string error_body(int code, const std::string& message, int subcode = 0,
+                                const std::string& details = {});
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace testsupport
