@@ -1,0 +1,96 @@
+#pragma once
+// Messages (incoming and outgoing) and the append-only event log, as the contract's JSON
+// shapes (CONTRACT.md §3). Inserts live with their writers (webhook ingest, the send
+// pipeline); this module reads rows back and records events.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wabactl {
+
+class Store;
+
+struct MessageError {
+  int code = 0;
+  std::string title;
+  std::string details;
+};
+
+/// A row of whatsapp_messages as the contract shows it.
+struct Message {
+  std::int64_t id = 0;
+  std::string tenant_id;
+  std::optional<std::string> message_id; ///< wamid; absent while queued
+  std::string direction;                 ///< incoming|outgoing
+  std::string status;                    ///< queued|sent|delivered|read|failed|received
+  std::optional<std::string> phone_number;
+  std::optional<std::string> user_id;
+  std::optional<std::string> contact_id;
+  std::optional<std::string> contact_name;
+  std::string type;
+  std::optional<std::string> text;
+  std::optional<std::string> media_url;
+  std::optional<std::string> media_type;
+  std::optional<std::string> media_id;
+  std::optional<std::string> template_name;
+  std::optional<std::string> reply_to;
+  std::string timestamp;
+  std::optional<std::string> read_at;
+  std::optional<MessageError> error;
+  nlohmann::json payload; ///< Meta's object (or the request we sent), whole; null if none
+};
+
+/// The Message JSON of CONTRACT.md §3.
+nlohmann::json to_json(const Message& m);
+
+/// The ordering rank of a status: queued 0, sent 1, delivered 2, read 3, played 4;
+/// failed and received are terminal (5). Status updates only move to a higher rank.
+int status_rank(const std::string& status);
+
+/// The SELECT list and FROM clause that row_to_message() reads (messages joined with
+/// their contact's name), for queries elsewhere: `SELECT <message_columns> WHERE ...`.
+const char* message_select();
+
+/// A message by local id (digits) or WhatsApp id (`wamid.…`), within `tenant` only.
+std::optional<Message> find_message(Store& store, const std::string& tenant,
+                                    const std::string& id_or_wamid);
+/// A message by its local id, within `tenant` only.
+std::optional<Message> find_message_by_local_id(Store& store, const std::string& tenant,
+                                                std::int64_t id);
+
+/// Incoming messages of `tenant` not yet read.
+std::int64_t unread_count(Store& store, const std::string& tenant);
+
+/// Event types (CONTRACT.md §3).
+inline constexpr const char* event_message_received = "message.received";
+inline constexpr const char* event_message_sent = "message.sent";
+inline constexpr const char* event_message_status = "message.status";
+inline constexpr const char* event_unread_changed = "unread.changed";
+inline constexpr const char* event_config_changed = "config.changed";
+
+/// One row of the event log.
+struct Event {
+  std::int64_t id = 0;
+  std::string type;
+  std::string tenant_id;
+  std::string at;
+  nlohmann::json data; ///< the whole Event JSON of CONTRACT.md §3
+};
+
+/// Appends an event (call inside the transaction that made the change). `message` and
+/// `unread` fill the Event JSON's fields (null when absent). Returns the event id.
+std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,
+                          const std::optional<Message>& message,
+                          const std::optional<std::int64_t>& unread);
+
+/// Events of `tenant` with id > `after`, oldest first, at most `limit`.
+std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
+                                std::size_t limit);
+/// The highest event id in the database (0 when empty).
+std::int64_t last_event_id(Store& store);
+
+} // namespace wabactl

@@ -1,0 +1,184 @@
+#include "wabactl/messages.hpp"
+
+#include "wabactl/store.hpp"
+#include "wabactl/util.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+namespace wabactl {
+namespace {
+
+std::optional<std::string> opt_text(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getString();
+}
+
+nlohmann::json opt_json(const std::optional<std::string>& v) {
+  if (!v) return nullptr;
+  return *v;
+}
+
+Message row_to_message(SQLite::Statement& q) {
+  Message m;
+  m.id = q.getColumn(0).getInt64();
+  m.tenant_id = q.getColumn(1).getString();
+  m.message_id = opt_text(q.getColumn(2));
+  m.direction = q.getColumn(3).getString();
+  m.status = q.getColumn(4).getString();
+  m.phone_number = opt_text(q.getColumn(5));
+  m.user_id = opt_text(q.getColumn(6));
+  m.contact_id = opt_text(q.getColumn(7));
+  m.contact_name = opt_text(q.getColumn(8));
+  m.type = q.getColumn(9).getString();
+  m.text = opt_text(q.getColumn(10));
+  m.media_url = opt_text(q.getColumn(11));
+  m.media_type = opt_text(q.getColumn(12));
+  m.media_id = opt_text(q.getColumn(13));
+  m.template_name = opt_text(q.getColumn(14));
+  m.reply_to = opt_text(q.getColumn(15));
+  m.timestamp = q.getColumn(16).getString();
+  m.read_at = opt_text(q.getColumn(17));
+  if (!q.getColumn(18).isNull()) {
+    m.error = MessageError{q.getColumn(18).getInt(), q.getColumn(19).getString(),
+                           q.getColumn(20).getString()};
+  }
+  if (!q.getColumn(21).isNull()) {
+    m.payload = nlohmann::json::parse(q.getColumn(21).getString(), nullptr, false);
+    if (m.payload.is_discarded()) m.payload = nullptr;
+  }
+  return m;
+}
+
+} // namespace
+
+const char* message_select() {
+  return "m.id, m.tenant_id, m.message_id, m.direction, m.status, m.phone_number, m.user_id, "
+         "m.contact_id, "
+         "(SELECT c.name FROM contacts c WHERE c.tenant_id = m.tenant_id AND "
+         "((m.phone_number IS NOT NULL AND c.phone_number = m.phone_number) OR "
+         "(m.phone_number IS NULL AND c.user_id = m.user_id)) LIMIT 1), "
+         "m.type, m.message_text, m.media_url, m.media_type, m.media_id, m.template_name, "
+         "m.reply_to, m.timestamp, m.read_at, m.error_code, m.error_title, m.error_details, "
+         "m.payload FROM whatsapp_messages m";
+}
+
+nlohmann::json to_json(const Message& m) {
+  nlohmann::json error = nullptr;
+  if (m.error) {
+    error = {{"code", m.error->code}, {"title", m.error->title}, {"details", m.error->details}};
+  }
+  return {{"id", std::to_string(m.id)},
+          {"message_id", opt_json(m.message_id)},
+          {"tenant_id", m.tenant_id},
+          {"direction", m.direction},
+          {"status", m.status},
+          {"phone_number", opt_json(m.phone_number)},
+          {"user_id", opt_json(m.user_id)},
+          {"contact_id", opt_json(m.contact_id)},
+          {"contact_name", opt_json(m.contact_name)},
+          {"type", m.type},
+          {"text", opt_json(m.text)},
+          {"media_url", opt_json(m.media_url)},
+          {"media_type", opt_json(m.media_type)},
+          {"media_id", opt_json(m.media_id)},
+          {"template_name", opt_json(m.template_name)},
+          {"reply_to", opt_json(m.reply_to)},
+          {"timestamp", m.timestamp},
+          {"read_at", opt_json(m.read_at)},
+          {"error", error},
+          {"payload", m.payload}};
+}
+
+int status_rank(const std::string& status) {
+  if (status == "queued") return 0;
+  if (status == "sent") return 1;
+  if (status == "delivered") return 2;
+  if (status == "read") return 3;
+  if (status == "played") return 4;
+  if (status == "failed" || status == "received") return 5;
+  return 0;
+}
+
+std::optional<Message> find_message_by_local_id(Store& store, const std::string& tenant,
+                                                std::int64_t id) {
+  SQLite::Statement q(store.db(),
+                      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select()));
+  q.bind(1, tenant);
+  q.bind(2, static_cast<std::int64_t>(id));
+  if (!q.executeStep()) return std::nullopt;
+  return row_to_message(q);
+}
+
+std::optional<Message> find_message(Store& store, const std::string& tenant,
+                                    const std::string& id_or_wamid) {
+  bool digits = !id_or_wamid.empty() && id_or_wamid.size() <= 18;
+  for (char c : id_or_wamid) digits = digits && c >= '0' && c <= '9';
+  if (digits) return find_message_by_local_id(store, tenant, std::stoll(id_or_wamid));
+  if (id_or_wamid.empty() || id_or_wamid.size() > 512) return std::nullopt;
+  SQLite::Statement q(store.db(), fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.message_id = ?",
+                                              message_select()));
+  q.bind(1, tenant);
+  q.bind(2, id_or_wamid);
+  if (!q.executeStep()) return std::nullopt;
+  return row_to_message(q);
+}
+
+std::int64_t unread_count(Store& store, const std::string& tenant) {
+  SQLite::Statement q(store.db(), "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = ? AND "
+                                  "direction = 'incoming' AND read_at IS NULL");
+  q.bind(1, tenant);
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+
+std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,
+                          const std::optional<Message>& message,
+                          const std::optional<std::int64_t>& unread) {
+  std::string at = now_iso();
+  // The id is only known after the insert; the data column is completed in place.
+  SQLite::Statement ins(store.db(),
+                        "INSERT INTO events(tenant_id, type, at, data) VALUES(?, ?, ?, '{}')");
+  ins.bind(1, tenant);
+  ins.bind(2, type);
+  ins.bind(3, at);
+  ins.exec();
+  std::int64_t id = store.db().getLastInsertRowid();
+  nlohmann::json data = {{"id", id},
+                         {"type", type},
+                         {"tenant_id", tenant},
+                         {"at", at},
+                         {"message", message ? to_json(*message) : nlohmann::json(nullptr)},
+                         {"unread", unread ? nlohmann::json(*unread) : nlohmann::json(nullptr)}};
+  SQLite::Statement upd(store.db(), "UPDATE events SET data = ? WHERE id = ?");
+  upd.bind(1, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  upd.bind(2, static_cast<std::int64_t>(id));
+  upd.exec();
+  return id;
+}
+
+std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
+                                std::size_t limit) {
+  SQLite::Statement q(store.db(), "SELECT id, type, tenant_id, at, data FROM events "
+                                  "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?");
+  q.bind(1, tenant);
+  q.bind(2, static_cast<std::int64_t>(after));
+  q.bind(3, static_cast<std::int64_t>(limit));
+  std::vector<Event> out;
+  while (q.executeStep()) {
+    Event e;
+    e.id = q.getColumn(0).getInt64();
+    e.type = q.getColumn(1).getString();
+    e.tenant_id = q.getColumn(2).getString();
+    e.at = q.getColumn(3).getString();
+    e.data = nlohmann::json::parse(q.getColumn(4).getString(), nullptr, false);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::int64_t last_event_id(Store& store) {
+  return store.db().execAndGet("SELECT coalesce(max(id), 0) FROM events").getInt64();
+}
+
+} // namespace wabactl
