@@ -54,9 +54,8 @@ Context::Context(std::ostream& o, std::ostream& e, bool stdout_is_tty)
 
 Store& Context::store() {
   if (!store_) {
-    auto resolved = resolve_db_path(globals.db.empty()
-                                        ? std::nullopt
-                                        : std::optional<std::filesystem::path>(globals.db));
+    auto resolved = resolve_db_path(
+        globals.db.empty() ? std::nullopt : std::optional<std::filesystem::path>(globals.db));
     LOG_DEBUG("database {} ({})", resolved.path.string(), resolved.origin);
     store_ = std::make_unique<Store>(resolved.path);
   }
@@ -115,19 +114,24 @@ std::string format_fields(const std::vector<std::pair<std::string, std::string>>
   return out;
 }
 
-int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  Context ctx(out, err, ::isatty(STDOUT_FILENO) == 1);
-  CLI::App app{"wabactl: the WhatsApp Business Cloud API for servers: tenants, sending, "
-               "history and a webhook daemon",
-               "wabactl"};
+void build_app(CLI::App& app, Context& ctx, bool serve_config_default) {
+  app.name("wabactl");
+  app.description("wabactl: the WhatsApp Business Cloud API for servers: tenants, sending, "
+                  "history and a webhook daemon");
   app.set_version_flag("--version", std::string("wabactl ") + WABACTL_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
   app.option_defaults()->always_capture_default(false);
-  app.set_config("--config", runs_serve(argc, argv) ? system_config : "",
+  app.set_config("--config", serve_config_default ? system_config : "",
                  "read long options from an INI/TOML FILE");
-  app.add_option("--db", ctx.globals.db, "database file")->type_name("PATH");
-  app.add_option("--key-file", ctx.globals.key_file, "master key file")->type_name("PATH");
+  // An empty path would silently fall back to the environment or the default location.
+  const CLI::Validator non_empty(
+      [](std::string& v) { return v.empty() ? std::string("an empty path is not allowed") : ""; },
+      "PATH");
+  app.add_option("--db", ctx.globals.db, "database file")->type_name("PATH")->check(non_empty);
+  app.add_option("--key-file", ctx.globals.key_file, "master key file")
+      ->type_name("PATH")
+      ->check(non_empty);
   app.add_flag("--json", ctx.globals.json, "print JSON (JSON Lines for lists)");
   app.add_flag("-q,--quiet", ctx.globals.quiet, "print errors only");
   app.add_flag("-v,--verbose", ctx.globals.verbose, "print more (repeat for debug)");
@@ -135,6 +139,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   app.parse_complete_callback(
       [&ctx] { log::configure(ctx.globals.verbose - 2 * ctx.globals.quiet); });
   for (SetupFn setup : families) setup(app, ctx);
+}
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  Context ctx(out, err, ::isatty(STDOUT_FILENO) == 1);
+  CLI::App app;
+  build_app(app, ctx, runs_serve(argc, argv));
 
   try {
     try {
@@ -143,14 +153,21 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return app.exit(e, out, err);
     } catch (const CLI::ParseError& e) {
       std::string path = "wabactl";
-      for (const CLI::App* sub = &app;;) {
-        auto parsed = sub->get_subcommands();
-        if (parsed.empty()) break;
+      const CLI::App* sub = &app;
+      for (auto parsed = sub->get_subcommands(); !parsed.empty(); parsed = sub->get_subcommands()) {
         sub = parsed.front();
         path += " " + sub->get_name();
       }
       std::string hint = fmt::format("run '{} --help'", path);
-      print_error(err, e.what(), hint);
+      // CLI11 reports a mistyped command as a missing one; name what was typed instead.
+      std::string message = e.what();
+      auto left = sub->remaining().empty() ? app.remaining() : sub->remaining();
+      if (e.get_name() == "RequiredError" && !left.empty() &&
+          sub->get_require_subcommand_min() > 0) {
+        message = fmt::format("unknown {} '{}'",
+                              left.front().rfind('-', 0) == 0 ? "option" : "command", left.front());
+      }
+      print_error(err, message, hint);
       return static_cast<int>(Exit::usage);
     }
   } catch (const Error& e) {

@@ -62,6 +62,12 @@ void setup_key(CLI::App& app, Context& ctx);
 void setup_tenant(CLI::App& app, Context& ctx);
 void setup_config(CLI::App& app, Context& ctx);
 
+
+/// Builds the whole command tree (global options and every family) on `app` without
+/// parsing anything; `serve_config_default` makes --config default to
+/// /etc/wabactl/wabactl.conf. Used by run() and by tests that walk the tree.
+void build_app(CLI::App& app, Context& ctx, bool serve_config_default);
+
 /// Runs the CLI; returns the process exit code. Errors are printed to `err` as one line.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 

@@ -13,9 +13,9 @@ namespace {
 struct SetOptions {
   std::string tenant;
   std::string phone_number_id;
-  std::string access_token_file;
+  std::optional<std::string> access_token_file;
   bool access_token_stdin = false;
-  std::string app_secret_file;
+  std::optional<std::string> app_secret_file;
   bool app_secret_stdin = false;
   std::optional<std::string> business_account_id;
   std::optional<std::string> verify_token;
@@ -61,6 +61,12 @@ void run_set(const SetOptions& o, Context& ctx) {
     throw Error(Exit::usage, "only one secret can come from stdin",
                 "pass the other with --access-token-file or --app-secret-file");
   }
+  for (const auto& [file, flag] : {std::pair{&o.access_token_file, "--access-token-file"},
+                                   std::pair{&o.app_secret_file, "--app-secret-file"}}) {
+    if (file->has_value() && (*file)->empty()) {
+      throw Error(Exit::usage, fmt::format("{} needs a file name", flag));
+    }
+  }
   ConfigUpdate u;
   u.tenant_id = o.tenant;
   u.phone_number_id = o.phone_number_id;
@@ -72,12 +78,12 @@ void run_set(const SetOptions& o, Context& ctx) {
   if (o.inactive) u.is_active = false;
   // Check the tenant before reading stdin, so a typo does not swallow a pasted token.
   require_tenant(ctx.store(), o.tenant);
-  u.access_token = read_secret(o.access_token_file, o.access_token_stdin, "WABA_ACCESS_TOKEN",
-                               "access token");
-  u.app_secret = read_secret(o.app_secret_file, o.app_secret_stdin, "WABA_APP_SECRET",
+  u.access_token = read_secret(o.access_token_file.value_or(""), o.access_token_stdin,
+                               "WABA_ACCESS_TOKEN", "access token");
+  u.app_secret = read_secret(o.app_secret_file.value_or(""), o.app_secret_stdin, "WABA_APP_SECRET",
                              "app secret");
-  auto result = set_config(ctx.store(), ctx.key(), u,
-                           o.no_test ? CredentialTest::skip : CredentialTest::run);
+  auto result =
+      set_config(ctx.store(), ctx.key(), u, o.no_test ? CredentialTest::skip : CredentialTest::run);
   if (!result.warning.empty()) ctx.warn(result.warning);
   auto secrets = open_secrets(result.config, ctx.key());
   if (ctx.globals.json) {
@@ -106,8 +112,9 @@ void run_list(Context& ctx) {
     if (!ctx.globals.json) ctx.note("no WhatsApp configs yet: add one with 'wabactl config set'");
     return;
   }
-  const MasterKey& key = ctx.key();
+  // The table shows metadata only, so it needs no key; JSON carries the masked secrets.
   if (ctx.globals.json) {
+    const MasterKey& key = ctx.key();
     for (const auto& c : configs) ctx.print_json(config_json(c, open_secrets(c, key), false));
     return;
   }
@@ -115,9 +122,8 @@ void run_list(Context& ctx) {
                          "ACTIVE", "VERSION", "REAUTH", "UPDATED");
   for (const auto& c : configs) {
     ctx.out << fmt::format("{:<24}  {:<20}  {:<8}  {:<8}  {:<7}  {}\n", c.tenant_id,
-                           c.phone_number_id, c.is_active ? "yes" : "no",
-                           effective_api_version(c), c.needs_reauth ? "NEEDED" : "no",
-                           c.updated_at);
+                           c.phone_number_id, c.is_active ? "yes" : "no", effective_api_version(c),
+                           c.needs_reauth ? "NEEDED" : "no", c.updated_at);
   }
 }
 
@@ -168,30 +174,26 @@ void setup_config(CLI::App& app, Context& ctx) {
   auto* ats = s->add_flag("--access-token-stdin", set->access_token_stdin,
                           "read the access token from stdin");
   atf->excludes(ats);
-  auto* asf = s->add_option("--app-secret-file", set->app_secret_file,
-                            "read the app secret from FILE")
-                  ->type_name("F");
-  auto* ass = s->add_flag("--app-secret-stdin", set->app_secret_stdin,
-                          "read the app secret from stdin");
+  auto* asf =
+      s->add_option("--app-secret-file", set->app_secret_file, "read the app secret from FILE")
+          ->type_name("F");
+  auto* ass =
+      s->add_flag("--app-secret-stdin", set->app_secret_stdin, "read the app secret from stdin");
   asf->excludes(ass);
   // Secrets on argv would show in ps and shell history: these hidden options exist only to
   // say so clearly instead of "unexpected argument".
   for (const char* name : {"--access-token", "--app-secret"}) {
-    s->add_option_function<std::string>(
-         name,
-         [name](const std::string&) {
-           throw Error(Exit::usage,
-                       fmt::format("{} is refused: secrets are never taken from the command line "
-                                   "(they would show in ps and shell history)",
-                                   name),
-                       fmt::format("use {0}-file FILE, {0}-stdin, or ${1}", name,
-                                   std::string_view(name) == "--access-token" ? "WABA_ACCESS_TOKEN"
-                                                                              : "WABA_APP_SECRET"));
-         })
-        ->group("");
+    s->add_option_function<std::string>(name, [name](const std::string&) {
+       throw Error(Exit::usage,
+                   fmt::format("{} is refused: secrets are never taken from the command line "
+                               "(they would show in ps and shell history)",
+                               name),
+                   fmt::format("use {0}-file FILE, {0}-stdin, or ${1}", name,
+                               std::string_view(name) == "--access-token" ? "WABA_ACCESS_TOKEN"
+                                                                          : "WABA_APP_SECRET"));
+     })->group("");
   }
-  s->add_option("--business-account-id", set->business_account_id,
-                "WhatsApp Business Account id")
+  s->add_option("--business-account-id", set->business_account_id, "WhatsApp Business Account id")
       ->type_name("B");
   s->add_option("--verify-token", set->verify_token, "webhook verify token")->type_name("T");
   s->add_option("--api-version", set->api_version, "Graph API version, e.g. v25.0")

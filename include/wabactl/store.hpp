@@ -45,7 +45,8 @@ public:
   /// The database file path (empty for in-memory databases).
   const std::filesystem::path& path() const;
 
-  /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws.
+  /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws. Called inside
+  /// another transaction, it uses a savepoint that rolls back only its own changes.
   void transaction(const std::function<void()>& fn);
 
   /// Small key/value settings (Argon2id salt, key check). nullopt when absent.

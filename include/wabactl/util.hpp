@@ -1,6 +1,8 @@
 #pragma once
 // Small helpers every module uses: time, environment, files, validation, masking.
 
+#include "wabactl/error.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -42,11 +44,15 @@ std::string read_stdin_limited(std::size_t limit, std::string_view what);
 
 /// Writes `content` to `path` atomically (temporary file, fsync, rename) with `mode`.
 /// With `exclusive`, fails with Error(exists) when the path already exists.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content,
-                       unsigned mode, bool exclusive);
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode,
+                       bool exclusive);
 
 /// Creates `dir` and missing parents with mode 0700 (existing folders are left alone).
 void make_private_dirs(const std::filesystem::path& dir);
+
+/// The exit code for a failed file operation: usage when the path is the user's to fix
+/// (a folder, under a file, missing, not permitted, read-only, too long), else internal.
+Exit exit_for_path_errno(int err);
 
 /// Removes surrounding ASCII whitespace.
 std::string_view trim(std::string_view s);

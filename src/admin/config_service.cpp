@@ -15,8 +15,8 @@ void validate_digits(const std::string& value, const char* what) {
   bool ok = !value.empty() && value.size() <= 32;
   for (char c : value) ok = ok && c >= '0' && c <= '9';
   if (!ok) {
-    throw Error(Exit::usage, fmt::format("invalid {} '{}': expected 1-32 digits", what,
-                                         value.substr(0, 40)));
+    throw Error(Exit::usage,
+                fmt::format("invalid {} '{}': expected 1-32 digits", what, value.substr(0, 40)));
   }
 }
 
@@ -87,8 +87,8 @@ ConfigSetResult set_config(Store& store, const MasterKey& key, const ConfigUpdat
 
   ConfigSetResult result;
   if (test == CredentialTest::run) {
-    GraphClient client(graph_target(config, secrets), GraphTimeouts{std::chrono::seconds(5),
-                                                                     std::chrono::seconds(15)});
+    GraphClient client(graph_target(config, secrets),
+                       GraphTimeouts{std::chrono::seconds(5), std::chrono::seconds(15)});
     CredentialCheck check = check_credentials(client, config.phone_number_id);
     switch (check.result) {
     case CredentialCheck::Result::ok:
@@ -133,7 +133,8 @@ PhoneNumberInfo test_config(Store& store, const MasterKey& key, const std::strin
   case CredentialCheck::Result::unreachable:
     break;
   }
-  throw Error(Exit::tempfail, fmt::format("could not reach the Graph API: {}", check.transport_error),
+  throw Error(Exit::tempfail,
+              fmt::format("could not reach the Graph API: {}", check.transport_error),
               "check the network, $WABACTL_GRAPH_URL or --graph-url, and try again");
 }
 

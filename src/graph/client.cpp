@@ -81,8 +81,7 @@ struct GraphClient::Impl {
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(timeouts.connect.count()));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeouts.connect.count()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeouts.total.count()));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
@@ -118,7 +117,9 @@ GraphClient::GraphClient(GraphClient&&) noexcept = default;
 GraphClient& GraphClient::operator=(GraphClient&&) noexcept = default;
 GraphClient::~GraphClient() = default;
 
-const GraphTarget& GraphClient::target() const { return impl_->target; }
+const GraphTarget& GraphClient::target() const {
+  return impl_->target;
+}
 
 HttpResult GraphClient::get(const std::string& path) {
   return impl_->perform(path, nullptr, nullptr, nullptr);

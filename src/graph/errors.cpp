@@ -6,6 +6,15 @@ namespace wabactl {
 
 ErrorClass classify(const MetaError& e) {
   const int c = e.code;
+  if (c == 0 && e.type.empty()) {
+    // Not Meta's error object (a proxy's or a wrong --graph-url's page): only the HTTP
+    // status says anything, and a 404 is no verdict on the token.
+    if (e.http_status == 401) return ErrorClass::credentials;
+    if (e.http_status == 0 || e.http_status == 429 || e.http_status >= 500) {
+      return ErrorClass::retry;
+    }
+    return ErrorClass::permanent;
+  }
   if (c == 190 || c == 0 || c == 10 || (c >= 200 && c <= 299)) {
     // Code 0 with an HTTP 5xx is a server failure, not an authentication one.
     if (!(c == 0 && (e.http_status == 0 || e.http_status >= 500))) return ErrorClass::credentials;
@@ -70,7 +79,8 @@ std::string advice_for(int code) {
            "--access-token-file'";
   case 0:
   case 10:
-    return "the token lacks permission for this number: check the app's whatsapp_business_messaging "
+    return "the token lacks permission for this number: check the app's "
+           "whatsapp_business_messaging "
            "permission and set a new token";
   case 131047:
     return "outside the 24-hour window: send a template";

@@ -28,6 +28,16 @@ std::string associated_data(std::string_view tenant, std::string_view field) {
                      field);
 }
 
+void require_passphrase_length(std::string_view passphrase) {
+  if (passphrase.size() < min_passphrase) {
+    throw Error(Exit::credentials,
+                fmt::format("$WHATSAPP_ENCRYPTION_KEY is too short ({} characters; at least {} "
+                            "are required)",
+                            passphrase.size(), min_passphrase),
+                "use a key file ('wabactl key init'), or a passphrase of 32 or more characters");
+  }
+}
+
 } // namespace
 
 MasterKey::MasterKey(const unsigned char* bytes, std::string source) : source_(std::move(source)) {
@@ -35,7 +45,9 @@ MasterKey::MasterKey(const unsigned char* bytes, std::string source) : source_(s
 }
 MasterKey::MasterKey(const MasterKey&) = default;
 MasterKey& MasterKey::operator=(const MasterKey&) = default;
-MasterKey::~MasterKey() { sodium_memzero(bytes_.data(), bytes_.size()); }
+MasterKey::~MasterKey() {
+  sodium_memzero(bytes_.data(), bytes_.size());
+}
 
 void init_crypto() {
   static const int rc = sodium_init();
@@ -69,7 +81,7 @@ std::filesystem::path create_key_file(const std::filesystem::path& path, bool fo
 MasterKey read_key_file(const std::filesystem::path& path, const std::string& origin) {
   init_crypto();
   std::string where = fmt::format("key file '{}' ({})", path.string(), origin);
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     throw Error(Exit::credentials,
                 fmt::format("no master key: {} does not exist or cannot be read: {}", where,
@@ -103,12 +115,7 @@ MasterKey read_key_file(const std::filesystem::path& path, const std::string& or
 
 MasterKey derive_key(std::string_view passphrase, const std::vector<unsigned char>& salt) {
   init_crypto();
-  if (passphrase.size() < min_passphrase) {
-    throw Error(Exit::credentials,
-                fmt::format("$WHATSAPP_ENCRYPTION_KEY is too short ({} characters; at least {} "
-                            "are required)",
-                            passphrase.size(), min_passphrase));
-  }
+  require_passphrase_length(passphrase);
   if (salt.size() != crypto_pwhash_SALTBYTES) {
     throw Error(Exit::internal, "the stored Argon2id salt has the wrong size");
   }
@@ -191,18 +198,35 @@ MasterKey load_master_key(const KeyOptions& options, Store& store) {
   if (path) {
     key.emplace(read_key_file(path->path, path->origin));
   } else {
+    // Checked before a salt is stored, so a refused passphrase leaves the database as it was.
+    require_passphrase_length(*passphrase);
     auto salt = store.setting(salt_setting);
     if (!salt) {
-      salt.emplace(crypto_pwhash_SALTBYTES);
-      randombytes_buf(salt->data(), salt->size());
-      store.set_setting(salt_setting, *salt);
+      // Created under the write lock: two first uses at once must not store two salts.
+      store.transaction([&] {
+        salt = store.setting(salt_setting);
+        if (salt) return;
+        salt.emplace(crypto_pwhash_SALTBYTES);
+        randombytes_buf(salt->data(), salt->size());
+        store.set_setting(salt_setting, *salt);
+      });
     }
     key.emplace(derive_key(*passphrase, *salt));
     sodium_memzero(passphrase->data(), passphrase->size());
   }
-  if (!store.setting(check_setting)) {
-    write_key_check(store, *key);
-  } else if (!key_matches(store, *key)) {
+  bool matches = key_matches(store, *key);
+  if (matches && !store.setting(check_setting)) {
+    // First use: the check value is written once, under the write lock, so a second
+    // process starting at the same moment with another key is refused rather than racing.
+    store.transaction([&] {
+      if (!store.setting(check_setting)) {
+        write_key_check(store, *key);
+      } else {
+        matches = key_matches(store, *key);
+      }
+    });
+  }
+  if (!matches) {
     throw Error(Exit::credentials,
                 fmt::format("the master key from {} does not match this database", key->source()),
                 "use the key the database was created with (see 'man wabactl', MASTER KEY)");

@@ -60,8 +60,9 @@ void bind_blob(SQLite::Statement& q, int i, const std::vector<unsigned char>& v)
   }
 }
 
-std::optional<std::string> open_field(const std::vector<unsigned char>& sealed, const MasterKey& key,
-                                      const std::string& tenant, const char* field) {
+std::optional<std::string> open_field(const std::vector<unsigned char>& sealed,
+                                      const MasterKey& key, const std::string& tenant,
+                                      const char* field) {
   if (sealed.empty()) return std::nullopt;
   return open_sealed(key, sealed, tenant, field);
 }
@@ -91,7 +92,8 @@ Config require_config(Store& store, const std::string& tenant) {
 std::optional<Config> find_config_by_phone_number_id(Store& store,
                                                      const std::string& phone_number_id) {
   SQLite::Statement q(
-      store.db(), fmt::format("SELECT {} FROM whatsapp_configs WHERE phone_number_id = ?", columns));
+      store.db(),
+      fmt::format("SELECT {} FROM whatsapp_configs WHERE phone_number_id = ?", columns));
   q.bind(1, phone_number_id);
   if (!q.executeStep()) return std::nullopt;
   return row_to_config(q);
@@ -107,16 +109,20 @@ std::vector<Config> list_configs(Store& store) {
 
 ConfigSecrets open_secrets(const Config& config, const MasterKey& key) {
   ConfigSecrets s;
-  s.access_token = open_field(config.sealed_access_token, key, config.tenant_id, field_access_token);
+  s.access_token =
+      open_field(config.sealed_access_token, key, config.tenant_id, field_access_token);
   s.app_secret = open_field(config.sealed_app_secret, key, config.tenant_id, field_app_secret);
-  s.verify_token = open_field(config.sealed_verify_token, key, config.tenant_id, field_verify_token);
+  s.verify_token =
+      open_field(config.sealed_verify_token, key, config.tenant_id, field_verify_token);
   return s;
 }
 
-Config save_config(Store& store, const MasterKey& key, Config config, const ConfigSecrets& secrets) {
+Config save_config(Store& store, const MasterKey& key, Config config,
+                   const ConfigSecrets& secrets) {
   config.sealed_access_token =
       seal_field(secrets.access_token, key, config.tenant_id, field_access_token);
-  config.sealed_app_secret = seal_field(secrets.app_secret, key, config.tenant_id, field_app_secret);
+  config.sealed_app_secret =
+      seal_field(secrets.app_secret, key, config.tenant_id, field_app_secret);
   config.sealed_verify_token =
       seal_field(secrets.verify_token, key, config.tenant_id, field_verify_token);
   config.needs_reauth = false;
@@ -136,7 +142,8 @@ Config save_config(Store& store, const MasterKey& key, Config config, const Conf
         "INSERT INTO whatsapp_configs(tenant_id, phone_number_id, business_account_id, "
         "webhook_url, api_version, graph_url, is_active, needs_reauth, api_key, api_secret, "
         "verify_token, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, "
-        "?11, ?12) ON CONFLICT(tenant_id) DO UPDATE SET phone_number_id = excluded.phone_number_id, "
+        "?11, ?12) ON CONFLICT(tenant_id) DO UPDATE SET phone_number_id = "
+        "excluded.phone_number_id, "
         "business_account_id = excluded.business_account_id, webhook_url = excluded.webhook_url, "
         "api_version = excluded.api_version, graph_url = excluded.graph_url, "
         "is_active = excluded.is_active, needs_reauth = 0, api_key = excluded.api_key, "
@@ -168,8 +175,9 @@ void delete_config(Store& store, const std::string& tenant) {
 }
 
 void set_needs_reauth(Store& store, const std::string& tenant, bool value) {
-  SQLite::Statement q(store.db(),
-                      "UPDATE whatsapp_configs SET needs_reauth = ?, updated_at = ? WHERE tenant_id = ?");
+  SQLite::Statement q(
+      store.db(),
+      "UPDATE whatsapp_configs SET needs_reauth = ?, updated_at = ? WHERE tenant_id = ?");
   q.bind(1, value ? 1 : 0);
   q.bind(2, now_iso());
   q.bind(3, tenant);
@@ -177,8 +185,9 @@ void set_needs_reauth(Store& store, const std::string& tenant, bool value) {
 }
 
 std::string effective_graph_url(const Config& config) {
-  std::string url = config.graph_url ? *config.graph_url
-                                     : env("WABACTL_GRAPH_URL").value_or("https://graph.facebook.com");
+  std::string url = config.graph_url
+                        ? *config.graph_url
+                        : env("WABACTL_GRAPH_URL").value_or("https://graph.facebook.com");
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
 }
@@ -208,8 +217,8 @@ void validate_api_version(const std::string& value) {
     ok = i == dot || (value[i] >= '0' && value[i] <= '9');
   }
   if (!ok) {
-    throw Error(Exit::usage,
-                fmt::format("invalid API version '{}': expected the form v25.0", value.substr(0, 40)));
+    throw Error(Exit::usage, fmt::format("invalid API version '{}': expected the form v25.0",
+                                         value.substr(0, 40)));
   }
 }
 
@@ -218,8 +227,9 @@ void validate_graph_url(const std::string& value) {
   bool clean = value.size() <= 2048;
   for (unsigned char c : value) clean = clean && c > 0x20 && c < 0x7f;
   if (!scheme || !clean || value.size() <= 8) {
-    throw Error(Exit::usage, fmt::format("invalid Graph API URL '{}': expected http(s)://host[:port]",
-                                         value.substr(0, 80)));
+    throw Error(Exit::usage,
+                fmt::format("invalid Graph API URL '{}': expected http(s)://host[:port]",
+                            value.substr(0, 80)));
   }
 }
 
@@ -232,9 +242,11 @@ void validate_secret(const std::string& value, const char* what) {
                 fmt::format("the {} is too long ({} bytes; at most 4096)", what, value.size()));
   }
   for (unsigned char c : value) {
-    if (c <= 0x20 || c == 0x7f) {
-      throw Error(Exit::usage,
-                  fmt::format("the {} contains white space or control characters", what));
+    // Tokens travel in an HTTP header and app secrets are hex: printable ASCII only.
+    if (c <= 0x20 || c >= 0x7f) {
+      throw Error(Exit::usage, fmt::format("the {} contains white space, control or non-ASCII "
+                                           "characters",
+                                           what));
     }
   }
 }

@@ -102,8 +102,8 @@ int status_rank(const std::string& status) {
 
 std::optional<Message> find_message_by_local_id(Store& store, const std::string& tenant,
                                                 std::int64_t id) {
-  SQLite::Statement q(store.db(),
-                      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select()));
+  SQLite::Statement q(
+      store.db(), fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select()));
   q.bind(1, tenant);
   q.bind(2, static_cast<std::int64_t>(id));
   if (!q.executeStep()) return std::nullopt;
@@ -116,8 +116,9 @@ std::optional<Message> find_message(Store& store, const std::string& tenant,
   for (char c : id_or_wamid) digits = digits && c >= '0' && c <= '9';
   if (digits) return find_message_by_local_id(store, tenant, std::stoll(id_or_wamid));
   if (id_or_wamid.empty() || id_or_wamid.size() > 512) return std::nullopt;
-  SQLite::Statement q(store.db(), fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.message_id = ?",
-                                              message_select()));
+  SQLite::Statement q(
+      store.db(),
+      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.message_id = ?", message_select()));
   q.bind(1, tenant);
   q.bind(2, id_or_wamid);
   if (!q.executeStep()) return std::nullopt;

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace wabactl {
@@ -41,20 +42,30 @@ void apply_pragmas(SQLite::Database& db, Durability durability, bool on_disk) {
 // Creates the database file with mode 0600 before SQLite opens it, so secrets never sit in
 // a world-readable file (SQLite gives its -wal and -shm files the same mode).
 void precreate(const std::filesystem::path& path) {
+  // POSIX locks belong to the process: closing any descriptor of a database this process
+  // already has open would drop its SQLite locks (another process could then delete the
+  // live WAL). An existing file is therefore left alone.
+  std::error_code exists_error;
+  if (std::filesystem::is_regular_file(path, exists_error)) return;
   make_private_dirs(path.parent_path());
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    throw Error(Exit::internal, fmt::format("cannot open database '{}': {}", path.string(),
-                                            std::strerror(errno)));
+    int e = errno;
+    throw Error(exit_for_path_errno(e),
+                fmt::format("cannot open database '{}': {}", path.string(), std::strerror(e)),
+                "check --db or $WABACTL_DB");
   }
   ::close(fd);
 }
 
-int user_version(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
+int user_version(SQLite::Database& db) {
+  return db.execAndGet("PRAGMA user_version").getInt();
+}
 
 } // namespace
 
-static std::unique_ptr<Store::Impl> open_store_impl(const std::filesystem::path& path, Durability durability) {
+static std::unique_ptr<Store::Impl> open_store_impl(const std::filesystem::path& path,
+                                                    Durability durability) {
   precreate(path);
   try {
     auto impl = std::make_unique<Store::Impl>(path, path.string(), open_flags);
@@ -97,7 +108,9 @@ void migrate(SQLite::Database& db, int target) {
   }
 }
 
-int Store::latest_version() { return static_cast<int>(migrations().size()); }
+int Store::latest_version() {
+  return static_cast<int>(migrations().size());
+}
 
 Store::Store(const std::filesystem::path& path, Durability durability)
     : impl_(open_store_impl(path, durability)) {
@@ -128,12 +141,35 @@ Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
 
-SQLite::Database& Store::db() { return impl_->db; }
-int Store::version() { return user_version(impl_->db); }
-const std::filesystem::path& Store::path() const { return impl_->path; }
+SQLite::Database& Store::db() {
+  return impl_->db;
+}
+int Store::version() {
+  return user_version(impl_->db);
+}
+const std::filesystem::path& Store::path() const {
+  return impl_->path;
+}
 
 void Store::transaction(const std::function<void()>& fn) {
   auto& db = impl_->db;
+  if (sqlite3_get_autocommit(db.getHandle()) == 0) {
+    // Already inside a transaction: a savepoint gives the inner call its own rollback.
+    db.exec("SAVEPOINT nested");
+    try {
+      fn();
+      db.exec("RELEASE nested");
+    } catch (...) {
+      try {
+        db.exec("ROLLBACK TO nested");
+        db.exec("RELEASE nested");
+      } catch (const SQLite::Exception&) {
+        // The outer transaction is gone already; the original error is the one to report.
+      }
+      throw;
+    }
+    return;
+  }
   db.exec("BEGIN IMMEDIATE");
   try {
     fn();
@@ -158,9 +194,8 @@ std::optional<std::vector<unsigned char>> Store::setting(std::string_view name) 
 }
 
 void Store::set_setting(std::string_view name, const std::vector<unsigned char>& value) {
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO settings(name, value) VALUES(?, ?) "
-                      "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+  SQLite::Statement q(impl_->db, "INSERT INTO settings(name, value) VALUES(?, ?) "
+                                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
   q.bind(1, std::string(name));
   q.bind(2, value.data(), static_cast<int>(value.size()));
   q.exec();

@@ -36,9 +36,8 @@ Tenant add_tenant(Store& store, const std::string& id, const std::optional<std::
     }
   }
   Tenant t{id, name, now_iso()};
-  SQLite::Statement q(store.db(),
-                      "INSERT INTO tenants(id, name, created_at) VALUES(?, ?, ?) "
-                      "ON CONFLICT(id) DO NOTHING");
+  SQLite::Statement q(store.db(), "INSERT INTO tenants(id, name, created_at) VALUES(?, ?, ?) "
+                                  "ON CONFLICT(id) DO NOTHING");
   q.bind(1, id);
   if (name && !name->empty()) {
     q.bind(2, *name);

@@ -46,8 +46,17 @@ std::optional<ResolvedPath> resolve_key_path(const std::optional<std::filesystem
       return ResolvedPath{p, "$CREDENTIALS_DIRECTORY"};
     }
   }
-  if (have_passphrase) return std::nullopt;
-  return ResolvedPath{xdg("XDG_CONFIG_HOME", ".config") / "wabactl" / "master.key", "default"};
+  if (!have_passphrase) {
+    return ResolvedPath{xdg("XDG_CONFIG_HOME", ".config") / "wabactl" / "master.key", "default"};
+  }
+  // A passphrase stands in for the default key file unless that file exists; without a
+  // home folder there is no default file to prefer.
+  try {
+    std::filesystem::path fallback = xdg("XDG_CONFIG_HOME", ".config") / "wabactl" / "master.key";
+    if (std::filesystem::exists(fallback, ec)) return ResolvedPath{fallback, "default"};
+  } catch (const Error&) {
+  }
+  return std::nullopt;
 }
 
 ResolvedPath default_key_path(const std::optional<std::filesystem::path>& flag) {

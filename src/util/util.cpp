@@ -38,7 +38,9 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string now_iso() { return iso_from_unix(now_ms() / 1000); }
+std::string now_iso() {
+  return iso_from_unix(now_ms() / 1000);
+}
 
 bool valid_tenant_id(std::string_view id) {
   if (id.empty() || id.size() > 64) {
@@ -115,8 +117,8 @@ std::string read_fd_limited(int fd, std::size_t limit, std::string_view what,
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error(Exit::usage, fmt::format("cannot read {} from {}: {}", what, name,
-                                           std::strerror(errno)));
+      throw Error(Exit::usage,
+                  fmt::format("cannot read {} from {}: {}", what, name, std::strerror(errno)));
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
@@ -136,14 +138,14 @@ std::string read_file_limited(const std::filesystem::path& path, std::size_t lim
     throw Error(Exit::usage, fmt::format("cannot read {} from '{}': {}", what, path.string(),
                                          std::strerror(errno)));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     ::close(fd);
     throw Error(Exit::usage,
                 fmt::format("cannot read {} from '{}': it is a directory", what, path.string()));
   }
   try {
-    std::string out = read_fd_limited(fd, limit, what, "'" + path.string() + "'");
+    std::string out = read_fd_limited(fd, limit, what, fmt::format("'{}'", path.string()));
     ::close(fd);
     return out;
   } catch (...) {
@@ -164,7 +166,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
-    throw Error(Exit::internal,
+    throw Error(exit_for_path_errno(errno),
                 fmt::format("cannot create '{}': {}", tmp, std::strerror(errno)));
   }
   auto fail = [&](const char* step) {
@@ -188,10 +190,10 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   ::close(fd);
   int rc = exclusive ? ::link(tmp.c_str(), path.c_str()) : ::rename(tmp.c_str(), path.c_str());
   int e = errno;
-  if (exclusive) ::unlink(tmp.c_str());
+  // After link() the temporary name is always dropped; after a failed rename it must be too.
+  if (exclusive || rc != 0) ::unlink(tmp.c_str());
   if (rc != 0) {
-    if (exclusive) ::unlink(tmp.c_str());
-    throw Error(e == EEXIST ? Exit::exists : Exit::internal,
+    throw Error(e == EEXIST ? Exit::exists : exit_for_path_errno(e),
                 fmt::format("cannot write '{}': {}", path.string(), std::strerror(e)));
   }
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
@@ -208,13 +210,31 @@ void make_private_dirs(const std::filesystem::path& dir) {
   if (std::filesystem::is_directory(dir, ec)) return;
   make_private_dirs(dir.parent_path());
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw Error(Exit::internal,
+    throw Error(exit_for_path_errno(errno),
                 fmt::format("cannot create folder '{}': {}", dir.string(), std::strerror(errno)));
   }
 }
 
+Exit exit_for_path_errno(int err) {
+  switch (err) {
+  case EISDIR:
+  case ENOTDIR:
+  case ENOENT:
+  case EACCES:
+  case EPERM:
+  case EROFS:
+  case ENAMETOOLONG:
+  case ELOOP:
+    return Exit::usage;
+  default:
+    return Exit::internal;
+  }
+}
+
 std::string_view trim(std::string_view s) {
-  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  auto ws = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
   while (!s.empty() && ws(s.front())) s.remove_prefix(1);
   while (!s.empty() && ws(s.back())) s.remove_suffix(1);
   return s;

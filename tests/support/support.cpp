@@ -65,8 +65,8 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
   REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
 
   std::vector<std::string> env_strings;
-  for (const char* keep : {"PATH", "HOME", "LANG", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS",
-                           "LSAN_OPTIONS"}) {
+  for (const char* keep :
+       {"PATH", "HOME", "LANG", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
     if (const char* v = std::getenv(keep); v != nullptr && env.count(keep) == 0) {
       env_strings.push_back(std::string(keep) + "=" + v);
     }
@@ -179,7 +179,8 @@ struct FakeGraph::Impl {
       for (const auto& t : tokens) authorized = authorized || r.authorization == "Bearer " + t;
     }
     if (!authorized) {
-      return Reply{401, error_body(190, "Error validating access token: Session has expired.", 463)};
+      return Reply{401,
+                   error_body(190, "Error validating access token: Session has expired.", 463)};
     }
     // /vNN.N/<id>[/<edge>]
     std::vector<std::string> parts;
@@ -203,8 +204,8 @@ struct FakeGraph::Impl {
       nlohmann::json j = {
           {"messaging_product", "whatsapp"},
           {"contacts", {{{"input", to}, {"wa_id", to}}}},
-          {"messages", {{{"id", fmt::format("wamid.FAKE{:08}", next_id++)},
-                         {"message_status", "accepted"}}}}};
+          {"messages",
+           {{{"id", fmt::format("wamid.FAKE{:08}", next_id++)}, {"message_status", "accepted"}}}}};
       return Reply{200, j.dump()};
     }
     if (parts.size() == 3 && r.method == "POST" && parts[2] == "media") {
@@ -216,10 +217,18 @@ struct FakeGraph::Impl {
 
 FakeGraph::FakeGraph() : impl_(std::make_unique<Impl>()) {
   auto handle = [this](const httplib::Request& req, httplib::Response& res) {
-    Recorded r{req.method, req.path, {}, req.get_header_value("Authorization"),
-               req.get_header_value("Content-Type"), req.body};
+    Recorded r{req.method,
+               req.path,
+               {},
+               req.get_header_value("Authorization"),
+               req.get_header_value("Content-Type"),
+               req.body,
+               {}};
     for (const auto& [k, v] : req.params) {
       r.query += (r.query.empty() ? "" : "&") + k + "=" + v;
+    }
+    for (const auto& [k, f] : req.files) {
+      r.parts.push_back(RecordedPart{f.name, f.filename, f.content_type, f.content});
     }
     std::function<std::optional<Reply>(const Recorded&)> h;
     {
@@ -230,7 +239,8 @@ FakeGraph::FakeGraph() : impl_(std::make_unique<Impl>()) {
     std::optional<Reply> reply;
     if (h) reply = h(r);
     if (!reply) reply = impl_->default_reply(r);
-    if (reply->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(reply->delay_ms));
+    if (reply->delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(reply->delay_ms));
     res.status = reply->status;
     for (const auto& [k, v] : reply->headers) res.set_header(k, v);
     res.set_content(reply->body, "application/json");
@@ -239,6 +249,8 @@ FakeGraph::FakeGraph() : impl_(std::make_unique<Impl>()) {
   impl_->server.Post(".*", handle);
   impl_->server.Delete(".*", handle);
   impl_->server.set_tcp_nodelay(true);
+  // Each keep-alive client holds a worker: room for a batch's 32 connections and more.
+  impl_->server.new_task_queue = [] { return new httplib::ThreadPool(64); };
   impl_->port = impl_->server.bind_to_any_port("127.0.0.1");
   REQUIRE(impl_->port > 0);
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
@@ -250,8 +262,12 @@ FakeGraph::~FakeGraph() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-std::string FakeGraph::url() const { return fmt::format("http://127.0.0.1:{}", impl_->port); }
-int FakeGraph::port() const { return impl_->port; }
+std::string FakeGraph::url() const {
+  return fmt::format("http://127.0.0.1:{}", impl_->port);
+}
+int FakeGraph::port() const {
+  return impl_->port;
+}
 
 void FakeGraph::accept_token(const std::string& token) {
   std::lock_guard lock(impl_->mu);

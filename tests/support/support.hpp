@@ -59,6 +59,14 @@ public:
 /// Reads a whole file (binary).
 std::string slurp(const std::filesystem::path& path);
 
+/// One part of a multipart/form-data request the fake Graph API received.
+struct RecordedPart {
+  std::string name;
+  std::string filename;
+  std::string content_type;
+  std::string content;
+};
+
 /// One request the fake Graph API received.
 struct Recorded {
   std::string method;
@@ -67,6 +75,7 @@ struct Recorded {
   std::string authorization;
   std::string content_type;
   std::string body;
+  std::vector<RecordedPart> parts; ///< multipart/form-data parts, in name order
 };
 
 /// A response the fake Graph API gives.

@@ -1,0 +1,242 @@
+// Unit tests of the small helpers: tenant ids, masking, phone numbers, hex, files, paths.
+#include "support/support.hpp"
+#include "unit/test_helpers.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/paths.hpp"
+#include "wabactl/util.hpp"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+using namespace wabactl;
+using testhelpers::ScopedEnv;
+using testsupport::TempDir;
+
+namespace {
+
+Exit code_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return Exit::ok;
+}
+
+void write_text(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+}
+
+} // namespace
+
+TEST_CASE("tenant ids follow [a-z0-9][a-z0-9_-]{0,63}") {
+  const std::string max(64, 'a');
+  const std::string over(65, 'a');
+  struct Row {
+    std::string id;
+    bool valid;
+  };
+  const Row rows[] = {
+      {"acme", true},
+      {"a", true},
+      {"0", true},
+      {"acme-corp_2", true},
+      {"9lives", true},
+      {max, true},
+      {"a" + std::string(63, '-'), true},
+      {over, false},
+      {"", false},
+      {"Acme", false},
+      {"ACME", false},
+      {"-acme", false},
+      {"_acme", false},
+      {"acme corp", false},
+      {"acme.corp", false},
+      {"acme/../x", false},
+      {"acmé", false},
+      {"\xD0\xB0"
+       "cme",
+       false},
+      {"acme\n", false},
+      {std::string("ac\0me", 5), false},
+      {"acme;drop", false},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.id);
+    CHECK(valid_tenant_id(row.id) == row.valid);
+    CHECK(code_of([&] { require_tenant_id(row.id); }) == (row.valid ? Exit::ok : Exit::usage));
+  }
+}
+
+TEST_CASE("an invalid tenant id is named in the error, cut short when huge") {
+  try {
+    require_tenant_id(std::string(10000, 'X'));
+    FAIL("no error");
+  } catch (const Error& e) {
+    std::string what = e.what();
+    CHECK(what.find("invalid tenant id") != std::string::npos);
+    CHECK(what.size() < 400);
+  }
+}
+
+TEST_CASE("secrets are masked as first 4 … last 4, short ones whole") {
+  CHECK(mask_secret("EAAGm0PX4ZCpsBAKZC0123456789abcd") == "EAAG…abcd");
+  CHECK(mask_secret("abcdefghijkl") == "abcd…ijkl");
+  for (const std::string& s : std::vector<std::string>{"", "a", "abcdefgh", "abcdefghijk"}) {
+    CAPTURE(s);
+    std::string masked = mask_secret(s);
+    CHECK(masked == "…");
+  }
+  // A long secret never shows its middle.
+  std::string secret = "EAAG" + std::string(200, 'Z') + "9Qf1";
+  std::string masked = mask_secret(secret);
+  CHECK(masked.find("ZZ") == std::string::npos);
+  CHECK(masked.size() < 16);
+}
+
+TEST_CASE("phone numbers normalise to their digits") {
+  CHECK(normalize_phone("+15551234567") == "15551234567");
+  CHECK(normalize_phone("+1 (555) 123-4567") == "15551234567");
+  CHECK(normalize_phone("  +44 20 7946 0958 ") == "442079460958");
+  CHECK(normalize_phone("49.30.1234567") == "49301234567");
+  CHECK(normalize_phone("1234567") == "1234567");
+  CHECK(normalize_phone("123456789012345") == "123456789012345");
+  for (const std::string& bad : std::vector<std::string>{
+           "", "+", "123456", "1234567890123456", "+1 555 CALL NOW", "0155512345", "++15551234567",
+           "1555+1234567", "+1\n5551234567", "US.13491208655302741918", std::string(100, '1'),
+           "+1 555 123 4567 ext 9", "１５５５１２３４５６７"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(normalize_phone(bad).has_value());
+  }
+}
+
+TEST_CASE("business-scoped user ids are recognised") {
+  CHECK(is_business_scoped_user_id("US.13491208655302741918"));
+  CHECK(is_business_scoped_user_id("BR.abcDEF123"));
+  CHECK_FALSE(is_business_scoped_user_id("+15551234567"));
+  CHECK_FALSE(is_business_scoped_user_id("us.1349"));
+  CHECK_FALSE(is_business_scoped_user_id("US."));
+  CHECK_FALSE(is_business_scoped_user_id("US.12 34"));
+  CHECK_FALSE(is_business_scoped_user_id("US." + std::string(200, '1')));
+}
+
+TEST_CASE("hex round-trips and rejects malformed input") {
+  const unsigned char bytes[] = {0x00, 0x7f, 0x80, 0xff, 0x12};
+  std::string hex = to_hex(bytes, sizeof bytes);
+  CHECK(hex == "007f80ff12");
+  auto back = from_hex(hex);
+  REQUIRE(back.has_value());
+  CHECK(std::vector<unsigned char>(bytes, bytes + sizeof bytes) == *back);
+  CHECK(from_hex("007F80FF12") == back);
+  CHECK(from_hex("")->empty());
+  CHECK_FALSE(from_hex("abc").has_value());
+  CHECK_FALSE(from_hex("zz").has_value());
+  CHECK_FALSE(from_hex("0g").has_value());
+  CHECK_FALSE(from_hex(" 00").has_value());
+}
+
+TEST_CASE("trim and url_encode") {
+  CHECK(trim("  a b \n\t") == "a b");
+  CHECK(trim("\r\n").empty());
+  CHECK(url_encode("Hello world & ünï/?=") == "Hello%20world%20%26%20%C3%BCn%C3%AF%2F%3F%3D");
+  CHECK(url_encode("a-b_c.d~e") == "a-b_c.d~e");
+}
+
+TEST_CASE("ISO 8601 times are UTC with seconds") {
+  CHECK(iso_from_unix(0) == "1970-01-01T00:00:00Z");
+  CHECK(iso_from_unix(1795515300) == "2026-11-24T10:15:00Z");
+  CHECK(now_iso().size() == 20);
+}
+
+TEST_CASE("read_file_limited refuses large, missing, directory and special files") {
+  TempDir dir;
+  write_text(dir / "ok", "secret\n");
+  CHECK(read_file_limited(dir / "ok", 100, "the token") == "secret\n");
+  write_text(dir / "big", std::string(101, 'x'));
+  CHECK(code_of([&] { read_file_limited(dir / "big", 100, "the token"); }) == Exit::usage);
+  CHECK(code_of([&] { read_file_limited(dir / "missing", 100, "the token"); }) == Exit::usage);
+  CHECK(code_of([&] { read_file_limited(dir.path(), 100, "the token"); }) == Exit::usage);
+  CHECK(code_of([&] { read_file_limited(dir / "ok" / "child", 100, "the token"); }) == Exit::usage);
+  try {
+    read_file_limited(dir / "missing", 100, "the token");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("the token") != std::string::npos);
+    CHECK(std::string(e.what()).find("missing") != std::string::npos);
+  }
+}
+
+TEST_CASE("write_file_atomic writes the mode asked and refuses to overwrite when exclusive") {
+  TempDir dir;
+  auto p = dir / "key";
+  write_file_atomic(p, "one\n", 0600, true);
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(code_of([&] { write_file_atomic(p, "two\n", 0600, true); }) == Exit::exists);
+  CHECK(testsupport::slurp(p) == "one\n");
+  write_file_atomic(p, "three\n", 0600, false);
+  CHECK(testsupport::slurp(p) == "three\n");
+  // Replacing a folder or writing under a file fails as the user's mistake.
+  std::filesystem::create_directory(dir / "folder");
+  CHECK(code_of([&] { write_file_atomic(dir / "folder", "x", 0600, false); }) == Exit::usage);
+  CHECK(code_of([&] { write_file_atomic(dir / "key" / "sub", "x", 0600, false); }) == Exit::usage);
+  std::filesystem::remove(dir / "folder");
+  // No temporary files are left behind.
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
+  CHECK(entries == 1);
+}
+
+TEST_CASE("make_private_dirs creates missing parents with mode 0700") {
+  TempDir dir;
+  auto deep = dir / "a" / "b" / "c";
+  make_private_dirs(deep);
+  for (auto p : {dir / "a", dir / "a" / "b", deep}) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+  }
+  make_private_dirs(deep);
+}
+
+TEST_CASE("the database path follows flag > $WABACTL_DB > $STATE_DIRECTORY > XDG") {
+  ScopedEnv env{{"WABACTL_DB", "/env/db"},
+                {"STATE_DIRECTORY", "/state:/other"},
+                {"XDG_DATA_HOME", "/xdg"},
+                {"HOME", "/home/u"}};
+  CHECK(resolve_db_path(std::filesystem::path("/flag/db")).path == "/flag/db");
+  CHECK(resolve_db_path(std::nullopt).path == "/env/db");
+  {
+    ScopedEnv no_db{{"WABACTL_DB", std::nullopt}};
+    CHECK(resolve_db_path(std::nullopt).path == "/state/wabactl.db");
+    ScopedEnv no_state{{"STATE_DIRECTORY", std::nullopt}};
+    CHECK(resolve_db_path(std::nullopt).path == "/xdg/wabactl/wabactl.db");
+    ScopedEnv no_xdg{{"XDG_DATA_HOME", std::nullopt}};
+    CHECK(resolve_db_path(std::nullopt).path == "/home/u/.local/share/wabactl/wabactl.db");
+  }
+}
+
+TEST_CASE("the key path follows flag > $WABACTL_KEY_FILE > credentials dir > XDG") {
+  TempDir dir;
+  ScopedEnv env{{"WABACTL_KEY_FILE", "/env/key"},
+                {"CREDENTIALS_DIRECTORY", dir.path().string()},
+                {"XDG_CONFIG_HOME", (dir / "xdg").string()}};
+  CHECK(resolve_key_path(std::filesystem::path("/flag/key"), false)->path == "/flag/key");
+  CHECK(resolve_key_path(std::filesystem::path("/flag/key"), true)->origin == "--key-file");
+  CHECK(resolve_key_path(std::nullopt, true)->path == "/env/key");
+  ScopedEnv no_env{{"WABACTL_KEY_FILE", std::nullopt}};
+  CHECK(resolve_key_path(std::nullopt, false)->path == dir / "wabactl.key");
+  // With a passphrase, implicit locations count only when the file exists.
+  CHECK_FALSE(resolve_key_path(std::nullopt, true).has_value());
+  write_text(dir / "wabactl.key", "x");
+  CHECK(resolve_key_path(std::nullopt, true)->path == dir / "wabactl.key");
+  ScopedEnv no_creds{{"CREDENTIALS_DIRECTORY", std::nullopt}};
+  CHECK(resolve_key_path(std::nullopt, false)->path == dir / "xdg" / "wabactl" / "master.key");
+  CHECK_FALSE(resolve_key_path(std::nullopt, true).has_value());
+  std::filesystem::create_directories(dir / "xdg" / "wabactl");
+  write_text(dir / "xdg" / "wabactl" / "master.key", "x");
+  CHECK(resolve_key_path(std::nullopt, true)->path == dir / "xdg" / "wabactl" / "master.key");
+}
