@@ -87,6 +87,7 @@ CREATE UNIQUE INDEX messages_by_wamid ON whatsapp_messages(tenant_id, message_id
 CREATE UNIQUE INDEX messages_by_idempotency_key ON whatsapp_messages(tenant_id, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
 CREATE INDEX messages_by_conversation ON whatsapp_messages(tenant_id, conversation, timestamp, id);
+CREATE INDEX messages_by_time ON whatsapp_messages(tenant_id, timestamp, id);
 CREATE INDEX messages_by_contact ON whatsapp_messages(tenant_id, contact_id, timestamp, id)
   WHERE contact_id IS NOT NULL;
 CREATE INDEX messages_unread ON whatsapp_messages(tenant_id, conversation, timestamp)
@@ -110,8 +111,11 @@ CREATE TABLE webhook_deliveries (
   received_at TEXT NOT NULL,
   route       TEXT,
   verified_by TEXT,
-  body        BLOB NOT NULL
+  body        BLOB NOT NULL,
+  body_hash   BLOB
 );
+CREATE UNIQUE INDEX webhook_deliveries_by_hash ON webhook_deliveries(body_hash)
+  WHERE body_hash IS NOT NULL;
 CREATE TABLE delivery_tenants (
   delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
   tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,

@@ -1,0 +1,242 @@
+#include "support/support.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/webhook.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace wabactl;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  return testsupport::slurp(std::string(WABACTL_SOURCE_DIR) + "/tests/fixtures/webhooks/" + name);
+}
+
+const std::string acme_number = "106540352242922";
+
+InboundMessage only_message(const std::string& name) {
+  auto parsed = parse_delivery(fixture(name));
+  REQUIRE(parsed.messages.size() == 1);
+  CHECK(parsed.skipped == 0);
+  CHECK(parsed.changes == 1);
+  CHECK(parsed.phone_number_ids == std::set<std::string>{acme_number});
+  CHECK(parsed.messages[0].phone_number_id == acme_number);
+  return parsed.messages[0];
+}
+
+} // namespace
+
+TEST_CASE("webhook parse: every message type gives its type and the text a person reads") {
+  struct Case {
+    const char* file;
+    const char* type;
+    const char* text;
+  };
+  const Case cases[] = {
+      {"text.json", "text", "Does it come in another color?"},
+      {"image.json", "image", "Taj Mahal"},
+      {"video.json", "video", "My vacation video"},
+      {"audio_voice.json", "audio", ""},
+      {"document.json", "document", "receipt.pdf"},
+      {"sticker.json", "sticker", ""},
+      {"location.json", "location", "Philz Coffee, 101 Forest Ave, Palo Alto, CA 94301"},
+      {"contacts.json", "contacts", "Lucía Gómez, Barbara J. Johnson"},
+      {"interactive_button_reply.json", "interactive", "Cancel"},
+      {"interactive_list_reply.json", "interactive", "Priority Mail Express"},
+      {"interactive_nfm_reply.json", "interactive", "Sent"},
+      {"button.json", "button", "Unsubscribe"},
+      {"reaction.json", "reaction", "👍"},
+      {"reaction_removed.json", "reaction", ""},
+      {"order.json", "order", "Order: 2 × di9ozbzfi4, 1 × nqryix03ez"},
+      {"system_user_changed_number.json", "system",
+       "User Sheena Nelson changed from 16505551234 to 12195555358"},
+      {"system_user_changed_user_id.json", "system", "User A changed their user ID"},
+      {"request_welcome.json", "request_welcome", ""},
+      {"unsupported.json", "unsupported", "Message type is currently not supported."},
+      {"referral.json", "text", "I saw your ad"},
+      {"non_ascii_emoji.json", "text", "Olá, café às 9h? 👋🏽 你好 — ok"},
+      {"special_chars.json", "text", "mail me @ a/b \"quoted\" back\\slash"},
+      {"unknown_type.json", "poll", ""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.file);
+    auto m = only_message(c.file);
+    CHECK(m.type == c.type);
+    CHECK(m.text == c.text);
+    CHECK(m.message_id.rfind("wamid.", 0) == 0);
+    CHECK(m.timestamp > 1700000000);
+    CHECK(m.payload.is_object());
+    CHECK(m.payload["type"] == c.type);
+  }
+}
+
+TEST_CASE("webhook parse: sender, profile name, media and timestamp") {
+  auto m = only_message("image.json");
+  CHECK(m.from == "16505551234");
+  CHECK_FALSE(m.from_user_id);
+  CHECK(m.contact_name == "Sheena Nelson");
+  CHECK(m.media_id == "1003383421387256");
+  CHECK(m.media_type == "image/jpeg");
+  CHECK(m.timestamp == 1749416383);
+  auto audio = only_message("audio_voice.json");
+  CHECK(audio.media_type == "audio/ogg; codecs=opus");
+  CHECK(audio.payload["audio"]["voice"] == true);
+  auto doc = only_message("document.json");
+  CHECK(doc.media_id == "1003383421387259");
+  auto text = only_message("text.json");
+  CHECK_FALSE(text.media_id);
+  CHECK_FALSE(text.reply_to);
+  CHECK_FALSE(text.forwarded);
+  CHECK(only_message("non_ascii_emoji.json").contact_name == "José Ñúñez 😀");
+}
+
+TEST_CASE("webhook parse: replies, forwards, reactions and referrals") {
+  auto parsed = parse_delivery(fixture("context_reply_forwarded.json"));
+  REQUIRE(parsed.messages.size() == 3);
+  CHECK(parsed.messages[0].reply_to == "wamid.ORIGINAL");
+  CHECK_FALSE(parsed.messages[0].forwarded);
+  CHECK(parsed.messages[1].forwarded);
+  CHECK_FALSE(parsed.messages[1].reply_to);
+  CHECK(parsed.messages[2].forwarded);
+  CHECK(only_message("reaction.json").reply_to ==
+        "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0RTJEOTc2ODVERUY5RDlGNkYA");
+  CHECK(only_message("button.json").reply_to ==
+        "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJFNjk2OTMwNEZCQjhGMzUyQUYA");
+  auto ad = only_message("referral.json");
+  CHECK(ad.payload["referral"]["source_id"] == "120226305854810726");
+}
+
+TEST_CASE("webhook parse: username users have a user id and no phone number") {
+  auto parsed = parse_delivery(fixture("username_user.json"));
+  REQUIRE(parsed.messages.size() == 1);
+  const auto& m = parsed.messages[0];
+  CHECK_FALSE(m.from);
+  CHECK(m.from_user_id == "US.13491208655302741918");
+  CHECK(m.contact_name == "Anon User");
+  REQUIRE(parsed.contacts.size() == 1);
+  CHECK_FALSE(parsed.contacts[0].wa_id);
+  CHECK(parsed.contacts[0].user_id == "US.13491208655302741918");
+  CHECK(parsed.contacts[0].name == "Anon User");
+  auto changed = only_message("system_user_changed_user_id.json");
+  CHECK(changed.from_user_id == "US.13491208655302741918");
+  CHECK(changed.payload["system"]["type"] == "user_changed_user_id");
+}
+
+TEST_CASE("webhook parse: statuses with pricing, callback data, errors and user ids") {
+  auto parsed = parse_delivery(fixture("statuses.json"));
+  REQUIRE(parsed.statuses.size() == 3);
+  CHECK(parsed.messages.empty());
+  CHECK(parsed.statuses[0].status == "sent");
+  CHECK(parsed.statuses[1].status == "delivered");
+  CHECK(parsed.statuses[2].status == "read");
+  CHECK(parsed.statuses[0].callback_data == "invoice-42");
+  CHECK(parsed.statuses[0].recipient_id == "16505551234");
+  CHECK(parsed.statuses[0].timestamp == 1749416400);
+  CHECK(parsed.statuses[0].payload["pricing"]["category"] == "utility");
+  CHECK(parsed.statuses[0].payload["conversation"]["id"] == "c1f4a5b3d2e1");
+  CHECK_FALSE(parsed.statuses[0].error_code);
+
+  auto failed = parse_delivery(fixture("status_failed.json"));
+  REQUIRE(failed.statuses.size() == 1);
+  CHECK(failed.statuses[0].status == "failed");
+  CHECK(failed.statuses[0].error_code == 131047);
+  CHECK(failed.statuses[0].error_title == "Re-engagement message");
+  CHECK(failed.statuses[0].error_details->find("24 hours") != std::string::npos);
+
+  auto username = parse_delivery(fixture("status_username.json"));
+  REQUIRE(username.statuses.size() == 1);
+  CHECK_FALSE(username.statuses[0].recipient_id);
+  CHECK(username.statuses[0].recipient_user_id == "US.13491208655302741918");
+}
+
+TEST_CASE("webhook parse: every entry and change of a batch, routed by phone number id") {
+  auto parsed = parse_delivery(fixture("multi_entry.json"));
+  CHECK(parsed.changes == 4);
+  CHECK(parsed.phone_number_ids ==
+        std::set<std::string>{"106540352242922", "109876543210987", "199999999999999"});
+  REQUIRE(parsed.messages.size() == 4);
+  CHECK(parsed.messages[0].phone_number_id == "106540352242922");
+  CHECK(parsed.messages[1].phone_number_id == "106540352242922");
+  CHECK(parsed.messages[2].phone_number_id == "109876543210987");
+  CHECK(parsed.messages[2].contact_name == "Olivia");
+  CHECK(parsed.messages[3].phone_number_id == "199999999999999");
+  REQUIRE(parsed.statuses.size() == 1);
+  CHECK(parsed.contacts.size() == 3);
+}
+
+TEST_CASE("webhook parse: other fields are counted, value errors kept, never fatal") {
+  auto other = parse_delivery(fixture("unknown_field.json"));
+  CHECK(other.changes == 2);
+  CHECK(other.other_fields == 2);
+  CHECK(other.messages.empty());
+  CHECK(other.statuses.empty());
+  auto errors = parse_delivery(fixture("value_errors.json"));
+  REQUIRE(errors.errors.size() == 1);
+  CHECK(errors.errors[0]["code"] == 131000);
+  CHECK(errors.errors[0]["phone_number_id"] == acme_number);
+  auto unknown = only_message("unknown_type.json");
+  CHECK(unknown.payload["poll"]["question"] == "Lunch?");
+}
+
+TEST_CASE("webhook parse: malformed records are skipped and the rest kept") {
+  auto parsed = parse_delivery(fixture("malformed.json"));
+  REQUIRE(parsed.messages.size() == 2);
+  CHECK(parsed.messages[0].message_id == "wamid.GOODONE");
+  CHECK(parsed.messages[0].timestamp == 0); // out of range: unknown, not wrapped
+  CHECK(parsed.messages[0].text == "kept, huge timestamp");
+  CHECK(parsed.messages[1].message_id == "wamid.WRONGTEXT");
+  CHECK(parsed.messages[1].timestamp == 1749416383);
+  CHECK(parsed.messages[1].text.empty());
+  REQUIRE(parsed.statuses.size() == 1);
+  CHECK(parsed.statuses[0].message_id == "wamid.HUGECODE");
+  CHECK_FALSE(parsed.statuses[0].error_code);
+  CHECK_FALSE(parsed.statuses[0].error_title);
+  // contacts string, 4 bad messages, 2 bad statuses, 2 bad changes, 1 bad entry.
+  CHECK(parsed.skipped == 10);
+  CHECK(parsed.changes == 3);
+}
+
+TEST_CASE("webhook parse: bodies that are not a delivery are refused with a usage error") {
+  for (std::string body :
+       {std::string(""), std::string("null"), std::string("[]"), std::string("{}"),
+        std::string("{\"entry\":{}}"), std::string("{\"entry\":[] "), std::string("\xff\xfe"),
+        std::string("{\"entry\":[],\"x\":\"\xff\"}")}) {
+    CAPTURE(body);
+    try {
+      parse_delivery(body);
+      FAIL("accepted");
+    } catch (const Error& e) {
+      CHECK(e.code() == Exit::usage);
+    }
+  }
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK_THROWS_AS(parse_delivery("{\"entry\":" + deep + "}"), Error);
+  // Brackets inside strings do not count as nesting.
+  auto ok = parse_delivery("{\"entry\":[],\"x\":\"" + std::string(1000, '[') + "\\\"\"}");
+  CHECK(ok.changes == 0);
+  CHECK(parse_delivery("{\"entry\":[]}").messages.empty());
+}
+
+TEST_CASE("webhook parse: hostile values are bounded") {
+  std::string long_id(10000, 'w');
+  auto body = nlohmann::json{
+      {"entry",
+       {{{"changes",
+          {{{"field", "messages"},
+            {"value",
+             {{"metadata", {{"phone_number_id", acme_number}}},
+              {"messages",
+               {{{"from", "16505551234"}, {"id", long_id}, {"type", "text"}},
+                {{"from", "+1 555"}, {"id", "wamid.A"}, {"type", "text"}},
+                {{"from", "16505551234"}, {"id", "wamid.B"}, {"type", "text"}, {"timestamp", "-5"}},
+                {{"from", "16505551234"},
+                 {"id", "wamid.C"},
+                 {"type", "text"},
+                 {"timestamp", -5}}}}}}}}}}}}};
+  auto parsed = parse_delivery(body.dump());
+  REQUIRE(parsed.messages.size() == 2);
+  CHECK(parsed.messages[0].message_id == "wamid.B");
+  CHECK(parsed.messages[0].timestamp == 0);
+  CHECK(parsed.messages[1].timestamp == 0);
+  CHECK(parsed.skipped == 2);
+}
