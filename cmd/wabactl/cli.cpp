@@ -22,6 +22,7 @@ constexpr SetupFn families[] = {
     setup_key,
     setup_tenant,
     setup_config,
+    setup_send,
 };
 
 constexpr const char* system_config = "/etc/wabactl/wabactl.conf";

@@ -61,6 +61,7 @@ using SetupFn = void (*)(CLI::App& app, Context& ctx);
 void setup_key(CLI::App& app, Context& ctx);
 void setup_tenant(CLI::App& app, Context& ctx);
 void setup_config(CLI::App& app, Context& ctx);
+void setup_send(CLI::App& app, Context& ctx);
 
 
 /// Builds the whole command tree (global options and every family) on `app` without

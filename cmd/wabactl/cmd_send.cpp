@@ -1,0 +1,425 @@
+// wabactl send: one message, or a batch file
+#include "wabactl/cli.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/send.hpp"
+#include "wabactl/tenants.hpp"
+#include "wabactl/util.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <ostream>
+
+namespace wabactl::cli {
+namespace {
+
+struct SendOptions {
+  std::string tenant;
+  std::string to;
+  std::optional<std::string> text;
+  bool preview_url = false;
+  std::optional<std::string> template_name;
+  std::optional<std::string> lang;
+  std::optional<std::string> header_text;
+  std::optional<std::string> header_image;
+  std::optional<std::string> header_video;
+  std::optional<std::string> header_document;
+  std::optional<std::string> filename;
+  std::vector<std::string> body_params;
+  std::vector<std::string> button_params;
+  std::optional<std::string> image;
+  std::optional<std::string> video;
+  std::optional<std::string> audio;
+  std::optional<std::string> document;
+  std::optional<std::string> sticker;
+  std::optional<std::string> caption;
+  std::optional<std::string> reaction;
+  std::optional<std::string> location;
+  std::optional<std::string> name;
+  std::optional<std::string> address;
+  std::optional<std::string> reply_to;
+  std::optional<std::string> contact_id;
+  std::optional<std::string> idempotency_key;
+  std::optional<std::string> callback_data;
+  bool no_fallback = false;
+  std::optional<std::string> batch;
+  int rate = 80;
+  int concurrency = 8;
+  bool dry_run = false;
+  bool batch_tuning = false; ///< --rate or --concurrency was given
+};
+
+[[noreturn]] void usage(const std::string& message, std::string hint = {}) {
+  throw Error(Exit::usage, message, std::move(hint));
+}
+
+std::pair<double, double> parse_location(const std::string& v) {
+  auto comma = v.find(',');
+  if (comma == std::string::npos) usage("--location takes LAT,LON (e.g. 52.52,13.405)");
+  auto number = [&](const std::string& s) {
+    std::string t(trim(s));
+    char* end = nullptr;
+    errno = 0;
+    double d = std::strtod(t.c_str(), &end);
+    if (t.empty() || end != t.c_str() + t.size() || errno != 0) {
+      usage(fmt::format("--location: '{}' is not a number", t.substr(0, 32)),
+            "--location takes LAT,LON (e.g. 52.52,13.405)");
+    }
+    return d;
+  };
+  return {number(v.substr(0, comma)), number(v.substr(comma + 1))};
+}
+
+std::pair<int, std::string> parse_button_param(const std::string& v) {
+  auto colon = v.find(':');
+  std::string index = v.substr(0, colon);
+  if (colon == std::string::npos || index.empty() || index.size() > 1 || index[0] < '0' ||
+      index[0] > '9') {
+    usage(fmt::format("--button-param '{}' is not INDEX:VALUE", v.substr(0, 64)),
+          "e.g. --button-param 0:INV-1001 (the url button's index, from 0)");
+  }
+  return {index[0] - '0', v.substr(colon + 1)};
+}
+
+SendRequest build_request(const SendOptions& o) {
+  int contents = 0;
+  for (bool given : {o.text.has_value(), o.template_name.has_value(), o.image.has_value(),
+                     o.video.has_value(), o.audio.has_value(), o.document.has_value(),
+                     o.sticker.has_value(), o.reaction.has_value(), o.location.has_value()}) {
+    contents += given ? 1 : 0;
+  }
+  if (contents != 1) {
+    usage(contents == 0 ? "nothing to send: give one of --text, --template, --image, --video, "
+                          "--audio, --document, --sticker, --reaction, --location"
+                        : "give exactly one of --text, --template, --image, --video, --audio, "
+                          "--document, --sticker, --reaction, --location",
+          "run 'wabactl send --help'");
+  }
+  if (o.to.empty()) usage("--to is required", "e.g. --to +15551234567");
+  bool is_template = o.template_name.has_value();
+  int headers = (o.header_text ? 1 : 0) + (o.header_image ? 1 : 0) + (o.header_video ? 1 : 0) +
+                (o.header_document ? 1 : 0);
+  if (!is_template &&
+      (o.lang || headers > 0 || !o.body_params.empty() || !o.button_params.empty())) {
+    usage("--lang, --header-*, --body-param and --button-param go with --template");
+  }
+  if (headers > 1)
+    usage("give at most one --header-text, --header-image, --header-video or --header-document");
+  if (o.preview_url && !o.text) usage("--preview-url goes with --text");
+  if ((o.name || o.address) && !o.location) usage("--name and --address go with --location");
+
+  SendRequest r;
+  r.tenant = o.tenant;
+  r.to = o.to;
+  r.reply_to = o.reply_to;
+  r.contact_id = o.contact_id;
+  r.idempotency_key = o.idempotency_key;
+  r.callback_data = o.callback_data;
+  Content& c = r.content;
+  c.caption = o.caption;
+  c.filename = o.filename;
+  if (o.text) {
+    c.kind = ContentKind::text;
+    c.text = *o.text;
+    c.preview_url = o.preview_url;
+  } else if (is_template) {
+    if (!o.lang) usage("--template needs --lang CODE", "e.g. --lang en_US");
+    c.kind = ContentKind::templated;
+    c.template_name = *o.template_name;
+    c.language = *o.lang;
+    if (o.header_text) {
+      c.header = HeaderKind::text;
+      c.header_value = *o.header_text;
+    } else if (o.header_image) {
+      c.header = HeaderKind::image;
+      c.header_value = *o.header_image;
+    } else if (o.header_video) {
+      c.header = HeaderKind::video;
+      c.header_value = *o.header_video;
+    } else if (o.header_document) {
+      c.header = HeaderKind::document;
+      c.header_value = *o.header_document;
+    }
+    c.body_params = o.body_params;
+    for (const auto& b : o.button_params) c.button_params.push_back(parse_button_param(b));
+  } else if (o.reaction) {
+    c.kind = ContentKind::reaction;
+    c.emoji = *o.reaction;
+  } else if (o.location) {
+    c.kind = ContentKind::location;
+    std::tie(c.latitude, c.longitude) = parse_location(*o.location);
+    c.location_name = o.name;
+    c.location_address = o.address;
+  } else {
+    struct {
+      const std::optional<std::string>& value;
+      ContentKind kind;
+    } media[] = {{o.image, ContentKind::image},
+                 {o.video, ContentKind::video},
+                 {o.audio, ContentKind::audio},
+                 {o.document, ContentKind::document},
+                 {o.sticker, ContentKind::sticker}};
+    for (const auto& m : media) {
+      if (m.value) {
+        c.kind = m.kind;
+        c.media = *m.value;
+      }
+    }
+  }
+  return r;
+}
+
+void print_sent(Context& ctx, const SendOutcome& o) {
+  const Message& m = *o.message;
+  if (o.duplicate) ctx.note("idempotency key already used: nothing was sent again");
+  if (ctx.globals.json) {
+    ctx.print_json(to_json(m));
+    return;
+  }
+  std::string who = m.phone_number ? *m.phone_number : m.user_id.value_or("?");
+  ctx.out << fmt::format("{} {} to {}\n", m.status == "queued" ? "queued" : "sent",
+                         m.message_id.value_or("(no id)"), who);
+}
+
+std::optional<SendTarget> target_for(Context& ctx, const std::string& tenant) {
+  return send_target(
+      ctx.store(), [&ctx]() -> const MasterKey& { return ctx.key(); }, tenant);
+}
+
+void run_one(const SendOptions& o, Context& ctx) {
+  PreparedSend prepared = prepare_send(build_request(o));
+  auto target = target_for(ctx, o.tenant);
+  if (!target) {
+    std::string what = fmt::format("tenant '{}' has no active WhatsApp config", o.tenant);
+    std::string hint = fmt::format("set one with 'wabactl config set --tenant {} ...'", o.tenant);
+    if (o.no_fallback) throw Error(Exit::not_found, what + ": nothing was sent", hint);
+    auto link = wa_me_link(prepared);
+    if (!link) {
+      throw Error(Exit::not_configured,
+                  what + ": nothing was sent, and a WhatsApp user id has no wa.me link", hint);
+    }
+    ctx.out << *link << '\n';
+    throw Error(Exit::not_configured, what + ": printed a wa.me link instead of sending", hint);
+  }
+  SharedStore shared(ctx.store());
+  Sender sender(shared, std::move(*target), SendPolicy{}, steady_clock());
+  SendOutcome outcome = sender.send(prepared);
+  if (outcome.exit != Exit::ok) throw Error(outcome.exit, outcome.error, outcome.hint);
+  print_sent(ctx, outcome);
+}
+
+// A one-line progress bar, redrawn in place on a terminal.
+class Progress {
+public:
+  Progress(std::ostream& err, std::size_t total, bool enabled)
+      : err_(err), total_(total), enabled_(enabled), start_(steady_clock().now()) {}
+  void update(std::size_t done) {
+    if (!enabled_) return;
+    auto now = steady_clock().now();
+    if (done != total_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
+    constexpr std::size_t width = 30;
+    std::size_t filled = total_ == 0 ? width : done * width / total_;
+    err_ << fmt::format("\r[{}{}] {}/{} {:.0f}/s ETA {:.0f}s ", std::string(filled, '#'),
+                        std::string(width - filled, '.'), done, total_, rate, eta)
+         << std::flush;
+  }
+  void finish() {
+    if (enabled_) err_ << '\n';
+  }
+
+private:
+  std::ostream& err_;
+  std::size_t total_;
+  bool enabled_;
+  std::chrono::nanoseconds start_;
+  std::chrono::nanoseconds last_{0};
+};
+
+void run_batch_file(const SendOptions& o, Context& ctx) {
+  if (o.rate < 1 || o.rate > 10000) usage("--rate must be between 1 and 10000 messages per second");
+  if (o.concurrency < 1 || o.concurrency > 32) usage("--concurrency must be between 1 and 32");
+  require_tenant_id(o.tenant);
+  require_tenant(ctx.store(), o.tenant);
+  std::vector<BatchRow> rows = read_batch(*o.batch, o.tenant);
+  std::size_t invalid = 0;
+  if (o.dry_run) {
+    for (const auto& row : rows) {
+      BatchResult r;
+      r.row = row.row;
+      r.line = row.line;
+      if (row.prepared) {
+        ctx.print_json({{"row", row.row}, {"ok", true}, {"dry_run", true}});
+        continue;
+      }
+      ++invalid;
+      r.title = "invalid row";
+      r.details = row.error;
+      ctx.print_json(to_json(r));
+    }
+    ctx.note(fmt::format("dry run: {} rows, {} valid, {} invalid; nothing was sent", rows.size(),
+                         rows.size() - invalid, invalid));
+    if (invalid > 0) {
+      throw Error(Exit::partial, fmt::format("{} of {} rows are invalid", invalid, rows.size()));
+    }
+    return;
+  }
+  auto target = target_for(ctx, o.tenant);
+  if (!target) {
+    throw Error(
+        Exit::not_configured,
+        fmt::format("tenant '{}' has no active WhatsApp config: nothing was sent", o.tenant),
+        fmt::format("set one with 'wabactl config set --tenant {} ...'", o.tenant));
+  }
+  BatchOptions options;
+  options.rate = o.rate;
+  options.concurrency = o.concurrency;
+  SharedStore shared(ctx.store());
+  Progress progress(ctx.err, rows.size(), ::isatty(STDERR_FILENO) == 1 && ctx.globals.quiet == 0);
+  std::size_t done = 0;
+  BatchSummary s =
+      run_batch(shared, *target, rows, options, steady_clock(), [&](const BatchResult& r) {
+        ctx.out << to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << '\n';
+        ctx.out.flush();
+        progress.update(++done);
+      });
+  progress.finish();
+  double secs = std::chrono::duration<double>(s.elapsed).count();
+  ctx.note(fmt::format(
+      "batch: {} rows: {} sent, {} skipped (already sent), {} failed{} in {:.1f} s "
+      "({:.0f} messages/s)",
+      rows.size(), s.sent, s.skipped, s.failed,
+      s.not_attempted > 0 ? fmt::format(", {} not attempted", s.not_attempted) : std::string(),
+      secs, secs > 0 ? static_cast<double>(s.sent) / secs : 0.0));
+  if (s.credentials_rejected) {
+    throw Error(
+        Exit::credentials,
+        fmt::format("Meta rejected the access token of tenant '{}': the batch stopped", o.tenant),
+        "set a new token with 'wabactl config set --access-token-file FILE', then run the "
+        "batch again: rows with an idempotency_key that succeeded are skipped");
+  }
+  if (s.failed > 0) {
+    throw Error(Exit::partial, fmt::format("{} of {} rows failed", s.failed, rows.size()),
+                "the failed rows are the lines with \"ok\": false on stdout");
+  }
+}
+
+void run(const SendOptions& o, Context& ctx) {
+  if (o.batch) {
+    if (!o.to.empty() || o.text || o.template_name || o.image || o.video || o.audio || o.document ||
+        o.sticker || o.reaction || o.location || o.reply_to || o.idempotency_key ||
+        o.callback_data || o.contact_id) {
+      usage("--batch takes recipients and content from the file: drop --to and the content "
+            "options");
+    }
+    run_batch_file(o, ctx);
+    return;
+  }
+  if (o.dry_run || o.batch_tuning) usage("--dry-run, --rate and --concurrency go with --batch");
+  run_one(o, ctx);
+}
+
+} // namespace
+
+void setup_send(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<SendOptions>();
+  auto* s = app.add_subcommand("send", "send a message (text, template, media, reaction, "
+                                       "location), or a batch from a CSV/JSONL file");
+  s->add_option("--tenant", o->tenant, "tenant id")->required()->type_name("ID");
+  s->add_option("--to", o->to, "recipient: +15551234567 or a user id (US.…)")
+      ->type_name("RECIPIENT");
+  s->add_option("--text", o->text, "send a text message")->type_name("BODY")->group("Content");
+  s->add_flag("--preview-url", o->preview_url, "let WhatsApp preview a link in the text")
+      ->group("Content");
+  s->add_option("--template", o->template_name, "send an approved template")
+      ->type_name("NAME")
+      ->group("Content");
+  s->add_option("--lang", o->lang, "the template's language code (en_US)")
+      ->type_name("CODE")
+      ->group("Template");
+  s->add_option("--header-text", o->header_text, "the template header's text parameter")
+      ->type_name("T")
+      ->group("Template");
+  s->add_option("--header-image", o->header_image, "the template header's image")
+      ->type_name("URL|PATH")
+      ->group("Template");
+  s->add_option("--header-video", o->header_video, "the template header's video")
+      ->type_name("URL|PATH")
+      ->group("Template");
+  s->add_option("--header-document", o->header_document, "the template header's document (PDF)")
+      ->type_name("URL|PATH")
+      ->group("Template");
+  s->add_option("--body-param", o->body_params, "a body parameter, in order (repeatable)")
+      ->type_name("VALUE")
+      ->group("Template");
+  s->add_option("--button-param", o->button_params, "a url button's parameter (repeatable)")
+      ->type_name("INDEX:VALUE")
+      ->group("Template");
+  s->add_option("--image", o->image, "send an image (jpeg/png, 5 MB)")
+      ->type_name("URL|PATH")
+      ->group("Content");
+  s->add_option("--video", o->video, "send a video (mp4/3gp, 16 MB)")
+      ->type_name("URL|PATH")
+      ->group("Content");
+  s->add_option("--audio", o->audio, "send audio (aac/amr/mp3/m4a/ogg, 16 MB)")
+      ->type_name("URL|PATH")
+      ->group("Content");
+  s->add_option("--document", o->document, "send a document (pdf/doc(x)/xls(x)/ppt(x)/txt, 100 MB)")
+      ->type_name("URL|PATH")
+      ->group("Content");
+  s->add_option("--sticker", o->sticker, "send a sticker (webp, 500 KB)")
+      ->type_name("URL|PATH")
+      ->group("Content");
+  s->add_option("--caption", o->caption, "caption of an image, video or document")
+      ->type_name("C")
+      ->group("Content");
+  s->add_option("--filename", o->filename, "file name shown for a document")
+      ->type_name("F")
+      ->group("Content");
+  s->add_option("--reaction", o->reaction, "react to --reply-to with EMOJI (empty removes it)")
+      ->type_name("EMOJI")
+      ->group("Content");
+  s->add_option("--location", o->location, "send a location")
+      ->type_name("LAT,LON")
+      ->group("Content");
+  s->add_option("--name", o->name, "the location's name")->type_name("N")->group("Content");
+  s->add_option("--address", o->address, "the location's address")
+      ->type_name("A")
+      ->group("Content");
+  s->add_option("--reply-to", o->reply_to, "reply to (or react to) a message: wamid or local id")
+      ->type_name("MESSAGE_ID");
+  s->add_option("--contact-id", o->contact_id, "your own contact id, stored with the message")
+      ->type_name("C");
+  s->add_option("--idempotency-key", o->idempotency_key,
+                "send at most once per tenant and KEY; a repeat prints the first result")
+      ->type_name("KEY");
+  s->add_option("--callback-data", o->callback_data,
+                "opaque data (≤ 512 bytes) echoed in status webhooks")
+      ->type_name("S");
+  s->add_flag("--no-fallback", o->no_fallback,
+              "without an active config, fail (exit 3) instead of printing a wa.me link");
+  s->add_option("--batch", o->batch, "send every row of a CSV or JSON Lines file")
+      ->type_name("FILE")
+      ->group("Batch");
+  auto* rate =
+      s->add_option("--rate", o->rate, "messages per second for the phone number (default 80)")
+          ->type_name("N")
+          ->group("Batch");
+  auto* concurrency =
+      s->add_option("--concurrency", o->concurrency, "parallel sends, 1-32 (default 8)")
+          ->type_name("N")
+          ->group("Batch");
+  s->add_flag("--dry-run", o->dry_run, "check every row and file; send nothing")->group("Batch");
+  s->callback([o, rate, concurrency, &ctx] {
+    o->batch_tuning = rate->count() > 0 || concurrency->count() > 0;
+    run(*o, ctx);
+  });
+}
+
+} // namespace wabactl::cli

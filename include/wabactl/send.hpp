@@ -1,0 +1,345 @@
+#pragma once
+// The send pipeline both front doors share (the CLI's `wabactl send` and the REST API's
+// POST /api/whatsapp/send): validation and request shapes, media uploads, the outbox with
+// idempotency keys, retries by Meta error class, rate limits, and batches.
+//
+// A send is recorded in whatsapp_messages (the outbox) before Meta is called and updated
+// with Meta's answer. A send whose outcome is unknown (the request left, no answer came)
+// is marked send_state='unknown' and never re-sent silently.
+
+#include "wabactl/configs.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/graph.hpp"
+#include "wabactl/messages.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace wabactl {
+
+class Store;
+class MasterKey;
+
+// ---------------------------------------------------------------------------------------
+// Time
+
+/// The pipeline's time source and sleeper. Backoff, rate limits and polling all go through
+/// it, so tests inject a fake that advances virtual time instead of sleeping.
+class Clock {
+public:
+  virtual ~Clock() = default;
+  /// Monotonic time since an arbitrary epoch.
+  virtual std::chrono::nanoseconds now() = 0;
+  /// Returns once now() >= `t`.
+  virtual void sleep_until(std::chrono::nanoseconds t) = 0;
+  /// Sleeps for `d` from now.
+  void sleep_for(std::chrono::nanoseconds d) { sleep_until(now() + d); }
+};
+
+/// The real clock (std::chrono::steady_clock and real sleeps).
+Clock& steady_clock();
+
+/// The per-number rate limit: never more than `rate` grants in any half-open one-second
+/// window. Grants are spaced evenly (a little over 1 s / rate apart) and, as a hard bound,
+/// each grant is at least a second (plus a small guard) after the grant `rate` places
+/// before it, measured when the caller is actually released: a caller that wakes late
+/// cannot make the next ones crowd a window. Thread-safe.
+class RateLimiter {
+public:
+  RateLimiter(int rate_per_second, Clock& clock);
+  /// Waits for the next slot and returns the time the caller was released.
+  std::chrono::nanoseconds acquire();
+
+private:
+  Clock& clock_;
+  std::chrono::nanoseconds interval_{0};
+  std::chrono::nanoseconds next_{0};
+  std::vector<std::chrono::nanoseconds> recent_; ///< the last `rate` grants, a ring
+  std::size_t oldest_ = 0;
+  bool started_ = false;
+  std::mutex mu_;
+};
+
+/// Spacing of messages to the same recipient within one run (Meta's pair rate limit).
+/// Thread-safe.
+class RecipientSpacer {
+public:
+  RecipientSpacer(std::chrono::nanoseconds gap, Clock& clock);
+  /// Reserves the recipient's next slot (at least `gap` after the previous one), sleeps
+  /// until it and returns its time.
+  std::chrono::nanoseconds acquire(const std::string& recipient);
+  /// Pushes the recipient's next slot to at least now + `delay` (after error 131056).
+  void defer(const std::string& recipient, std::chrono::nanoseconds delay);
+
+private:
+  Clock& clock_;
+  std::chrono::nanoseconds gap_;
+  std::map<std::string, std::chrono::nanoseconds> next_;
+  std::mutex mu_;
+};
+
+// ---------------------------------------------------------------------------------------
+// What to send
+
+enum class ContentKind {
+  text,
+  templated,
+  image,
+  video,
+  audio,
+  document,
+  sticker,
+  reaction,
+  location
+};
+enum class HeaderKind { none, text, image, video, document };
+enum class MediaKind { image, video, audio, document, sticker };
+
+/// Exactly one message's content. Media and template headers take a URL (`http(s)://`,
+/// sent as a link) or a local file path (uploaded first, sent by media id).
+struct Content {
+  ContentKind kind = ContentKind::text;
+  std::string text;                    ///< text: the body
+  bool preview_url = false;            ///< text: let WhatsApp render a link preview
+  std::string media;                   ///< image|video|audio|document|sticker: URL or PATH
+  std::optional<std::string> caption;  ///< image|video|document
+  std::optional<std::string> filename; ///< document, or a template's document header
+  std::string template_name;           ///< templated
+  std::string language;                ///< templated: en_US
+  HeaderKind header = HeaderKind::none;
+  std::string header_value; ///< header text, or the header's URL or PATH
+  std::vector<std::string> body_params;
+  std::vector<std::pair<int, std::string>> button_params; ///< url button index → value
+  std::string emoji;                                      ///< reaction (empty removes it)
+  double latitude = 0;
+  double longitude = 0;
+  std::optional<std::string> location_name;
+  std::optional<std::string> location_address;
+};
+
+/// One send as a front door asks for it (unvalidated).
+struct SendRequest {
+  std::string tenant;
+  std::string to; ///< phone number in international form or business-scoped user id
+  Content content;
+  std::optional<std::string> reply_to; ///< wamid or local message id
+  std::optional<std::string> contact_id;
+  std::optional<std::string> idempotency_key;
+  std::optional<std::string> callback_data; ///< biz_opaque_callback_data, ≤ 512 bytes
+};
+
+/// A recipient: phone digits (sent as `to`) or a business-scoped user id (`recipient`).
+struct Recipient {
+  std::optional<std::string> phone;
+  std::optional<std::string> user_id;
+  /// The phone digits or the user id (the conversation key).
+  const std::string& key() const { return phone ? *phone : *user_id; }
+};
+
+/// Parses a recipient; Error(usage) when it is neither a phone number nor a user id.
+Recipient parse_recipient(std::string_view input);
+
+/// A media value resolved: a link, or a checked local file with its MIME type.
+struct MediaSource {
+  std::string link;           ///< set for http(s) URLs
+  std::filesystem::path path; ///< set for local files
+  std::string mime_type;      ///< for local files (by extension)
+  std::uintmax_t size = 0;    ///< for local files
+  bool is_link() const { return !link.empty(); }
+};
+
+/// Resolves `value` for `kind`: an http(s) URL becomes a link; anything else must be a
+/// readable regular file with an extension and size Meta accepts for `kind` (image 5 MB
+/// jpeg/png; video 16 MB mp4/3gp; audio 16 MB aac/amr/mp3/m4a/ogg; document 100 MB
+/// pdf/doc(x)/xls(x)/ppt(x)/txt; sticker 500 KB webp). Error(usage) otherwise; no request.
+MediaSource resolve_media(const std::string& value, MediaKind kind);
+
+/// A validated send: the recipient, Meta's request body (media to upload left out) and the
+/// local file to upload first, if any.
+struct PreparedSend {
+  SendRequest request;
+  Recipient recipient;
+  nlohmann::json body; ///< the JSON for POST /{phone_number_id}/messages
+  std::optional<MediaSource> upload;
+  nlohmann::json::json_pointer upload_at; ///< object in `body` that receives {"id": …}
+  std::optional<MediaKind> upload_kind;
+  std::string type;                        ///< Meta's message type (text, template, …)
+  std::optional<std::string> display_text; ///< what a person reads (Message.text)
+  std::optional<std::string> media_link;
+};
+
+/// Validates a request without touching the network or the database (a `--reply-to` given
+/// as a local id is resolved later): recipient, content rules and limits, files. Throws
+/// Error(usage) with a message naming the problem.
+PreparedSend prepare_send(const SendRequest& request);
+
+/// The `https://wa.me/<digits>?text=<url-encoded>` link for a recipient without sending
+/// (no `?text=` when the content has no text). nullopt for user ids, which have no link.
+std::optional<std::string> wa_me_link(const PreparedSend& prepared);
+
+// ---------------------------------------------------------------------------------------
+// Sending
+
+/// How hard to try.
+struct SendPolicy {
+  int max_attempts = 5; ///< per Graph request, including the first
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_cap{30000};
+  /// Delays before retrying after 131056 (pair rate limit), by retry number.
+  std::vector<std::chrono::seconds> pair_backoff{std::chrono::seconds(1), std::chrono::seconds(4),
+                                                 std::chrono::seconds(16),
+                                                 std::chrono::seconds(64)};
+  /// How long a process waits for another process that holds the same idempotency key.
+  std::chrono::milliseconds owner_wait{120000};
+  std::chrono::milliseconds owner_poll{100};
+  GraphTimeouts timeouts;
+  GraphTimeouts upload_timeouts{std::chrono::milliseconds(5000), std::chrono::milliseconds(300000)};
+};
+
+/// Where a tenant sends from.
+struct SendTarget {
+  Config config;
+  GraphTarget graph;
+};
+
+/// The tenant's active config with its token opened, or nullopt when it has none (or it
+/// is inactive): the caller then falls back to a wa.me link. `key` is called only when there
+/// is a config to open. Error(not_found) for an unknown tenant; Error(credentials) when the
+/// token does not open.
+std::optional<SendTarget> send_target(Store& store, const std::function<const MasterKey&()>& key,
+                                      const std::string& tenant);
+
+/// The Store plus the lock that serialises its use among a batch's workers.
+struct SharedStore {
+  explicit SharedStore(Store& s) : store(s) {}
+  Store& store;
+  std::mutex mu;
+};
+
+/// The outcome of one send.
+struct SendOutcome {
+  Exit exit = Exit::ok;           ///< ok, rejected, credentials, tempfail
+  bool duplicate = false;         ///< the idempotency key was used before: nothing was sent now
+  std::optional<Message> message; ///< the stored message (with its error, if any)
+  std::optional<MetaError> meta_error;
+  std::string error; ///< one line for users when exit != ok
+  std::string hint;  ///< what to do (advice_for(code) for Meta errors)
+};
+
+/// A message recorded in the outbox before it is sent.
+struct OutboxClaim {
+  std::int64_t id = 0;   ///< local message id
+  bool owned = false;    ///< this caller sends it; else an earlier send holds the key
+  std::string state;     ///< the earlier send's send_state when not owned
+  std::string timestamp; ///< the earlier send's timestamp when not owned
+};
+
+/// Sends prepared messages for one tenant through one reusable connection. Use one Sender
+/// per thread; they may share a SharedStore, RateLimiter, RecipientSpacer and Clock.
+class Sender {
+public:
+  Sender(SharedStore& store, SendTarget target, SendPolicy policy, Clock& clock,
+         RateLimiter* limiter = nullptr, RecipientSpacer* spacer = nullptr);
+  Sender(Sender&&) noexcept;
+  ~Sender();
+
+  /// Records the message in the outbox, uploads its file if any, sends it with retries
+  /// by error class and records the answer. With an idempotency key already used by the
+  /// tenant, sends nothing and returns the stored outcome (waiting for a concurrent
+  /// process that holds the key). Error(not_found) when --reply-to names no message.
+  SendOutcome send(const PreparedSend& prepared);
+
+  /// Records several messages (without --reply-to) in the outbox in one transaction: a
+  /// batch's group commit. Each is then sent with send_claimed() or given up with release().
+  std::vector<OutboxClaim> claim(const std::vector<const PreparedSend*>& sends);
+  /// Sends a message claimed with claim(), as send() does after its claim.
+  SendOutcome send_claimed(const PreparedSend& prepared, const OutboxClaim& claim);
+  /// Gives up an owned claim that will not be sent now: the row becomes retryable, with
+  /// `why` as its error title, so the next run sends it.
+  void release(const PreparedSend& prepared, const OutboxClaim& claim, const std::string& why);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Batches
+
+/// Input limits of a batch file.
+struct BatchLimits {
+  std::uintmax_t max_file_bytes = 64u * 1024u * 1024u;
+  std::size_t max_rows = 100000;
+  std::size_t max_field_bytes = 16u * 1024u;
+  std::size_t max_record_bytes = 256u * 1024u;
+};
+
+/// One row of a batch file: a request, or why the row is malformed.
+struct BatchRow {
+  std::size_t row = 0;  ///< 1-based data row
+  std::size_t line = 0; ///< 1-based line in the file where the row starts
+  std::optional<PreparedSend> prepared;
+  std::string error; ///< set when the row is malformed
+};
+
+/// Reads a CSV (RFC 4180, header row) or JSON Lines batch file (by extension .csv/.jsonl,
+/// else by its first byte) for `tenant` and validates every row. File-level problems
+/// (unreadable, too big, bad header, too many rows) throw Error(usage); a malformed row is
+/// returned with its error and line number.
+std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::string& tenant,
+                                 const BatchLimits& limits = {});
+
+struct BatchOptions {
+  int rate = 80;       ///< messages per second for the phone number
+  int concurrency = 8; ///< parallel sends, each on its own connection
+  std::chrono::nanoseconds recipient_gap = std::chrono::seconds(6);
+  SendPolicy policy;
+};
+
+/// One row's result, as printed on stdout.
+struct BatchResult {
+  std::size_t row = 0;
+  std::size_t line = 0;
+  bool ok = false;
+  bool skipped = false; ///< its idempotency key had already succeeded
+  std::optional<Message> message;
+  std::optional<int> code; ///< Meta's error code (none for local errors)
+  std::string title;
+  std::string details;
+  Exit exit = Exit::ok;
+};
+
+/// The batch line of CONTRACT.md §2: {"row", "ok", "message_id", "status"} or
+/// {"row", "ok": false, "error": {"code", "title", "details"}}.
+nlohmann::json to_json(const BatchResult& result);
+
+struct BatchSummary {
+  std::size_t sent = 0;
+  std::size_t skipped = 0;
+  std::size_t failed = 0;
+  std::size_t not_attempted = 0;     ///< left out after the token was rejected
+  bool credentials_rejected = false; ///< Meta rejected the token: the batch stopped
+  std::chrono::nanoseconds elapsed{0};
+};
+
+/// Sends the valid rows concurrently (one Sender and connection per worker), under one
+/// RateLimiter for the phone number and per-recipient spacing; calls `on_result` (under a
+/// lock, in completion order) for every row, malformed ones included. Stops starting rows
+/// when Meta rejects the token.
+BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector<BatchRow>& rows,
+                       const BatchOptions& options, Clock& clock,
+                       const std::function<void(const BatchResult&)>& on_result);
+
+} // namespace wabactl

@@ -1,0 +1,569 @@
+// Batch files (CSV with a header row, or JSON Lines) and the concurrent batch runner.
+#include "wabactl/send.hpp"
+#include "wabactl/util.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <set>
+#include <sys/stat.h>
+#include <thread>
+
+namespace wabactl {
+namespace {
+
+using nlohmann::json;
+
+// One record of a batch file: its fields by column name, and where it starts.
+struct Record {
+  std::size_t line = 0;
+  std::map<std::string, std::string> fields;
+  std::optional<std::vector<std::string>> body_params; // from a JSON array
+  std::string error;
+};
+
+const std::set<std::string>& known_columns() {
+  static const std::set<std::string> cols = {"to",          "text",
+                                             "template",    "lang",
+                                             "body_params", "header_document",
+                                             "filename",    "header_image",
+                                             "header_text", "idempotency_key",
+                                             "contact_id",  "callback_data"};
+  return cols;
+}
+
+bool is_body_n(const std::string& name, std::size_t* n = nullptr) {
+  if (name.size() < 5 || name.rfind("body", 0) != 0 || name.size() > 7) return false;
+  std::size_t v = 0;
+  for (char c : name.substr(4)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (v == 0 || name[4] == '0') return false;
+  if (n != nullptr) *n = v;
+  return true;
+}
+
+// RFC 4180: fields separated by commas, records by CRLF or LF; a quoted field may hold
+// commas, newlines and doubled quotes. Returns records of raw fields with their first line.
+struct CsvRecord {
+  std::size_t line;
+  std::vector<std::string> fields;
+  std::string error;
+};
+
+std::vector<CsvRecord> parse_csv(const std::string& data, const BatchLimits& limits) {
+  std::vector<CsvRecord> out;
+  std::size_t i = 0, line = 1;
+  if (data.rfind("\xEF\xBB\xBF", 0) == 0) i = 3; // a BOM from spreadsheet exports
+  while (i < data.size()) {
+    CsvRecord rec{line, {}, {}};
+    std::string field;
+    bool in_quotes = false, was_quoted = false, done = false;
+    std::size_t start = i;
+    while (i < data.size() && !done) {
+      char c = data[i];
+      if (in_quotes) {
+        if (c == '"') {
+          if (i + 1 < data.size() && data[i + 1] == '"') {
+            field.push_back('"');
+            i += 2;
+            continue;
+          }
+          in_quotes = false;
+          ++i;
+          continue;
+        }
+        if (c == '\n') ++line;
+        field.push_back(c);
+        ++i;
+        continue;
+      }
+      switch (c) {
+      case '"':
+        if (field.empty() && !was_quoted) {
+          in_quotes = was_quoted = true;
+        } else if (rec.error.empty()) {
+          rec.error = "a quote inside an unquoted field (quote the whole field and double it)";
+        }
+        ++i;
+        break;
+      case ',':
+        rec.fields.push_back(std::move(field));
+        field.clear();
+        was_quoted = false;
+        ++i;
+        break;
+      case '\r':
+        if (i + 1 < data.size() && data[i + 1] == '\n') ++i;
+        [[fallthrough]];
+      case '\n':
+        ++i;
+        ++line;
+        done = true;
+        break;
+      default:
+        if (was_quoted && rec.error.empty()) rec.error = "text after a closing quote";
+        field.push_back(c);
+        ++i;
+        break;
+      }
+      if (field.size() > limits.max_field_bytes && rec.error.empty()) {
+        rec.error = fmt::format("a field is longer than {} bytes", limits.max_field_bytes);
+      }
+      if (i - start > limits.max_record_bytes) {
+        throw Error(Exit::usage, fmt::format("line {}: a record is longer than {} bytes (an "
+                                             "unclosed quote?)",
+                                             rec.line, limits.max_record_bytes));
+      }
+    }
+    if (in_quotes) {
+      throw Error(Exit::usage, fmt::format("line {}: a quoted field is never closed", rec.line));
+    }
+    rec.fields.push_back(std::move(field));
+    bool blank = rec.fields.size() == 1 && rec.fields[0].empty() && !was_quoted;
+    if (!blank) out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+std::vector<Record> csv_records(const std::string& data, const BatchLimits& limits) {
+  auto raw = parse_csv(data, limits);
+  if (raw.empty()) throw Error(Exit::usage, "the batch file is empty (it needs a header row)");
+  const CsvRecord& header = raw.front();
+  if (!header.error.empty()) throw Error(Exit::usage, "line 1: the header row: " + header.error);
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  bool body_columns = false;
+  for (const auto& h : header.fields) {
+    std::string name(trim(h));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (known_columns().count(name) == 0 && !is_body_n(name)) {
+      throw Error(Exit::usage,
+                  fmt::format("unknown column '{}' in the header row", h.substr(0, 64)),
+                  "columns: to, text, template, lang, body_params or body1, body2, …, "
+                  "header_document, filename, header_image, header_text, idempotency_key, "
+                  "contact_id, callback_data");
+    }
+    if (!seen.insert(name).second) {
+      throw Error(Exit::usage, fmt::format("column '{}' appears twice in the header row", name));
+    }
+    body_columns = body_columns || is_body_n(name);
+    names.push_back(name);
+  }
+  if (seen.count("to") == 0) throw Error(Exit::usage, "the header row has no 'to' column");
+  if (body_columns && seen.count("body_params") != 0) {
+    throw Error(Exit::usage, "use either body_params or body1, body2, … columns, not both");
+  }
+  if (raw.size() - 1 > limits.max_rows) {
+    throw Error(Exit::usage, fmt::format("the batch has {} rows; at most {} are allowed",
+                                         raw.size() - 1, limits.max_rows));
+  }
+  std::vector<Record> out;
+  for (std::size_t r = 1; r < raw.size(); ++r) {
+    Record rec;
+    rec.line = raw[r].line;
+    rec.error = raw[r].error;
+    if (rec.error.empty() && raw[r].fields.size() != names.size()) {
+      rec.error =
+          fmt::format("{} fields where the header has {}", raw[r].fields.size(), names.size());
+    }
+    if (rec.error.empty()) {
+      std::map<std::size_t, std::string> numbered;
+      for (std::size_t f = 0; f < names.size(); ++f) {
+        std::size_t n = 0;
+        if (is_body_n(names[f], &n)) {
+          if (!raw[r].fields[f].empty()) numbered[n] = raw[r].fields[f];
+        } else if (!raw[r].fields[f].empty()) {
+          rec.fields[names[f]] = raw[r].fields[f];
+        }
+      }
+      if (!numbered.empty()) {
+        std::vector<std::string> params;
+        for (const auto& [n, v] : numbered) {
+          if (n != params.size() + 1) {
+            rec.error = fmt::format("body{} is set but body{} is empty", n, params.size() + 1);
+            break;
+          }
+          params.push_back(v);
+        }
+        rec.body_params = std::move(params);
+      }
+    }
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+std::vector<Record> jsonl_records(const std::string& data, const BatchLimits& limits) {
+  std::vector<Record> out;
+  std::size_t pos = 0, line = 0;
+  while (pos < data.size()) {
+    std::size_t end = data.find('\n', pos);
+    if (end == std::string::npos) end = data.size();
+    ++line;
+    std::string_view text(data.data() + pos, end - pos);
+    pos = end + 1;
+    if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.remove_prefix(3);
+    if (trim(text).empty()) continue;
+    if (out.size() >= limits.max_rows) {
+      throw Error(Exit::usage, fmt::format("the batch has more than {} rows", limits.max_rows));
+    }
+    Record rec;
+    rec.line = line;
+    if (text.size() > limits.max_record_bytes) {
+      rec.error = fmt::format("the line is longer than {} bytes", limits.max_record_bytes);
+      out.push_back(std::move(rec));
+      continue;
+    }
+    auto doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      rec.error = "not a JSON object";
+      out.push_back(std::move(rec));
+      continue;
+    }
+    for (const auto& [k, v] : doc.items()) {
+      if (known_columns().count(k) == 0) {
+        rec.error = fmt::format("unknown key '{}'", k.substr(0, 64));
+        break;
+      }
+      if (v.is_null()) continue;
+      if (k == "body_params") {
+        if (!v.is_array()) {
+          rec.error = "body_params must be an array of strings";
+          break;
+        }
+        std::vector<std::string> params;
+        for (const auto& p : v) {
+          if (p.is_string()) {
+            params.push_back(p.get<std::string>());
+          } else if (p.is_number()) {
+            params.push_back(p.dump());
+          } else {
+            rec.error = "body_params must be an array of strings";
+            break;
+          }
+        }
+        rec.body_params = std::move(params);
+        continue;
+      }
+      if (v.is_string()) {
+        rec.fields[k] = v.get<std::string>();
+      } else if (v.is_number() && (k == "to" || k == "contact_id" || k == "idempotency_key")) {
+        rec.fields[k] = v.dump();
+      } else {
+        rec.error = fmt::format("'{}' must be a string", k);
+        break;
+      }
+      if (rec.fields[k].size() > limits.max_field_bytes) {
+        rec.error = fmt::format("'{}' is longer than {} bytes", k, limits.max_field_bytes);
+        break;
+      }
+    }
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+std::optional<std::vector<std::string>> parse_params_field(const std::string& text) {
+  auto doc = json::parse(text, nullptr, false);
+  if (!doc.is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& p : doc) {
+    if (p.is_string()) {
+      out.push_back(p.get<std::string>());
+    } else if (p.is_number()) {
+      out.push_back(p.dump());
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+SendRequest to_request(Record& rec, const std::string& tenant) {
+  auto get = [&](const char* k) -> std::optional<std::string> {
+    auto it = rec.fields.find(k);
+    if (it == rec.fields.end()) return std::nullopt;
+    return it->second;
+  };
+  auto bad = [](const std::string& m) { throw Error(Exit::usage, m); };
+  SendRequest r;
+  r.tenant = tenant;
+  auto to = get("to");
+  if (!to) bad("'to' is empty");
+  r.to = *to;
+  auto text = get("text");
+  auto tmpl = get("template");
+  if (text && tmpl) bad("give either text or template, not both");
+  if (!text && !tmpl) bad("give text or template");
+  bool template_only = get("lang") || get("body_params") || rec.body_params ||
+                       get("header_document") || get("header_image") || get("header_text") ||
+                       get("filename");
+  if (text) {
+    if (template_only) bad("lang, body parameters and headers go with template, not text");
+    r.content.kind = ContentKind::text;
+    r.content.text = *text;
+  } else {
+    Content& c = r.content;
+    c.kind = ContentKind::templated;
+    c.template_name = *tmpl;
+    auto lang = get("lang");
+    if (!lang) bad("template needs lang");
+    c.language = *lang;
+    if (auto bp = get("body_params")) {
+      auto params = parse_params_field(*bp);
+      if (!params) bad("body_params must be a JSON array of strings");
+      c.body_params = *params;
+    } else if (rec.body_params) {
+      c.body_params = *rec.body_params;
+    }
+    int headers = 0;
+    if (auto v = get("header_document")) {
+      c.header = HeaderKind::document;
+      c.header_value = *v;
+      ++headers;
+    }
+    if (auto v = get("header_image")) {
+      c.header = HeaderKind::image;
+      c.header_value = *v;
+      ++headers;
+    }
+    if (auto v = get("header_text")) {
+      c.header = HeaderKind::text;
+      c.header_value = *v;
+      ++headers;
+    }
+    if (headers > 1) bad("give at most one of header_document, header_image, header_text");
+    c.filename = get("filename");
+  }
+  r.idempotency_key = get("idempotency_key");
+  r.contact_id = get("contact_id");
+  r.callback_data = get("callback_data");
+  return r;
+}
+
+} // namespace
+
+std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::string& tenant,
+                                 const BatchLimits& limits) {
+  require_tenant_id(tenant);
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    throw Error(Exit::usage, fmt::format("'{}' is not a regular file", file.string()));
+  }
+  std::string data =
+      read_file_limited(file, static_cast<std::size_t>(limits.max_file_bytes), "the batch file");
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  bool jsonl = ext == ".jsonl" || ext == ".ndjson" || ext == ".json";
+  if (ext != ".csv" && !jsonl) {
+    auto first = data.find_first_not_of(" \t\r\n");
+    jsonl = first != std::string::npos && data[first] == '{';
+  }
+  std::vector<Record> records = jsonl ? jsonl_records(data, limits) : csv_records(data, limits);
+  if (records.empty()) throw Error(Exit::usage, "the batch file has no rows");
+
+  std::vector<BatchRow> rows;
+  std::map<std::string, std::size_t> keys;
+  rows.reserve(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    BatchRow row;
+    row.row = i + 1;
+    row.line = records[i].line;
+    row.error = records[i].error;
+    if (row.error.empty()) {
+      try {
+        SendRequest r = to_request(records[i], tenant);
+        if (r.idempotency_key) {
+          auto [it, fresh] = keys.emplace(*r.idempotency_key, row.row);
+          if (!fresh) {
+            throw Error(Exit::usage,
+                        fmt::format("idempotency_key repeats the one of row {}", it->second));
+          }
+        }
+        row.prepared = prepare_send(r);
+      } catch (const Error& e) {
+        row.error = e.what();
+      }
+    }
+    if (!row.error.empty()) row.error = fmt::format("line {}: {}", row.line, row.error);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+json to_json(const BatchResult& r) {
+  if (r.ok) {
+    json j = {{"row", r.row},
+              {"ok", true},
+              {"message_id",
+               r.message && r.message->message_id ? json(*r.message->message_id) : json(nullptr)},
+              {"status", r.message ? json(r.message->status) : json(nullptr)}};
+    if (r.skipped) j["skipped"] = true;
+    return j;
+  }
+  json j = {{"row", r.row},
+            {"ok", false},
+            {"error",
+             {{"code", r.code ? json(*r.code) : json(nullptr)},
+              {"title", r.title},
+              {"details", r.details}}}};
+  if (r.message) j["id"] = std::to_string(r.message->id);
+  return j;
+}
+
+BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector<BatchRow>& rows,
+                       const BatchOptions& options, Clock& clock,
+                       const std::function<void(const BatchResult&)>& on_result) {
+  if (options.concurrency < 1 || options.concurrency > 32) {
+    throw Error(Exit::usage, "--concurrency must be between 1 and 32");
+  }
+  RateLimiter limiter(options.rate, clock);
+  RecipientSpacer spacer(options.recipient_gap, clock);
+  BatchSummary summary;
+  std::mutex out_mu;
+  std::atomic<bool> stop{false};
+  auto started = clock.now();
+  // Rows are claimed in the outbox a group at a time (one commit for many rows), about a
+  // tenth of a second of sending ahead.
+  const std::size_t group =
+      std::clamp<std::size_t>(static_cast<std::size_t>(options.rate) / 10, 1, 64);
+  std::mutex queue_mu;
+  std::size_t next_row = 0;
+  std::deque<std::pair<std::size_t, OutboxClaim>> claimed;
+
+  enum class Kind { sent, skipped, failed, not_attempted };
+  auto report = [&](const BatchResult& r, Kind kind) {
+    std::lock_guard lock(out_mu);
+    switch (kind) {
+    case Kind::sent:
+      summary.sent++;
+      break;
+    case Kind::skipped:
+      summary.skipped++;
+      break;
+    case Kind::failed:
+      summary.failed++;
+      break;
+    case Kind::not_attempted:
+      summary.not_attempted++;
+      break;
+    }
+    on_result(r);
+  };
+  auto result_for = [](const BatchRow& row) {
+    BatchResult res;
+    res.row = row.row;
+    res.line = row.line;
+    return res;
+  };
+  auto not_attempted = [&](const BatchRow& row) {
+    BatchResult res = result_for(row);
+    res.exit = Exit::credentials;
+    res.title = "not attempted";
+    res.details = "Meta rejected the access token earlier in this batch";
+    report(res, Kind::not_attempted);
+  };
+
+  // The next row to send and its claim; nullopt when none is left.
+  auto take = [&](Sender& sender) -> std::optional<std::pair<std::size_t, OutboxClaim>> {
+    std::lock_guard lock(queue_mu);
+    if (claimed.empty()) {
+      std::vector<std::size_t> picked;
+      std::vector<const PreparedSend*> sends;
+      while (next_row < rows.size() && sends.size() < group) {
+        BatchRow& row = rows[next_row++];
+        if (!row.prepared) {
+          BatchResult res = result_for(row);
+          res.exit = Exit::usage;
+          res.title = "invalid row";
+          res.details = row.error;
+          report(res, Kind::failed);
+        } else if (stop.load()) {
+          not_attempted(row);
+        } else {
+          picked.push_back(static_cast<std::size_t>(&row - rows.data()));
+          sends.push_back(&*row.prepared);
+        }
+      }
+      if (sends.empty()) return std::nullopt;
+      auto claims = sender.claim(sends);
+      for (std::size_t k = 0; k < claims.size(); ++k) claimed.emplace_back(picked[k], claims[k]);
+    }
+    auto item = claimed.front();
+    claimed.pop_front();
+    return item;
+  };
+
+  auto work = [&](Sender& sender) {
+    while (auto item = take(sender)) {
+      BatchRow& row = rows[item->first];
+      if (stop.load()) {
+        sender.release(*row.prepared, item->second, "not attempted: Meta rejected the token");
+        not_attempted(row);
+        continue;
+      }
+      BatchResult res = result_for(row);
+      SendOutcome o;
+      try {
+        o = sender.send_claimed(*row.prepared, item->second);
+      } catch (const Error& e) {
+        o.exit = e.code();
+        o.error = e.what();
+      }
+      res.message = o.message;
+      res.exit = o.exit;
+      if (o.exit == Exit::ok) {
+        res.ok = true;
+        res.skipped = o.duplicate;
+        report(res, o.duplicate ? Kind::skipped : Kind::sent);
+        continue;
+      }
+      if (o.exit == Exit::credentials) stop.store(true);
+      if (o.meta_error && o.meta_error->code != 0) res.code = o.meta_error->code;
+      if (o.meta_error) {
+        res.title = o.meta_error->title;
+        res.details = o.meta_error->details.empty() ? o.error : o.meta_error->details;
+      } else {
+        res.title = o.error;
+      }
+      report(res, Kind::failed);
+    }
+  };
+
+  std::size_t valid = static_cast<std::size_t>(
+      std::count_if(rows.begin(), rows.end(), [](const BatchRow& r) { return r.prepared; }));
+  std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(options.concurrency),
+                                              std::max<std::size_t>(valid, 1));
+  std::vector<Sender> senders;
+  senders.reserve(workers);
+  for (std::size_t w = 0; w < workers; ++w) {
+    senders.emplace_back(store, target, options.policy, clock, &limiter, &spacer);
+  }
+  std::exception_ptr failure;
+  std::mutex failure_mu;
+  auto guarded = [&](Sender& sender) {
+    try {
+      work(sender);
+    } catch (...) {
+      std::lock_guard lock(failure_mu);
+      if (!failure) failure = std::current_exception();
+      stop.store(true);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back([&, w] { guarded(senders[w]); });
+  guarded(senders[0]);
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+  summary.credentials_rejected = stop.load();
+  summary.elapsed = clock.now() - started;
+  return summary;
+}
+
+} // namespace wabactl

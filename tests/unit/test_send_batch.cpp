@@ -1,0 +1,265 @@
+// Batch files (CSV and JSON Lines) and the batch runner: output lines, partial failure,
+// resumption, limits, and the rate over many rows.
+#include "unit/test_send_support.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+using nlohmann::json;
+using sendtest::Fixture;
+using testsupport::Recorded;
+using testsupport::Reply;
+using namespace wabactl;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::filesystem::path write(const Fixture& f, const std::string& name, const std::string& text) {
+  auto p = f.dir / name;
+  std::ofstream(p, std::ios::binary) << text;
+  return p;
+}
+
+struct Run {
+  BatchSummary summary;
+  std::vector<json> lines;
+  json by_row(std::size_t row) const {
+    for (const auto& l : lines) {
+      if (l["row"] == row) return l;
+    }
+    return nullptr;
+  }
+};
+
+Run run(Fixture& f, std::vector<BatchRow>& rows, BatchOptions o = {}) {
+  o.policy = Fixture::policy();
+  Run out;
+  out.summary = run_batch(f.shared, f.target(), rows, o, f.clock,
+                          [&](const BatchResult& r) { out.lines.push_back(to_json(r)); });
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("batch: CSV with RFC 4180 quoting, body columns and template rows") {
+  Fixture f;
+  auto p = write(f, "b.csv",
+                 "\xEF\xBB\xBFto,text,template,lang,body1,body2,header_document,filename,"
+                 "idempotency_key\r\n"
+                 "+15551234567,\"Hello, \"\"Jane\"\"\nsecond line\",,,,,,,k1\r\n"
+                 "+15557654321,,invoice_ready,en_US,Jane,$120.00,https://x.example/i.pdf,"
+                 "INV-1.pdf,k2\n"
+                 "\n");
+  auto rows = read_batch(p, "acme");
+  REQUIRE(rows.size() == 2);
+  REQUIRE(rows[0].prepared);
+  CHECK(rows[0].line == 2);
+  CHECK(rows[0].prepared->body["text"]["body"] == "Hello, \"Jane\"\nsecond line");
+  REQUIRE(rows[1].prepared);
+  CHECK(rows[1].line == 4);
+  auto comps = rows[1].prepared->body["template"]["components"];
+  CHECK(comps[0]["parameters"][0]["document"]["filename"] == "INV-1.pdf");
+  CHECK(comps[1]["parameters"][1]["text"] == "$120.00");
+  CHECK(rows[1].prepared->request.idempotency_key == std::optional<std::string>("k2"));
+}
+
+TEST_CASE("batch: body_params as a JSON array in CSV and JSON Lines") {
+  Fixture f;
+  auto csv = write(f, "b.csv",
+                   "to,template,lang,body_params\n"
+                   "+15551234567,t1,en,\"[\"\"a\"\",\"\"b\"\"]\"\n");
+  auto rows = read_batch(csv, "acme");
+  REQUIRE(rows.at(0).prepared);
+  CHECK(rows[0].prepared->request.content.body_params == std::vector<std::string>{"a", "b"});
+
+  auto jl = write(f, "b.jsonl",
+                  R"({"to":"+15551234567","template":"t1","lang":"en","body_params":["x",12]})"
+                  "\n"
+                  R"({"to":"+15551234567","text":"hi","callback_data":"inv:1"})"
+                  "\n");
+  auto jrows = read_batch(jl, "acme");
+  REQUIRE(jrows.size() == 2);
+  REQUIRE(jrows[0].prepared);
+  CHECK(jrows[0].prepared->request.content.body_params == std::vector<std::string>{"x", "12"});
+  REQUIRE(jrows[1].prepared);
+  CHECK(jrows[1].prepared->body["biz_opaque_callback_data"] == "inv:1");
+}
+
+TEST_CASE("batch: malformed rows carry their line number and do not stop the others") {
+  Fixture f;
+  auto p = write(f, "b.csv",
+                 "to,text,template,lang,idempotency_key\n"
+                 "+15551234567,ok,,,a\n"
+                 "not-a-number,hi,,,b\n"
+                 "+15551234567,,,,c\n"
+                 "+15551234567,both,t,en,d\n"
+                 "+15551234567,x,,\n"
+                 "+15551234567,dup,,,a\n"
+                 "+15551234567,bad\"quote,,,e\n"
+                 "+15551234567,,t,,f\n");
+  auto rows = read_batch(p, "acme");
+  REQUIRE(rows.size() == 8);
+  CHECK(rows[0].prepared);
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    CAPTURE(i);
+    CHECK_FALSE(rows[i].prepared);
+    CHECK(rows[i].error.rfind(fmt::format("line {}:", i + 2), 0) == 0);
+  }
+  CHECK(rows[5].error.find("row 1") != std::string::npos); // the repeated key
+  auto r = run(f, rows);
+  CHECK(r.summary.sent == 1);
+  CHECK(r.summary.failed == 7);
+  CHECK(r.lines.size() == 8);
+  CHECK(r.by_row(1)["ok"] == true);
+  CHECK(r.by_row(3)["ok"] == false);
+  CHECK(r.by_row(3)["error"]["code"].is_null());
+  CHECK(r.by_row(3)["error"]["details"].get<std::string>().rfind("line 4:", 0) == 0);
+}
+
+TEST_CASE("batch: JSON Lines errors and file-level problems") {
+  Fixture f;
+  auto p = write(f, "b.jsonl",
+                 "{\"to\":\"+15551234567\",\"text\":\"a\"}\n"
+                 "{not json}\n"
+                 "[1,2]\n"
+                 "{\"to\":\"+15551234567\",\"text\":\"a\",\"colour\":\"red\"}\n"
+                 "{\"to\":\"+15551234567\",\"text\":{\"nested\":1}}\n");
+  auto rows = read_batch(p, "acme");
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0].prepared);
+  for (std::size_t i = 1; i < 5; ++i) CHECK_FALSE(rows[i].prepared);
+
+  auto expect_usage = [&](const std::filesystem::path& file, BatchLimits limits = {}) {
+    try {
+      read_batch(file, "acme", limits);
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Exit::usage);
+    }
+  };
+  expect_usage(write(f, "empty.csv", ""));
+  expect_usage(write(f, "header-only.csv", "to,text\n"));
+  expect_usage(write(f, "unknown.csv", "to,text,colour\n+15551234567,a,red\n"));
+  expect_usage(write(f, "noto.csv", "text\nhello\n"));
+  expect_usage(write(f, "twice.csv", "to,to,text\n1,2,3\n"));
+  expect_usage(write(f, "mixed.csv", "to,template,lang,body_params,body1\n"));
+  expect_usage(write(f, "open.csv", "to,text\n+15551234567,\"never closed\n"));
+  expect_usage(f.dir / "missing.csv");
+  expect_usage(f.dir.path());
+  BatchLimits small;
+  small.max_rows = 2;
+  expect_usage(write(f, "many.csv", "to,text\n1555123456,a\n1555123456,b\n1555123456,c\n"), small);
+  small = {};
+  small.max_file_bytes = 10;
+  expect_usage(write(f, "big.csv", "to,text\n+15551234567,hello\n"), small);
+  small = {};
+  small.max_field_bytes = 8;
+  auto field =
+      read_batch(write(f, "field.csv", "to,text\n+15551234567,much too long\n"), "acme", small);
+  CHECK_FALSE(field.at(0).prepared);
+  CHECK(f.graph.requests().empty());
+}
+
+TEST_CASE("batch: sends every row, reports partial failure, and a re-run resumes") {
+  Fixture f;
+  f.graph.set_handler([](const Recorded& r) -> std::optional<Reply> {
+    if (r.body.find("15550000013") != std::string::npos) {
+      return Reply{400, testsupport::FakeGraph::error_body(131026, "Message undeliverable", 0,
+                                                           "not on WhatsApp")};
+    }
+    return std::nullopt;
+  });
+  std::string csv = "to,template,lang,body1,idempotency_key\n";
+  for (int i = 0; i < 40; ++i) {
+    csv += fmt::format("+155500000{:02},invoice_ready,en_US,INV-{},inv-{}\n", i, i, i);
+  }
+  auto p = write(f, "b.csv", csv);
+  auto rows = read_batch(p, "acme");
+  BatchOptions o;
+  o.concurrency = 8;
+  auto first = run(f, rows, o);
+  CHECK(first.summary.sent == 39);
+  CHECK(first.summary.failed == 1);
+  CHECK(first.lines.size() == 40);
+  auto failed = first.by_row(14);
+  CHECK(failed["ok"] == false);
+  CHECK(failed["error"]["code"] == 131026);
+  CHECK(failed["error"]["title"] == "Message undeliverable");
+  CHECK(failed["error"]["details"] == "not on WhatsApp");
+  auto ok = first.by_row(1);
+  CHECK(ok["ok"] == true);
+  CHECK(ok["status"] == "sent");
+  CHECK(ok["message_id"].get<std::string>().rfind("wamid.", 0) == 0);
+  CHECK(f.graph.count("POST", "/messages") == 40);
+
+  auto rows2 = read_batch(p, "acme");
+  auto second = run(f, rows2, o);
+  CHECK(second.summary.skipped == 39);
+  CHECK(second.summary.sent == 0);
+  CHECK(second.summary.failed == 1); // the permanent failure is reported again, not re-sent
+  CHECK(second.by_row(1)["skipped"] == true);
+  CHECK(second.by_row(1)["message_id"] == ok["message_id"]);
+  CHECK(f.graph.count("POST", "/messages") == 40);
+}
+
+TEST_CASE("batch: a rejected token stops the batch") {
+  Fixture f;
+  f.graph.set_handler([](const Recorded&) -> std::optional<Reply> {
+    return Reply{401, testsupport::FakeGraph::error_body(190, "expired")};
+  });
+  std::string csv = "to,text,idempotency_key\n";
+  for (int i = 0; i < 10; ++i) csv += fmt::format("+155500000{:02},hi,k{}\n", i, i);
+  auto rows = read_batch(write(f, "b.csv", csv), "acme");
+  BatchOptions o;
+  o.concurrency = 1;
+  auto r = run(f, rows, o);
+  CHECK(r.summary.credentials_rejected);
+  CHECK(r.summary.failed == 1);
+  CHECK(r.summary.not_attempted == 9);
+  CHECK(r.lines.size() == 10);
+  CHECK(f.graph.count("POST", "/messages") == 1);
+  CHECK(find_config(f.store, "acme")->needs_reauth);
+  // With a good token again, a re-run sends every row: none is stuck as pending.
+  f.graph.set_handler(nullptr);
+  auto again_rows = read_batch(f.dir / "b.csv", "acme");
+  auto again = run(f, again_rows, o);
+  CHECK(again.summary.sent == 10);
+  CHECK(f.graph.count("POST", "/messages") == 11);
+}
+
+TEST_CASE("batch: the rate holds over many rows, and one recipient gets 6 s spacing") {
+  Fixture f;
+  std::string csv = "to,text\n";
+  for (int i = 0; i < 300; ++i) csv += fmt::format("+1555{:07},hi\n", i);
+  auto rows = read_batch(write(f, "b.csv", csv), "acme");
+  BatchOptions o;
+  o.rate = 50;
+  o.concurrency = 16;
+  auto r = run(f, rows, o);
+  for (const auto& l : r.lines) {
+    if (l["ok"] != true) FAIL(l.dump());
+  }
+  CHECK(r.summary.sent == 300);
+  // 300 grants at 50/s need at least 299/50 s of (virtual) time.
+  CHECK(r.summary.elapsed >= std::chrono::milliseconds(299 * 1000 / 50));
+
+  Fixture g;
+  auto same = read_batch(write(g, "s.csv",
+                               "to,text\n+15551234567,a\n+15551234567,b\n"
+                               "+15551234567,c\n"),
+                         "acme");
+  auto r2 = run(g, same, BatchOptions{});
+  CHECK(r2.summary.sent == 3);
+  CHECK(r2.summary.elapsed >= 12s);
+}
+
+TEST_CASE("batch: --concurrency outside 1-32 is refused") {
+  Fixture f;
+  auto rows = read_batch(write(f, "b.csv", "to,text\n+15551234567,a\n"), "acme");
+  BatchOptions o;
+  o.concurrency = 33;
+  CHECK_THROWS_AS(run(f, rows, o), Error);
+  o.concurrency = 0;
+  CHECK_THROWS_AS(run(f, rows, o), Error);
+}
