@@ -19,10 +19,7 @@ namespace {
 
 // The command families, in the order `wabactl --help` lists them.
 constexpr SetupFn families[] = {
-    setup_key,
-    setup_tenant,
-    setup_config,
-    setup_send,
+    setup_key, setup_tenant, setup_config, setup_send, setup_read, setup_token, setup_serve,
 };
 
 constexpr const char* system_config = "/etc/wabactl/wabactl.conf";

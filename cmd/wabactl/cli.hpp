@@ -62,7 +62,14 @@ void setup_key(CLI::App& app, Context& ctx);
 void setup_tenant(CLI::App& app, Context& ctx);
 void setup_config(CLI::App& app, Context& ctx);
 void setup_send(CLI::App& app, Context& ctx);
+void setup_token(CLI::App& app, Context& ctx);
 
+/// `unread --watch`: prints the tenant's unread count now and each time it changes, from
+/// the daemon's SSE stream when $WABACTL_URL and $WABACTL_TOKEN name one, else by polling
+/// the events table. Runs until interrupted or stdout closes.
+void run_unread_watch(Context& ctx, const std::string& tenant);
+void setup_read(CLI::App& app, Context& ctx);
+void setup_serve(CLI::App& app, Context& ctx);
 
 /// Builds the whole command tree (global options and every family) on `app` without
 /// parsing anything; `serve_config_default` makes --config default to

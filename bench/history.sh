@@ -1,0 +1,114 @@
+#!/bin/sh
+# Reading speed on a large database: builds Release, fills a temporary database with
+# 1,000,000 messages across 10,000 conversations of one tenant (half incoming, the newest
+# 5,000 incoming unread), then times whole `wabactl` processes:
+#   wabactl history --tenant bench --phone P --limit 50
+#   wabactl unread --tenant bench
+# with hyperfine when installed, else a loop. Target: < 5 ms each.
+#   bench/history.sh [RUNS]
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build-bench}
+runs=${1:-200}
+
+command -v sqlite3 >/dev/null || { echo "sqlite3 is needed: apt-get install sqlite3" >&2; exit 1; }
+
+# Not a developer build: GCC 12 reports false -Wrestrict positives at -O2.
+launcher=""
+command -v ccache >/dev/null && launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWABACTL_BUILD_TESTS=OFF \
+  -DWABACTL_DEVELOPER=OFF $launcher >/dev/null
+cmake --build "$build" -j2 --target wabactl >"$build/bench-build.log" 2>&1 ||
+  { cat "$build/bench-build.log" >&2; exit 1; }
+bin=$build/wabactl
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+export WABACTL_DB="$work/wabactl.db" WABACTL_KEY_FILE="$work/master.key"
+"$bin" tenant add bench >/dev/null
+
+start=$(date +%s)
+sqlite3 "$WABACTL_DB" >/dev/null <<'SQL'
+PRAGMA journal_mode = WAL;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
+INSERT INTO contacts(tenant_id, phone_number, name, created_at, updated_at)
+SELECT 'bench', printf('1555%07d', i), printf('Customer %d', i), '2026-01-01T00:00:00Z',
+       '2026-01-01T00:00:00Z' FROM n;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999),
+     m AS (SELECT i, printf('1555%07d', i % 10000) AS phone,
+                  strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i * 30, 'unixepoch') AS ts,
+                  i % 2 = 0 AS incoming FROM n)
+INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, direction,
+                              status, status_rank, type, message_text, timestamp, created_at,
+                              read_at, payload)
+SELECT 'bench', phone, phone, printf('wamid.BENCH%010d', i),
+       CASE WHEN incoming THEN 'incoming' ELSE 'outgoing' END,
+       CASE WHEN incoming THEN 'received' ELSE 'delivered' END,
+       CASE WHEN incoming THEN 5 ELSE 2 END, 'text',
+       printf('This is message number %d of the benchmark conversation', i), ts, ts,
+       CASE WHEN incoming AND i < 990000 THEN ts END,
+       printf('{"id":"wamid.BENCH%010d","type":"text","text":{"body":"message %d"}}', i, i)
+FROM m;
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
+ANALYZE;
+SQL
+echo "built a database of $(sqlite3 "$WABACTL_DB" 'SELECT count(*) FROM whatsapp_messages') messages" \
+  "($(du -h "$WABACTL_DB" | cut -f1)) in $(($(date +%s) - start)) s" >&2
+
+phone="+15550004242"
+[ "$("$bin" history --tenant bench --phone "$phone" --limit 50 --json | wc -l)" -eq 50 ] ||
+  { echo "history did not return 50 messages" >&2; exit 1; }
+echo "unread: $("$bin" unread --tenant bench)" >&2
+
+if command -v hyperfine >/dev/null; then
+  hyperfine -N --warmup 20 --runs "$runs" \
+    "$bin history --tenant bench --phone $phone --limit 50" \
+    "$bin unread --tenant bench" \
+    "$bin --version"
+  exit 0
+fi
+
+# Mean and p95 wall time of RUNS whole-process runs (milliseconds).
+measure() {
+  label=$1
+  shift
+  i=0
+  while [ $i -lt 20 ]; do "$@" >/dev/null; i=$((i + 1)); done
+  i=0
+  : >"$work/times"
+  while [ $i -lt "$runs" ]; do
+    t0=$(date +%s%N)
+    "$@" >/dev/null
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000)) >>"$work/times"
+    i=$((i + 1))
+  done
+  # The CPU time of the children of a subshell that runs only the command: a figure a busy
+  # machine does not inflate the way it inflates wall time.
+  cpu=$(
+    i=0
+    while [ $i -lt "$runs" ]; do
+      "$@" >/dev/null
+      i=$((i + 1))
+    done
+    # Not in a pipeline: there `times` would report a fresh subshell's zeros.
+    times >"$work/cpu"
+    tail -n 1 "$work/cpu"
+  )
+  sort -n "$work/times" | awk -v label="$label" -v cpu="$cpu" -v runs="$runs" '
+    function secs(t,   m) { m = index(t, "m"); return substr(t, 1, m - 1) * 60 + substr(t, m + 1) + 0 }
+    { v[NR] = $1; sum += $1 }
+    END { split(cpu, c, " ")
+          printf "  %-30s wall mean %.2f ms  p50 %.2f ms  p95 %.2f ms  cpu %.2f ms/run (%d runs)\n",
+                 label, sum / NR / 1000, v[int(NR * 0.5)] / 1000, v[int(NR * 0.95)] / 1000,
+                 (secs(c[1]) + secs(c[2])) * 1000 / runs, NR }'
+}
+
+echo "whole-process timings (hyperfine not installed; a shell loop, which adds fork+exec):"
+measure "wabactl --version (baseline)" "$bin" --version
+measure "history --phone P --limit 50" "$bin" history --tenant bench --phone "$phone" --limit 50
+measure "unread" "$bin" unread --tenant bench
+measure "unread --by-contact" "$bin" unread --tenant bench --by-contact

@@ -1,0 +1,110 @@
+#!/bin/sh
+# Webhook throughput of `wabactl serve`: builds Release, starts the daemon on a temporary
+# database, replays signed deliveries with wrk (25% inbound text, 75% statuses, unique ids)
+# over 8 connections for 10 s, and prints requests/s, p50/p99 latency and the daemon's
+# peak RSS. Targets: >= 10,000 req/s, p99 <= 10 ms, RSS <= 64 MiB.
+#   bench/webhook.sh [SECONDS] [CONNECTIONS]
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build-bench}
+seconds=${1:-10}
+connections=${2:-8}
+threads=2
+per_thread=${BODIES_PER_THREAD:-200000}
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is needed to sign the bodies" >&2; exit 1; }
+
+# Not a developer build: GCC 12 reports false -Wrestrict positives at -O2.
+launcher=""
+command -v ccache >/dev/null && launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWABACTL_BUILD_TESTS=OFF -DWABACTL_DEVELOPER=OFF $launcher >/dev/null
+cmake --build "$build" -j2 --target wabactl >"$build/bench-build.log" 2>&1 ||
+  { cat "$build/bench-build.log" >&2; exit 1; }
+bin=$build/wabactl
+
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+export WABACTL_DB="$work/wabactl.db" WABACTL_KEY_FILE="$work/master.key"
+secret="bench-app-secret-0123456789abcdef"
+number="100000000000001"
+printf '%s' "$secret" >"$work/app-secret"
+printf 'EAAGbenchtoken0123456789' >"$work/token"
+"$bin" key init >/dev/null
+"$bin" tenant add bench >/dev/null
+"$bin" config set --tenant bench --phone-number-id "$number" --app-secret-file "$work/app-secret" \
+  --access-token-file "$work/token" --verify-token bench-verify --no-test >/dev/null
+
+python3 - "$work" "$secret" "$number" "$threads" "$per_thread" <<'PY'
+import hashlib, hmac, json, sys
+work, secret, number, threads, per_thread = sys.argv[1], sys.argv[2].encode(), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+def envelope(value):
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "15550000000", "phone_number_id": number}, **value}
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}]}
+for t in range(threads):
+    with open(f"{work}/bodies-{t}.txt", "w") as out:
+        for i in range(per_thread):
+            n = t * per_thread + i
+            ts = str(1764000000 + n // 100)
+            if i % 4 == 0:
+                phone = f"1555{n % 10000:07d}"
+                body = envelope({"contacts": [{"profile": {"name": f"Customer {n % 10000}"}, "wa_id": phone}],
+                                 "messages": [{"from": phone, "id": f"wamid.BENCHIN{n:010d}", "timestamp": ts,
+                                               "type": "text", "text": {"body": f"Hello, this is message {n}"}}]})
+            else:
+                body = envelope({"statuses": [{"id": f"wamid.BENCHOUT{n // 3:010d}",
+                                               "status": ("sent", "delivered", "read")[n % 3],
+                                               "timestamp": ts, "recipient_id": f"1555{n % 10000:07d}"}]})
+            raw = json.dumps(body, separators=(",", ":"))
+            sig = hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
+            out.write(f"sha256={sig}\t{raw}\n")
+PY
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" serve --listen "127.0.0.1:$port" -q 2>"$work/serve.log" &
+pid=$!
+i=0
+until curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+  i=$((i + 1))
+  [ $i -gt 100 ] && { echo "the daemon did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+# CPU time (user + system, in clock ticks) of the daemon: a figure a busy machine does not
+# inflate the way it inflates latency.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+cpu_before=$(cpu_ticks)
+wrk -t "$threads" -c "$connections" -d "${seconds}s" --latency -s "$root/bench/webhook.lua" \
+  "http://127.0.0.1:$port" -- "$work" >"$work/wrk.txt"
+cat "$work/wrk.txt" >&2
+
+rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
+p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
+p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
+cpu_after=$(cpu_ticks)
+total=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+cpu_per_request=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="$total" \
+  'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
+hwm=$(awk '/^VmHWM/ {print $2 " " $3}' "/proc/$pid/status")
+stored=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^wabactl_webhooks_stored_total/ {print $2}')
+commits=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^wabactl_commit_seconds_count/ {print $2}')
+kill -TERM "$pid"
+wait "$pid" || true
+pid=""
+
+echo "webhook bench: ${connections} connections, ${seconds} s"
+echo "  requests/s : $rps"
+echo "  latency p50: $p50"
+echo "  latency p99: $p99"
+echo "  daemon CPU : $cpu_per_request us per request (user + system)"
+echo "  peak RSS   : $hwm (VmHWM)"
+echo "  stored     : $stored deliveries in $commits group commits"

@@ -1,0 +1,310 @@
+// wabactl history | unread | mark-read | status
+#include "wabactl/cli.hpp"
+#include "wabactl/configs.hpp"
+#include "wabactl/conversations.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/graph.hpp"
+#include "wabactl/tenants.hpp"
+#include "wabactl/util.hpp"
+
+#include <fmt/format.h>
+
+namespace wabactl::cli {
+namespace {
+
+struct HistoryOptions {
+  std::string tenant;
+  std::optional<std::string> phone;
+  std::optional<std::string> contact;
+  std::optional<std::string> direction;
+  std::int64_t limit = 50;
+  std::optional<std::string> before;
+  std::optional<std::int64_t> offset;
+};
+
+struct UnreadOptions {
+  std::string tenant;
+  bool by_contact = false;
+  bool watch = false;
+};
+
+struct MarkOptions {
+  std::string tenant;
+  std::vector<std::string> ids;
+  std::optional<std::string> phone;
+  bool all = false;
+  bool no_receipt = false;
+};
+
+struct StatusOptions {
+  std::string tenant;
+  std::string id;
+};
+
+constexpr std::size_t max_id_length = 512;
+
+void check_tenant(Context& ctx, const std::string& tenant) {
+  require_tenant_id(tenant);
+  require_tenant(ctx.store(), tenant);
+}
+
+void check_message_id(const std::string& id) {
+  if (trim(id).empty()) throw Error(Exit::usage, "a message id must not be empty");
+  if (id.size() > max_id_length) {
+    throw Error(Exit::usage, fmt::format("a message id is at most {} characters", max_id_length));
+  }
+}
+
+std::string peer_label(const Message& m) {
+  std::string who = m.phone_number ? "+" + *m.phone_number : m.user_id.value_or("?");
+  if (m.contact_name && !m.contact_name->empty()) who += " (" + *m.contact_name + ")";
+  return who;
+}
+
+std::string one_line(std::string s, std::size_t max = 200) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (s.size() > max) s = s.substr(0, max) + "…";
+  return s;
+}
+
+void run_history(const HistoryOptions& o, Context& ctx) {
+  require_tenant_id(o.tenant);
+  HistoryQuery q;
+  if (o.phone) q.peer = parse_peer(*o.phone);
+  if (o.contact) {
+    if (trim(*o.contact).empty() || o.contact->size() > 256) {
+      throw Error(Exit::usage, "--contact must be 1 to 256 characters");
+    }
+    q.contact_id = *o.contact;
+  }
+  if (o.direction) {
+    if (*o.direction == "in" || *o.direction == "incoming") {
+      q.direction = Direction::incoming;
+    } else if (*o.direction == "out" || *o.direction == "outgoing") {
+      q.direction = Direction::outgoing;
+    } else {
+      throw Error(Exit::usage, "--direction must be 'in' or 'out'");
+    }
+  }
+  if (o.limit < 1 || o.limit > static_cast<std::int64_t>(max_history_limit)) {
+    throw Error(Exit::usage, fmt::format("--limit must be between 1 and {}", max_history_limit));
+  }
+  q.limit = static_cast<std::size_t>(o.limit);
+  if (o.before) {
+    check_message_id(*o.before);
+    q.before = *o.before;
+  }
+  if (o.offset) {
+    if (*o.offset < 0) throw Error(Exit::usage, "--offset must not be negative");
+    q.offset = static_cast<std::size_t>(*o.offset);
+  }
+  check_tenant(ctx, o.tenant);
+  auto page = history(ctx.store(), o.tenant, q);
+  if (ctx.globals.json) {
+    for (const auto& m : page) ctx.print_json(to_json(m));
+    return;
+  }
+  if (page.empty()) {
+    ctx.note("no messages");
+    return;
+  }
+  for (const auto& m : page) {
+    std::string body = m.text && !m.text->empty() ? *m.text : "[" + m.type + "]";
+    ctx.out << fmt::format("{}  {} {}  {}  ({}){}\n", m.timestamp,
+                           m.direction == "incoming" ? "<" : ">", peer_label(m), one_line(body),
+                           m.status, m.read_at || m.direction != "incoming" ? "" : " unread");
+  }
+}
+
+void run_unread(const UnreadOptions& o, Context& ctx) {
+  check_tenant(ctx, o.tenant);
+  if (o.watch) {
+    if (o.by_contact) throw Error(Exit::usage, "--watch prints the count; drop --by-contact");
+    run_unread_watch(ctx, o.tenant);
+    return;
+  }
+  if (!o.by_contact) {
+    std::int64_t n = unread_count(ctx.store(), o.tenant);
+    if (ctx.globals.json) {
+      ctx.print_json({{"count", n}});
+    } else {
+      ctx.out << n << '\n';
+    }
+    return;
+  }
+  auto rows = unread_by_conversation(ctx.store(), o.tenant);
+  if (ctx.globals.json) {
+    for (const auto& r : rows) {
+      ctx.print_json({{"phone_number", r.phone_number ? nlohmann::json(*r.phone_number) : nullptr},
+                      {"user_id", r.user_id ? nlohmann::json(*r.user_id) : nullptr},
+                      {"contact_name", r.contact_name ? nlohmann::json(*r.contact_name) : nullptr},
+                      {"unread", r.unread},
+                      {"last_message_at", r.last_message_at},
+                      {"last_text", r.last_text ? nlohmann::json(*r.last_text) : nullptr}});
+    }
+    return;
+  }
+  if (rows.empty()) {
+    ctx.note("no unread messages");
+    return;
+  }
+  ctx.out << fmt::format("{:<24}  {:<20}  {:>6}  {:<20}  {}\n", "NAME", "NUMBER", "UNREAD", "LAST",
+                         "TEXT");
+  for (const auto& r : rows) {
+    std::string number = r.phone_number ? "+" + *r.phone_number : r.user_id.value_or("-");
+    ctx.out << fmt::format("{:<24}  {:<20}  {:>6}  {:<20}  {}\n",
+                           one_line(r.contact_name.value_or("-"), 24), number, r.unread,
+                           r.last_message_at, one_line(r.last_text.value_or(""), 60));
+  }
+}
+
+// Sends one read receipt per conversation; failures are warnings (the local marks stay).
+std::size_t send_receipts(Context& ctx, const std::string& tenant, const MarkResult& result) {
+  std::vector<std::string> wamids;
+  for (const auto& c : result.conversations) {
+    if (c.receipt_wamid) wamids.push_back(*c.receipt_wamid);
+  }
+  if (wamids.empty()) return 0;
+  auto config = find_config(ctx.store(), tenant);
+  if (!config || !config->is_active) {
+    ctx.warn(fmt::format("tenant {} has no active WhatsApp config: marked read locally only, "
+                         "no read receipt sent",
+                         tenant));
+    return 0;
+  }
+  std::optional<std::string> token;
+  try {
+    token = open_secrets(*config, ctx.key()).access_token;
+  } catch (const Error& e) {
+    ctx.warn(fmt::format("marked read locally only, no read receipt sent: {}", e.what()));
+    return 0;
+  }
+  if (!token) {
+    ctx.warn(fmt::format("tenant {} has no access token: marked read locally only", tenant));
+    return 0;
+  }
+  GraphClient client({effective_graph_url(*config), effective_api_version(*config), *token});
+  std::size_t sent = 0;
+  for (const auto& wamid : wamids) {
+    nlohmann::json body = {
+        {"messaging_product", "whatsapp"}, {"status", "read"}, {"message_id", wamid}};
+    HttpResult r = client.post_json(config->phone_number_id + "/messages", body);
+    if (r.ok()) {
+      ++sent;
+    } else if (auto meta = parse_meta_error(r); meta && r.status != 0) {
+      ctx.warn(fmt::format("read receipt for {} failed (kept marked locally): {}", wamid,
+                           describe(*meta)));
+    } else {
+      ctx.warn(fmt::format("read receipt for {} failed (kept marked locally): {}", wamid,
+                           r.transport_error.empty() ? "no answer" : r.transport_error));
+    }
+  }
+  return sent;
+}
+
+void run_mark_read(const MarkOptions& o, Context& ctx) {
+  require_tenant_id(o.tenant);
+  MarkTarget t;
+  for (const auto& id : o.ids) check_message_id(id);
+  t.message_ids = o.ids;
+  if (o.phone) t.peer = parse_peer(*o.phone);
+  t.all = o.all;
+  int kinds = (o.ids.empty() ? 0 : 1) + (o.phone ? 1 : 0) + (o.all ? 1 : 0);
+  if (kinds != 1) {
+    throw Error(Exit::usage, "give message ids, --phone or --all (exactly one of them)");
+  }
+  check_tenant(ctx, o.tenant);
+  MarkResult result = mark_read(ctx.store(), o.tenant, t);
+  std::size_t receipts = o.no_receipt ? 0 : send_receipts(ctx, o.tenant, result);
+  if (ctx.globals.json) {
+    ctx.print_json({{"marked", result.marked},
+                    {"conversations", result.conversations.size()},
+                    {"receipts", receipts}});
+    return;
+  }
+  ctx.out << fmt::format("marked {} message{} read", result.marked, result.marked == 1 ? "" : "s");
+  if (!o.no_receipt)
+    ctx.out << fmt::format(", sent {} read receipt{}", receipts, receipts == 1 ? "" : "s");
+  ctx.out << '\n';
+}
+
+void run_status(const StatusOptions& o, Context& ctx) {
+  require_tenant_id(o.tenant);
+  check_message_id(o.id);
+  check_tenant(ctx, o.tenant);
+  MessageStatus s = message_status(ctx.store(), o.tenant, o.id);
+  if (ctx.globals.json) {
+    ctx.print_json(to_json(s));
+    return;
+  }
+  const Message& m = s.message;
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"id", std::to_string(m.id)},
+      {"message_id", m.message_id.value_or("-")},
+      {"direction", m.direction},
+      {"peer", peer_label(m)},
+      {"status", m.status},
+      {"timestamp", m.timestamp},
+      {"read_at", m.read_at.value_or("-")}};
+  if (m.error) {
+    rows.emplace_back("error",
+                      fmt::format("{} {}: {}", m.error->code, m.error->title, m.error->details));
+  }
+  ctx.out << format_fields(rows);
+  for (const auto& e : s.history) {
+    ctx.out << fmt::format("  {}  {}", e.at, e.status);
+    if (e.error) ctx.out << fmt::format("  error {} {}", e.error->code, e.error->title);
+    ctx.out << '\n';
+  }
+}
+
+} // namespace
+
+void setup_read(CLI::App& app, Context& ctx) {
+  auto* h = app.add_subcommand("history", "print a page of a tenant's messages, oldest first");
+  auto ho = std::make_shared<HistoryOptions>();
+  h->add_option("--tenant", ho->tenant, "tenant id")->required()->type_name("ID");
+  auto* phone = h->add_option("--phone", ho->phone, "phone number or business-scoped user id")
+                    ->type_name("P");
+  h->add_option("--contact", ho->contact, "the host app's contact id")
+      ->type_name("C")
+      ->excludes(phone);
+  h->add_option("--direction", ho->direction, "only incoming or outgoing messages")
+      ->type_name("in|out");
+  h->add_option("--limit", ho->limit, "messages per page (default 50, max 1000)")->type_name("N");
+  auto* before = h->add_option("--before", ho->before, "page of messages before this one")
+                     ->type_name("MESSAGE_ID");
+  h->add_option("--offset", ho->offset, "skip the newest N messages")
+      ->type_name("N")
+      ->excludes(before);
+  h->callback([ho, &ctx] { run_history(*ho, ctx); });
+
+  auto* u = app.add_subcommand("unread", "print how many incoming messages are unread");
+  auto uo = std::make_shared<UnreadOptions>();
+  u->add_option("--tenant", uo->tenant, "tenant id")->required()->type_name("ID");
+  u->add_flag("--by-contact", uo->by_contact, "one row per conversation with unread messages");
+  u->add_flag("--watch", uo->watch,
+              "keep printing the count as it changes (the daemon's stream with $WABACTL_URL "
+              "and $WABACTL_TOKEN, else the database)");
+  u->callback([uo, &ctx] { run_unread(*uo, ctx); });
+
+  auto* mr = app.add_subcommand("mark-read",
+                                "mark messages (and the earlier ones of their conversation) read");
+  auto mo = std::make_shared<MarkOptions>();
+  mr->add_option("--tenant", mo->tenant, "tenant id")->required()->type_name("ID");
+  mr->add_option("message_ids", mo->ids, "local ids or wamids")->type_name("MESSAGE_ID");
+  mr->add_option("--phone", mo->phone, "every message of this conversation")->type_name("P");
+  mr->add_flag("--all", mo->all, "every conversation");
+  mr->add_flag("--no-receipt", mo->no_receipt, "do not send Meta a read receipt");
+  mr->callback([mo, &ctx] { run_mark_read(*mo, ctx); });
+
+  auto* st = app.add_subcommand("status", "print a message's status and its history");
+  auto so = std::make_shared<StatusOptions>();
+  st->add_option("--tenant", so->tenant, "tenant id")->required()->type_name("ID");
+  st->add_option("message_id", so->id, "local id or wamid")->required()->type_name("MESSAGE_ID");
+  st->callback([so, &ctx] { run_status(*so, ctx); });
+}
+
+} // namespace wabactl::cli

@@ -1,0 +1,62 @@
+// wabactl serve
+#include "wabactl/cli.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/log.hpp"
+#include "wabactl/paths.hpp"
+#include "wabactl/server.hpp"
+#include "wabactl/util.hpp"
+
+#include <fmt/format.h>
+
+namespace wabactl::cli {
+namespace {
+
+struct ServeFlags {
+  std::string listen = "127.0.0.1:8080";
+  std::optional<std::string> ws_listen;
+  std::int64_t max_body = 3 * 1024 * 1024;
+  std::int64_t threads = 32;
+};
+
+void run_serve(const ServeFlags& f, Context& ctx) {
+  ServeOptions o;
+  o.listen = parse_listen_address(f.listen);
+  if (f.ws_listen) o.ws_listen = parse_listen_address(*f.ws_listen);
+  if (f.max_body < static_cast<std::int64_t>(min_max_body) ||
+      f.max_body > static_cast<std::int64_t>(max_max_body)) {
+    throw Error(Exit::usage, fmt::format("--max-body must be between {} and {} bytes", min_max_body,
+                                         max_max_body));
+  }
+  o.max_body = static_cast<std::size_t>(f.max_body);
+  if (f.threads < 1 || f.threads > static_cast<std::int64_t>(max_server_threads)) {
+    throw Error(Exit::usage, fmt::format("--threads must be between 1 and {}", max_server_threads));
+  }
+  o.threads = static_cast<std::size_t>(f.threads);
+  o.max_streams = o.threads * streams_per_thread;
+  o.db =
+      resolve_db_path(ctx.globals.db.empty() ? std::nullopt
+                                             : std::optional<std::filesystem::path>(ctx.globals.db))
+          .path;
+  o.key = ctx.key_options();
+  o.fallback_secret = env("WHATSAPP_WEBHOOK_SECRET");
+  // A daemon reports what it does: info by default, -q for errors and warnings only.
+  log::configure(ctx.globals.verbose + 1 - 2 * ctx.globals.quiet);
+  serve(o);
+}
+
+} // namespace
+
+void setup_serve(CLI::App& app, Context& ctx) {
+  auto* s = app.add_subcommand("serve", "run the webhook daemon (and the HTTP API)");
+  auto f = std::make_shared<ServeFlags>();
+  s->add_option("--listen", f->listen, "address to listen on (default 127.0.0.1:8080)")
+      ->type_name("HOST:PORT");
+  s->add_option("--ws-listen", f->ws_listen, "WebSocket address (default: listen port + 1)")
+      ->type_name("HOST:PORT");
+  s->add_option("--max-body", f->max_body, "largest request body in bytes (default 3 MiB)")
+      ->type_name("BYTES");
+  s->add_option("--threads", f->threads, "HTTP worker threads (default 32)")->type_name("N");
+  s->callback([f, &ctx] { run_serve(*f, ctx); });
+}
+
+} // namespace wabactl::cli

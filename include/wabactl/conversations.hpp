@@ -1,0 +1,110 @@
+#pragma once
+// Reading conversations: history pages, unread counts, marking messages read and a
+// message's status history. Every query is scoped to one tenant.
+
+#include "wabactl/messages.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wabactl {
+
+class Store;
+
+/// Who a conversation is with: a phone number (digits) or a business-scoped user id.
+struct Peer {
+  std::optional<std::string> phone_number;
+  std::optional<std::string> user_id;
+};
+
+/// Parses a user-given phone number (`+1 555 …`) or business-scoped user id (`US.1349…`).
+/// Throws Error(usage) when it is neither.
+Peer parse_peer(const std::string& input);
+
+/// The conversation key stored in whatsapp_messages.conversation for a peer: the phone
+/// digits when known, else the user id.
+std::string conversation_key(const Peer& peer);
+
+enum class Direction { any, incoming, outgoing };
+
+/// A history page request. At most one of `peer` and `contact_id`; at most one of
+/// `before` and `offset`.
+struct HistoryQuery {
+  std::optional<Peer> peer;
+  std::optional<std::string> contact_id;
+  Direction direction = Direction::any;
+  std::size_t limit = 50;            ///< 1..1000
+  std::optional<std::string> before; ///< message id (local or wamid) the page ends before
+  std::size_t offset = 0;            ///< newest messages to skip
+};
+
+/// The largest page history() returns.
+inline constexpr std::size_t max_history_limit = 1000;
+
+/// A page of the tenant's messages: the newest `limit` matching messages older than
+/// `before` (or after skipping `offset`), ordered oldest to newest. Error(usage) for bad
+/// limits, Error(not_found) when `before` names no message of this tenant.
+std::vector<Message> history(Store& store, const std::string& tenant, const HistoryQuery& query);
+
+/// One conversation with unread incoming messages.
+struct UnreadConversation {
+  std::string conversation;
+  std::optional<std::string> phone_number;
+  std::optional<std::string> user_id;
+  std::optional<std::string> contact_name;
+  std::int64_t unread = 0;
+  std::string last_message_at; ///< timestamp of the newest unread message
+  std::optional<std::string> last_text;
+};
+
+/// Conversations with unread incoming messages, most recent first.
+std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::string& tenant);
+
+/// What mark-read should cover.
+struct MarkTarget {
+  std::vector<std::string> message_ids; ///< local ids or wamids
+  std::optional<Peer> peer;             ///< a whole conversation
+  bool all = false;                     ///< every conversation
+};
+
+/// One conversation a mark touched, with the message a read receipt should name.
+struct MarkedConversation {
+  std::string conversation;
+  std::int64_t marked = 0;                  ///< messages newly marked read
+  std::optional<std::string> receipt_wamid; ///< newest incoming message covered (wamid)
+};
+
+struct MarkResult {
+  std::int64_t marked = 0;
+  std::vector<MarkedConversation> conversations;
+};
+
+/// Sets read_at on the targeted incoming messages and every earlier incoming message of
+/// their conversations, in one transaction, appending an unread.changed event per
+/// conversation that changed. Unknown message ids (or another tenant's) throw
+/// Error(not_found) before anything is marked.
+MarkResult mark_read(Store& store, const std::string& tenant, const MarkTarget& target);
+
+/// One row of a message's status history.
+struct StatusEntry {
+  std::string status;
+  std::string at;
+  std::optional<MessageError> error;
+};
+
+/// A message's current state and its status history, oldest first.
+struct MessageStatus {
+  Message message;
+  std::vector<StatusEntry> history;
+};
+
+/// The status of a message of `tenant` (local id or wamid); Error(not_found) otherwise.
+MessageStatus message_status(Store& store, const std::string& tenant, const std::string& id);
+
+/// The JSON of a status answer: {"message_id", "status", "history": [{"status","at","error"}]}
+/// plus "message" (the Message JSON).
+nlohmann::json to_json(const MessageStatus& status);
+
+} // namespace wabactl

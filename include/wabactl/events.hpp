@@ -1,0 +1,144 @@
+#pragma once
+// The event hub: one thread follows the append-only `events` table (written by this
+// process and by others, such as a cron job's `wabactl send`) and fans each new event out
+// to the live subscribers of its tenant (SSE streams, WebSocket connections). Every
+// subscriber has a bounded queue; one that falls behind is dropped, never waited for, and
+// resumes from the table with its last event id.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace wabactl {
+
+class Store;
+
+/// One event as streams deliver it: the Event JSON of CONTRACT.md §3, serialised once.
+struct StreamEvent {
+  std::int64_t id = 0;
+  std::string type;
+  std::string tenant_id;
+  std::string json;
+};
+using StreamEventPtr = std::shared_ptr<const StreamEvent>;
+
+/// Events of `tenant` with id > `after`, oldest first, at most `limit` (replay and polling).
+std::vector<StreamEventPtr> read_events(Store& store, const std::string& tenant, std::int64_t after,
+                                        std::size_t limit);
+
+/// A live subscriber's queue. Thread-safe; the hub fills it, one stream drains it.
+class Subscription {
+public:
+  Subscription(std::string tenant, std::size_t limit, std::function<void()> notify);
+
+  /// The tenant whose events this subscription receives.
+  const std::string& tenant() const { return tenant_; }
+  /// Waits until events are queued, the subscription is dropped, or `timeout` passes;
+  /// returns (and removes) the queued events, possibly none.
+  std::vector<StreamEventPtr> wait(std::chrono::milliseconds timeout);
+  /// Returns (and removes) the queued events without waiting.
+  std::vector<StreamEventPtr> take();
+  /// Whether the hub dropped this subscriber (its queue overflowed, or the hub stopped):
+  /// the stream should end so that the client resumes from its last event id.
+  bool dropped() const;
+
+  /// Queues events; drops the subscription when its queue would overflow (hub side).
+  void push(const std::vector<StreamEventPtr>& events);
+  /// Marks the subscription dropped and wakes its reader (hub side).
+  void drop();
+
+private:
+  void notify();
+
+  std::string tenant_;
+  std::size_t limit_;
+  std::function<void()> notify_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<StreamEventPtr> queue_;
+  bool dropped_ = false;
+};
+
+struct EventHubOptions {
+  std::filesystem::path db;                     ///< the database file to follow
+  std::chrono::milliseconds poll_interval{100}; ///< how often the table is polled
+  std::size_t queue_limit = 4096;               ///< events queued per subscriber
+};
+
+/// Follows the events table on its own thread and fans events out to subscribers.
+class EventHub {
+public:
+  explicit EventHub(EventHubOptions options);
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
+  /// Stops the thread if it runs.
+  ~EventHub();
+
+  /// Opens its own database connection, starts after the newest event, and starts the
+  /// polling thread. Throws Error when the database cannot be opened.
+  void start();
+  /// Stops the thread and drops every subscriber. Idempotent.
+  void stop();
+  /// Polls now instead of at the next interval (the daemon's writer calls it after a
+  /// commit that appended events).
+  void wake();
+
+  /// Registers a subscriber for `tenant`'s events appended after this call (replay of
+  /// earlier events is the caller's job, from read_events). `notify`, when set, is called
+  /// on the hub thread after events were queued or the subscription was dropped; it must
+  /// not block.
+  std::shared_ptr<Subscription> subscribe(const std::string& tenant,
+                                          std::function<void()> notify = {});
+  /// Removes a subscriber (a stream that ended). Unknown ones are ignored.
+  void unsubscribe(const std::shared_ptr<Subscription>& subscription);
+
+  /// Live subscribers right now.
+  std::size_t subscribers() const;
+  /// The id of the newest event dispatched so far.
+  std::int64_t cursor() const;
+
+private:
+  void run();
+  void poll_once(Store& store);
+
+  EventHubOptions options_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = false;
+  bool woken_ = false;
+  std::int64_t cursor_ = 0;
+  std::vector<std::shared_ptr<Subscription>> subs_;
+  std::unique_ptr<Store> store_;
+};
+
+} // namespace wabactl
+
+namespace wabactl {
+
+/// Where `unread --watch` may follow the daemon's SSE stream: $WABACTL_URL (the daemon's
+/// base URL, e.g. http://127.0.0.1:8080) and $WABACTL_TOKEN (a tenant API token).
+struct DaemonStream {
+  std::string url;
+  std::string token;
+};
+
+/// Calls `on_count` with the tenant's unread count now and again each time it changes,
+/// until `on_count` returns false. Follows the daemon's SSE stream when `daemon` is given
+/// and reachable (reconnecting with Last-Event-ID), else polls the events table every
+/// `poll_interval`. `note` receives one-line notices (fallbacks, reconnects).
+void watch_unread(Store& store, const std::string& tenant,
+                  const std::optional<DaemonStream>& daemon,
+                  std::chrono::milliseconds poll_interval,
+                  const std::function<bool(std::int64_t)>& on_count,
+                  const std::function<void(const std::string&)>& note);
+
+} // namespace wabactl

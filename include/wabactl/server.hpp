@@ -1,0 +1,53 @@
+#pragma once
+// The daemon (`wabactl serve`): Meta's webhook routes, health and metrics over HTTP, with a
+// single writer thread that group-commits deliveries. HTTP types stay inside src/server.
+
+#include "wabactl/secrets.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace wabactl {
+
+/// A HOST:PORT to listen on.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+
+/// Parses `HOST:PORT` (`127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:80`); the port may be 0
+/// (the kernel picks one). Throws Error(usage) for anything else.
+ListenAddress parse_listen_address(const std::string& value);
+
+/// Everything `wabactl serve` runs with.
+struct ServeOptions {
+  ListenAddress listen{"127.0.0.1", 8080};
+  std::optional<ListenAddress> ws_listen; ///< the WebSocket listener (default: port + 1)
+  std::size_t max_body = 3 * 1024 * 1024; ///< largest request body accepted (else 413)
+  std::size_t threads = 32;               ///< HTTP worker threads (each keep-alive holds one)
+  std::size_t max_streams = 256; ///< SSE streams open at once (503 beyond); each holds a thread
+  std::filesystem::path db;      ///< the database file
+  KeyOptions key;                ///< where the master key comes from
+  /// $WHATSAPP_WEBHOOK_SECRET: verifies deliveries for tenants without an App Secret.
+  std::optional<std::string> fallback_secret;
+  /// Failed signature or verify-token checks per client address per minute before that
+  /// address gets 429 for the rest of the minute.
+  std::size_t max_auth_failures = 30;
+};
+
+/// The bounds `--threads` and `--max-body` must respect.
+inline constexpr std::size_t max_server_threads = 1024;
+/// SSE streams allowed per --threads worker (each stream holds an extra worker thread).
+inline constexpr std::size_t streams_per_thread = 8;
+inline constexpr std::size_t min_max_body = 1024;
+inline constexpr std::size_t max_max_body = 64 * 1024 * 1024;
+
+/// Runs the daemon until SIGTERM or SIGINT: binds, notifies systemd (READY=1), serves, and
+/// on a signal notifies STOPPING=1, stops accepting, finishes in-flight requests, commits
+/// queued deliveries and returns. Throws Error when it cannot start (bad address, port in
+/// use, database or master key unusable).
+void serve(const ServeOptions& options);
+
+} // namespace wabactl

@@ -1,0 +1,51 @@
+#pragma once
+// Tenant API tokens: bearer tokens for the REST API, SSE and WebSocket streams. A token is
+// shown once when created and stored only as its hash; presenting it authenticates as its
+// tenant until it is revoked.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wabactl {
+
+class Store;
+
+/// A token's stored record (never the token itself).
+struct ApiToken {
+  std::string id;
+  std::string tenant_id;
+  std::optional<std::string> label;
+  std::string created_at;
+  std::optional<std::string> last_used_at;
+  std::optional<std::string> revoked_at;
+};
+
+/// A freshly created token: its record and the plaintext bearer token (show it once).
+struct CreatedToken {
+  ApiToken record;
+  std::string token;
+};
+
+/// The prefix every bearer token starts with, so that leaked tokens are recognisable.
+inline constexpr std::string_view token_prefix = "wbt_";
+
+/// Creates a token for `tenant` (Error(not_found) when the tenant does not exist,
+/// Error(usage) for a label over 128 bytes or with control characters).
+CreatedToken create_token(Store& store, const std::string& tenant,
+                          const std::optional<std::string>& label);
+
+/// The tenant's tokens, oldest first, revoked ones included.
+std::vector<ApiToken> list_tokens(Store& store, const std::string& tenant);
+
+/// Revokes one of the tenant's tokens. Error(not_found) when `token_id` is unknown or
+/// belongs to another tenant; revoking an already revoked token keeps its first date.
+ApiToken revoke_token(Store& store, const std::string& tenant, const std::string& token_id);
+
+/// Authenticates a presented bearer token: its record when it exists and is not revoked,
+/// else nullopt. Malformed input is rejected before any lookup. Records the use
+/// (last_used_at) at most once a minute per token.
+std::optional<ApiToken> authenticate_token(Store& store, std::string_view presented);
+
+} // namespace wabactl

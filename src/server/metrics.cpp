@@ -1,0 +1,114 @@
+#include "server/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace wabactl::server {
+namespace {
+
+const char* reason_name(Metrics::Rejection r) {
+  switch (r) {
+  case Metrics::Rejection::signature:
+    return "signature";
+  case Metrics::Rejection::unknown_number:
+    return "unknown_number";
+  case Metrics::Rejection::malformed:
+    return "malformed";
+  case Metrics::Rejection::too_large:
+    return "too_large";
+  case Metrics::Rejection::chunked:
+    return "chunked";
+  case Metrics::Rejection::encoding:
+    return "encoding";
+  case Metrics::Rejection::rate_limited:
+    return "rate_limited";
+  case Metrics::Rejection::headers:
+    return "headers";
+  case Metrics::Rejection::failed:
+    return "failed";
+  }
+  return "other";
+}
+
+void counter(std::string& out, const char* name, const char* help, std::uint64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+}
+
+void gauge(std::string& out, const char* name, const char* help, std::int64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+}
+
+} // namespace
+
+void Metrics::reject(Rejection why) {
+  std::lock_guard lock(mu_);
+  ++rejected_[why];
+}
+
+void Metrics::graph_error(int code) {
+  std::lock_guard lock(mu_);
+  ++graph_errors_[code];
+}
+
+void Metrics::commit(double seconds, std::size_t deliveries) {
+  std::lock_guard lock(mu_);
+  std::size_t i = 0;
+  while (i < bounds_.size() && seconds > bounds_[i]) ++i;
+  ++buckets_[i];
+  commit_sum_ += seconds;
+  ++commits_;
+  committed_deliveries_ += deliveries;
+}
+
+std::string Metrics::render() const {
+  std::string out;
+  counter(out, "wabactl_webhooks_received_total", "Webhook POSTs received.",
+          webhooks_received.load());
+  counter(out, "wabactl_webhooks_stored_total", "Webhook deliveries committed.",
+          webhooks_stored.load());
+  counter(out, "wabactl_webhooks_duplicate_total",
+          "Webhook deliveries whose exact bytes were stored before.", webhooks_duplicate.load());
+  counter(out, "wabactl_webhook_records_duplicate_total",
+          "Messages and statuses in deliveries that were already stored.",
+          records_duplicate.load());
+  counter(out, "wabactl_messages_received_total", "Inbound messages stored.",
+          messages_received.load());
+  counter(out, "wabactl_statuses_received_total", "Status updates stored.",
+          statuses_received.load());
+  counter(out, "wabactl_messages_sent_total", "Messages Meta accepted.", messages_sent.load());
+  counter(out, "wabactl_messages_failed_total", "Messages that failed to send.",
+          messages_failed.load());
+  gauge(out, "wabactl_sse_clients", "Connected Server-Sent Events clients.", sse_clients.load());
+  gauge(out, "wabactl_ws_clients", "Connected WebSocket clients.", ws_clients.load());
+
+  std::lock_guard lock(mu_);
+  out += "# HELP wabactl_webhooks_rejected_total Webhook requests refused, by reason.\n"
+         "# TYPE wabactl_webhooks_rejected_total counter\n";
+  for (auto r : {Rejection::signature, Rejection::unknown_number, Rejection::malformed,
+                 Rejection::too_large, Rejection::chunked, Rejection::encoding,
+                 Rejection::rate_limited, Rejection::headers, Rejection::failed}) {
+    auto it = rejected_.find(r);
+    out += fmt::format("wabactl_webhooks_rejected_total{{reason=\"{}\"}} {}\n", reason_name(r),
+                       it == rejected_.end() ? 0 : it->second);
+  }
+  out += "# HELP wabactl_graph_errors_total Graph API errors, by Meta error code.\n"
+         "# TYPE wabactl_graph_errors_total counter\n";
+  for (const auto& [code, n] : graph_errors_) {
+    out += fmt::format("wabactl_graph_errors_total{{code=\"{}\"}} {}\n", code, n);
+  }
+  out += "# HELP wabactl_commit_seconds Time to commit one group of webhook deliveries.\n"
+         "# TYPE wabactl_commit_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += buckets_[i];
+    out += fmt::format("wabactl_commit_seconds_bucket{{le=\"{}\"}} {}\n", bounds_[i], cumulative);
+  }
+  cumulative += buckets_[bounds_.size()];
+  out += fmt::format("wabactl_commit_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+  out += fmt::format("wabactl_commit_seconds_sum {:.6f}\nwabactl_commit_seconds_count {}\n",
+                     commit_sum_, commits_);
+  counter(out, "wabactl_commit_deliveries_total", "Deliveries carried by group commits.",
+          committed_deliveries_);
+  return out;
+}
+
+} // namespace wabactl::server

@@ -1,0 +1,109 @@
+#include "server/tenant_cache.hpp"
+
+#include "wabactl/configs.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/log.hpp"
+#include "wabactl/store.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+namespace wabactl::server {
+
+TenantCache::TenantCache(const std::filesystem::path& db, KeyOptions key,
+                         std::optional<std::string> fallback_secret)
+    : db_(db), key_options_(std::move(key)), fallback_(std::move(fallback_secret)) {}
+
+TenantCache::~TenantCache() = default;
+
+void TenantCache::load() {
+  std::lock_guard lock(mu_);
+  store_ = std::make_unique<Store>(db_);
+  try {
+    key_.emplace(load_master_key(key_options_, *store_));
+  } catch (const Error& e) {
+    if (!list_configs(*store_).empty()) throw;
+    // No tenant is configured yet: run (the fallback secret may serve) and retry the key
+    // when configs appear.
+    LOG_WARN("no usable master key yet ({}); tenants configured later need it", e.what());
+    key_warned_ = true;
+  }
+  reload_locked();
+}
+
+void TenantCache::reload_locked() {
+  data_version_ = store_->db().execAndGet("PRAGMA data_version").getInt64();
+  fingerprint_ = fingerprint_locked();
+  checked_ = std::chrono::steady_clock::now();
+  auto configs = list_configs(*store_);
+  auto next = std::make_shared<TenantSnapshot>();
+  if (!configs.empty() && !key_) {
+    try {
+      key_.emplace(load_master_key(key_options_, *store_));
+    } catch (const Error& e) {
+      if (!key_warned_) LOG_ERROR("cannot open the tenants' secrets: {}", e.what());
+      key_warned_ = true;
+    }
+  }
+  std::vector<Config> usable;
+  for (const auto& c : configs) {
+    if (!c.is_active || !key_) continue;
+    ConfigSecrets secrets;
+    try {
+      secrets = open_secrets(c, *key_);
+    } catch (const Error& e) {
+      LOG_ERROR("tenant {}: cannot open its secrets, its webhooks are refused: {}", c.tenant_id,
+                e.what());
+      continue;
+    }
+    next->tenant_of_number[c.phone_number_id] = c.tenant_id;
+    if (secrets.app_secret && !secrets.app_secret->empty()) {
+      next->app_secret_of_tenant[c.tenant_id] = *secrets.app_secret;
+    }
+    if (secrets.verify_token && !secrets.verify_token->empty()) {
+      next->verify_tokens.emplace_back(c.tenant_id, *secrets.verify_token);
+    }
+    usable.push_back(c);
+  }
+  if (key_) next->candidates = secret_candidates(usable, *key_, fallback_);
+  snapshot_ = std::move(next);
+}
+
+std::string TenantCache::fingerprint_locked() {
+  // Sealing uses a fresh nonce, so every save of a config changes its sealed bytes: this
+  // catches changes within the same second that updated_at would miss.
+  SQLite::Statement q(store_->db(), "SELECT tenant_id, phone_number_id, is_active, api_secret, "
+                                    "verify_token FROM whatsapp_configs ORDER BY id");
+  std::string fp;
+  while (q.executeStep()) {
+    for (int i = 0; i < 5; ++i) {
+      const auto& c = q.getColumn(i);
+      if (c.getBytes() > 0) {
+        fp.append(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes()));
+      }
+      fp.push_back('\x1f');
+    }
+    fp.push_back('\x1e');
+  }
+  return fp;
+}
+
+std::shared_ptr<const TenantSnapshot> TenantCache::get() {
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - checked_ < std::chrono::seconds(1)) return snapshot_;
+  checked_ = now;
+  try {
+    // data_version moves whenever another connection commits (the writer does, often);
+    // only a changed configs table is worth a reload.
+    auto version = store_->db().execAndGet("PRAGMA data_version").getInt64();
+    if (version != data_version_) {
+      data_version_ = version;
+      if (fingerprint_locked() != fingerprint_) reload_locked();
+    }
+  } catch (const std::exception& e) {
+    LOG_ERROR("reloading the tenants' configs failed, keeping the previous ones: {}", e.what());
+  }
+  return snapshot_;
+}
+
+} // namespace wabactl::server

@@ -1,0 +1,68 @@
+#pragma once
+// The daemon's view of the tenants' WhatsApp configs with their secrets opened: which
+// tenant owns each phone number id, the candidate secrets for webhook signatures and the
+// verify tokens. Kept in memory and reloaded when the database changed (checked with
+// PRAGMA data_version at most once a second), so `wabactl config set` reaches a running
+// daemon within a second without a restart.
+
+#include "wabactl/secrets.hpp"
+#include "wabactl/webhook.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wabactl {
+class Store;
+}
+
+namespace wabactl::server {
+
+/// One immutable generation of the cache.
+struct TenantSnapshot {
+  /// phone_number_id → tenant, for active configs.
+  std::map<std::string, std::string> tenant_of_number;
+  /// Candidates for any delivery on the shared route.
+  std::vector<SecretCandidate> candidates;
+  /// tenant → its own App Secret (the per-tenant route accepts only that one).
+  std::map<std::string, std::string> app_secret_of_tenant;
+  /// (tenant, verify token) of active configs that have one.
+  std::vector<std::pair<std::string, std::string>> verify_tokens;
+};
+
+class TenantCache {
+public:
+  TenantCache(const std::filesystem::path& db, KeyOptions key,
+              std::optional<std::string> fallback_secret);
+  ~TenantCache();
+
+  /// Loads the configs and the master key. Throws Error(credentials) when configs exist but
+  /// the master key cannot be loaded.
+  void load();
+  /// The current snapshot, reloaded first when the database changed and the last check is
+  /// more than a second old.
+  std::shared_ptr<const TenantSnapshot> get();
+
+private:
+  void reload_locked();
+  std::string fingerprint_locked();
+
+  std::filesystem::path db_;
+  KeyOptions key_options_;
+  std::optional<std::string> fallback_;
+  std::mutex mu_;
+  std::unique_ptr<Store> store_;
+  std::optional<MasterKey> key_;
+  std::shared_ptr<const TenantSnapshot> snapshot_;
+  std::int64_t data_version_ = -1;
+  std::string fingerprint_;
+  std::chrono::steady_clock::time_point checked_{};
+  bool key_warned_ = false;
+};
+
+} // namespace wabactl::server

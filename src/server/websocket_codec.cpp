@@ -1,0 +1,259 @@
+// The WebSocket handshake digest and the frame codec (RFC 6455 §5), without I/O.
+#include "server/websocket.hpp"
+
+#include <sodium.h>
+
+#include <cstring>
+
+namespace wabactl::ws {
+namespace {
+
+constexpr const char* handshake_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+constexpr std::size_t max_control_payload = 125;
+
+std::uint32_t rotl(std::uint32_t x, int n) {
+  return (x << n) | (x >> (32 - n));
+}
+
+bool valid_close_code(std::uint16_t code) {
+  if (code >= 3000 && code <= 4999) return true;
+  if (code < 1000 || code > 1014) return false;
+  return code != 1004 && code != 1005 && code != 1006;
+}
+
+bool known_opcode(unsigned op) {
+  return op <= 2 || (op >= 8 && op <= 10);
+}
+
+} // namespace
+
+std::array<unsigned char, 20> sha1(std::string_view data) {
+  std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+  // Message padding: 0x80, zeros to 56 mod 64, then the bit length big-endian.
+  std::string msg(data);
+  std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
+  msg.push_back(static_cast<char>(0x80));
+  while (msg.size() % 64 != 56) msg.push_back('\0');
+  for (int i = 7; i >= 0; --i) msg.push_back(static_cast<char>((bits >> (i * 8)) & 0xff));
+
+  for (std::size_t block = 0; block < msg.size(); block += 64) {
+    std::uint32_t w[80];
+    for (int t = 0; t < 16; ++t) {
+      const auto* p = reinterpret_cast<const unsigned char*>(msg.data() + block + t * 4);
+      w[t] = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+             (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+    }
+    for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int t = 0; t < 80; ++t) {
+      std::uint32_t f, k;
+      if (t < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5A827999;
+      } else if (t < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ED9EBA1;
+      } else if (t < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8F1BBCDC;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xCA62C1D6;
+      }
+      std::uint32_t temp = rotl(a, 5) + f + e + w[t] + k;
+      e = d;
+      d = c;
+      c = rotl(b, 30);
+      b = a;
+      a = temp;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+  }
+  std::array<unsigned char, 20> out{};
+  for (int i = 0; i < 5; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      out[static_cast<std::size_t>(i * 4 + j)] = static_cast<unsigned char>(h[i] >> (24 - 8 * j));
+    }
+  }
+  return out;
+}
+
+std::string accept_key(std::string_view client_key) {
+  auto digest = sha1(std::string(client_key) + handshake_guid);
+  std::string out(sodium_base64_ENCODED_LEN(digest.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), digest.data(), digest.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+std::string encode_frame(Opcode opcode, std::string_view payload) {
+  std::string out;
+  out.reserve(payload.size() + 10);
+  out.push_back(static_cast<char>(0x80 | static_cast<unsigned>(opcode)));
+  std::uint64_t n = payload.size();
+  if (n < 126) {
+    out.push_back(static_cast<char>(n));
+  } else if (n <= 0xffff) {
+    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>((n >> 8) & 0xff));
+    out.push_back(static_cast<char>(n & 0xff));
+  } else {
+    out.push_back(static_cast<char>(127));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((n >> (i * 8)) & 0xff));
+  }
+  out.append(payload);
+  return out;
+}
+
+std::string encode_close(std::uint16_t code, std::string_view reason) {
+  std::string payload;
+  payload.push_back(static_cast<char>(code >> 8));
+  payload.push_back(static_cast<char>(code & 0xff));
+  reason = reason.substr(0, max_control_payload - 2);
+  // Never cut a UTF-8 sequence in half: the reason must stay valid UTF-8.
+  while (!reason.empty() && !valid_utf8(reason)) reason.remove_suffix(1);
+  payload.append(reason);
+  return encode_frame(Opcode::close, payload);
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+FrameReader::FrameReader(FrameLimits limits) : limits_(limits) {}
+
+std::optional<Violation> FrameReader::feed(std::string& buffer, std::vector<ClientItem>& out) {
+  std::size_t pos = 0;
+  auto fail = [&](std::uint16_t code, std::string reason) {
+    buffer.erase(0, pos);
+    return std::optional<Violation>(Violation{code, std::move(reason)});
+  };
+  while (buffer.size() - pos >= 2) {
+    const auto* p = reinterpret_cast<const unsigned char*>(buffer.data() + pos);
+    std::size_t avail = buffer.size() - pos;
+    bool fin = (p[0] & 0x80) != 0;
+    unsigned rsv = p[0] & 0x70;
+    unsigned op = p[0] & 0x0F;
+    bool masked = (p[1] & 0x80) != 0;
+    std::uint64_t len = p[1] & 0x7F;
+    if (rsv != 0) return fail(close_protocol_error, "reserved bits set");
+    if (!known_opcode(op)) return fail(close_protocol_error, "unknown opcode");
+    if (!masked) return fail(close_protocol_error, "client frames must be masked");
+    bool control = op >= 8;
+    if (control && (!fin || len > max_control_payload)) {
+      return fail(close_protocol_error, "bad control frame");
+    }
+    std::size_t header = 2;
+    if (len == 126) {
+      if (avail < 4) break;
+      len = (std::uint64_t{p[2]} << 8) | p[3];
+      header = 4;
+    } else if (len == 127) {
+      if (avail < 10) break;
+      len = 0;
+      for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
+      header = 10;
+      if ((len >> 63) != 0) return fail(close_protocol_error, "bad frame length");
+    }
+    if (len > limits_.max_frame) return fail(close_too_big, "frame too big");
+    if (!control && in_message_ && op != 0) {
+      return fail(close_protocol_error, "new message inside a fragmented message");
+    }
+    if (op == 0 && !in_message_) return fail(close_protocol_error, "continuation without a start");
+    if (!control && message_.size() + len > limits_.max_message) {
+      return fail(close_too_big, "message too big");
+    }
+    std::size_t total = header + 4 + static_cast<std::size_t>(len);
+    if (avail < total) break;
+
+    const unsigned char* mask = p + header;
+    std::string payload(reinterpret_cast<const char*>(p + header + 4),
+                        static_cast<std::size_t>(len));
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+      payload[i] = static_cast<char>(static_cast<unsigned char>(payload[i]) ^ mask[i % 4]);
+    }
+    pos += total;
+
+    if (control) {
+      ClientItem item;
+      if (op == 8) {
+        item.kind = ClientItem::Kind::close;
+        if (payload.size() == 1) return fail(close_protocol_error, "bad close payload");
+        if (payload.size() >= 2) {
+          item.close_code =
+              static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                         static_cast<unsigned char>(payload[1]));
+          if (!valid_close_code(item.close_code))
+            return fail(close_protocol_error, "bad close code");
+          item.payload = payload.substr(2);
+          if (!valid_utf8(item.payload)) return fail(close_invalid_data, "close reason not UTF-8");
+        }
+      } else {
+        item.kind = op == 9 ? ClientItem::Kind::ping : ClientItem::Kind::pong;
+        item.payload = std::move(payload);
+      }
+      out.push_back(std::move(item));
+      continue;
+    }
+    if (op != 0) {
+      in_message_ = true;
+      message_opcode_ = static_cast<Opcode>(op);
+      message_.clear();
+    }
+    message_ += payload;
+    if (fin) {
+      in_message_ = false;
+      if (message_opcode_ == Opcode::text && !valid_utf8(message_)) {
+        return fail(close_invalid_data, "text message not UTF-8");
+      }
+      ClientItem item;
+      item.kind = ClientItem::Kind::message;
+      item.opcode = message_opcode_;
+      item.payload = std::move(message_);
+      message_.clear();
+      out.push_back(std::move(item));
+    }
+  }
+  buffer.erase(0, pos);
+  return std::nullopt;
+}
+
+} // namespace wabactl::ws

@@ -1,0 +1,297 @@
+#include "integration/test_stream_support.hpp"
+
+#include <doctest/doctest.h>
+
+using nlohmann::json;
+using streamtest::Setup;
+
+namespace {
+
+json body_of(const httplib::Result& r) {
+  REQUIRE(r);
+  INFO(r->body);
+  auto j = json::parse(r->body, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+std::string local_id_of(Setup& s, const std::string& wamid) {
+  auto r = s.request("GET", "/api/whatsapp/messages/" + wamid + "/status", s.acme_token);
+  auto j = body_of(r);
+  REQUIRE(r->status == 200);
+  return j["message"]["id"];
+}
+
+} // namespace
+
+TEST_CASE("REST: messages, pagination, status, unread and read marks for the token's tenant") {
+  Setup s;
+  s.inbound("wamid.A1", "first", false, "15551234567", 1764000001);
+  s.inbound("wamid.A2", "second", false, "15551234567", 1764000002);
+  s.inbound("wamid.A3", "third", false, "15557654321", 1764000003);
+
+  auto count = body_of(s.request("GET", "/api/whatsapp/unread-count", s.acme_token));
+  CHECK(count["count"] == 3);
+
+  auto page = s.request("GET", "/api/whatsapp/messages?limit=2", s.acme_token);
+  auto pj = body_of(page);
+  REQUIRE(page->status == 200);
+  REQUIRE(pj["messages"].size() == 2);
+  CHECK(pj["messages"][0]["message_id"] == "wamid.A2");
+  CHECK(pj["messages"][1]["message_id"] == "wamid.A3");
+  CHECK(pj["messages"][1]["direction"] == "incoming");
+  REQUIRE(pj["next_before"].is_string());
+  auto older = body_of(s.request(
+      "GET", "/api/whatsapp/messages?limit=2&before=" + pj["next_before"].get<std::string>(),
+      s.acme_token));
+  REQUIRE(older["messages"].size() == 1);
+  CHECK(older["messages"][0]["message_id"] == "wamid.A1");
+  CHECK(older["next_before"].is_null());
+
+  // The host app's parameter names.
+  auto by_phone =
+      body_of(s.request("GET", "/api/whatsapp/messages?phoneNumber=%2B15557654321", s.acme_token));
+  REQUIRE(by_phone["messages"].size() == 1);
+  CHECK(by_phone["messages"][0]["text"] == "third");
+  auto offset = body_of(s.request("GET", "/api/whatsapp/messages?offset=2", s.acme_token));
+  REQUIRE(offset["messages"].size() == 1);
+  CHECK(offset["messages"][0]["message_id"] == "wamid.A1");
+
+  auto status = body_of(s.request("GET", "/api/whatsapp/messages/wamid.A1/status", s.acme_token));
+  CHECK(status["message_id"] == "wamid.A1");
+  CHECK(status["status"] == "received");
+  CHECK(status["history"].is_array());
+
+  auto unread = body_of(s.request("GET", "/api/whatsapp/unread", s.acme_token));
+  REQUIRE(unread["conversations"].size() == 2);
+  for (const char* k : {"phone_number", "contact_name", "unread", "last_message_at", "last_text"}) {
+    CHECK(unread["conversations"][0].contains(k));
+  }
+
+  // Reading the second message also reads the first (same conversation).
+  auto read = s.request("POST", "/api/whatsapp/messages/wamid.A2/read", s.acme_token, "");
+  CHECK(body_of(read)["marked"] == 2);
+  CHECK(body_of(s.request("GET", "/api/whatsapp/unread-count", s.acme_token))["count"] == 1);
+  auto all = s.request("POST", "/api/whatsapp/read-all", s.acme_token,
+                       R"({"phone_number":"+15557654321"})");
+  CHECK(body_of(all)["marked"] == 1);
+  CHECK(body_of(s.request("GET", "/api/whatsapp/unread-count", s.acme_token))["count"] == 0);
+  CHECK(body_of(s.request("POST", "/api/whatsapp/read-all", s.acme_token, ""))["marked"] == 0);
+}
+
+TEST_CASE("REST: bad input answers 400/404/413 with a JSON error") {
+  Setup s;
+  struct Case {
+    std::string method, path, body;
+    int status;
+  };
+  std::vector<Case> cases = {
+      {"GET", "/api/whatsapp/messages?limit=0", "", 400},
+      {"GET", "/api/whatsapp/messages?limit=1001", "", 400},
+      {"GET", "/api/whatsapp/messages?limit=-1", "", 400},
+      {"GET", "/api/whatsapp/messages?limit=abc", "", 400},
+      {"GET", "/api/whatsapp/messages?offset=1&before=1", "", 400},
+      {"GET", "/api/whatsapp/messages?direction=sideways", "", 400},
+      {"GET", "/api/whatsapp/messages?phone_number=not-a-phone", "", 400},
+      {"GET", "/api/whatsapp/messages?phone_number=1&contact_id=2", "", 400},
+      {"GET", "/api/whatsapp/messages?before=999999", "", 404},
+      {"GET", "/api/whatsapp/messages/999999/status", "", 404},
+      {"GET", "/api/whatsapp/messages/" + std::string(600, 'w') + "/status", "", 404},
+      {"POST", "/api/whatsapp/messages/wamid.none/read", "", 404},
+      {"POST", "/api/whatsapp/send", "", 400},
+      {"POST", "/api/whatsapp/send", "not json", 400},
+      {"POST", "/api/whatsapp/send", "[1,2]", 400},
+      {"POST", "/api/whatsapp/send", R"({"message":"hi"})", 400},
+      {"POST", "/api/whatsapp/send", R"({"phoneNumber":"+15551234567"})", 400},
+      {"POST", "/api/whatsapp/send", R"({"phoneNumber":42,"message":"hi"})", 400},
+      {"POST", "/api/whatsapp/send", R"({"phoneNumber":"abc","message":"hi"})", 400},
+      {"POST", "/api/whatsapp/send",
+       R"({"phone_number":"+15551234567","text":"a","template":{"name":"x"}})", 400},
+      {"POST", "/api/whatsapp/send", R"({"phone_number":"+15551234567","image":"/etc/passwd"})",
+       400},
+      {"POST", "/api/whatsapp/send",
+       R"({"phone_number":"+15551234567","template":{"name":"t","language":"en","header_document":"/etc/shadow"}})",
+       400},
+      {"POST", "/api/whatsapp/send",
+       std::string(R"({"phoneNumber":"+15551234567","message":")") + std::string(70000, 'x') +
+           "\"}",
+       400},
+      {"POST", "/api/whatsapp/config", R"({"phone_number_id":"not digits","test":false})", 400},
+      {"POST", "/api/whatsapp/config", R"({"is_active":"yes"})", 400},
+      {"POST", "/api/whatsapp/read-all", "{", 400},
+      {"GET", "/api/whatsapp/events?last_event_id=abc", "", 400},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.method);
+    CAPTURE(c.path);
+    CAPTURE(c.body.substr(0, 200));
+    auto r = s.request(c.method, c.path, s.acme_token, c.body);
+    auto j = body_of(r);
+    CHECK(r->status == c.status);
+    CHECK(j["error"]["code"].is_string());
+    CHECK(j["error"]["message"].is_string());
+  }
+  // Over --max-body: 413 before the body is read.
+  auto big = servetest::raw_http(
+      s.daemon->port(),
+      fmt::format("POST /api/whatsapp/send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n"
+                  "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                  s.acme_token, 4 * 1024 * 1024));
+  CHECK(servetest::status_of(big) == 413);
+}
+
+TEST_CASE("REST: config routes mask secrets, validate, test and delete") {
+  testsupport::FakeGraph graph;
+  Setup s({}, graph.url());
+  auto got = s.request("GET", "/api/whatsapp/config", s.acme_token);
+  auto j = body_of(got);
+  REQUIRE(got->status == 200);
+  CHECK(j["phone_number_id"] == streamtest::acme_number);
+  CHECK(j["tenant_id"] == "acme");
+  CHECK(got->body.find(streamtest::acme_secret) == std::string::npos);
+  CHECK(got->body.find("EAAGacmetoken0123456789") == std::string::npos);
+
+  // A token Meta rejects is not saved.
+  auto rejected = s.request("POST", "/api/whatsapp/config", s.acme_token,
+                            R"({"access_token":"EAAGrejected-token-0000000000"})");
+  CHECK(body_of(rejected)["error"]["code"] == "credentials_rejected");
+  CHECK(rejected->status == 400);
+
+  graph.accept_token("EAAGgood-token-1111111111111111");
+  auto saved =
+      s.request("POST", "/api/whatsapp/config", s.acme_token,
+                R"({"accessToken":"EAAGgood-token-1111111111111111","verify_token":"v2"})");
+  auto sj = body_of(saved);
+  REQUIRE(saved->status == 200);
+  CHECK(sj["verified"]["verified_name"] == "Acme Test");
+  CHECK(saved->body.find("EAAGgood-token-1111111111111111") == std::string::npos);
+
+  auto tested = s.request("POST", "/api/whatsapp/config/test", s.acme_token, "");
+  REQUIRE(tested);
+  CHECK(tested->status == 200);
+  CHECK(body_of(tested)["quality_rating"] == "GREEN");
+
+  auto deleted = s.request("DELETE", "/api/whatsapp/config", s.acme_token);
+  REQUIRE(deleted);
+  CHECK(deleted->status == 200);
+  CHECK(s.request("GET", "/api/whatsapp/config", s.acme_token)->status == 404);
+  CHECK(s.request("DELETE", "/api/whatsapp/config", s.acme_token)->status == 404);
+  // globex kept its config.
+  CHECK(s.request("GET", "/api/whatsapp/config", s.globex_token)->status == 200);
+
+  // Without a config, sending answers 409 with the wa.me link.
+  auto send =
+      s.request("POST", "/api/whatsapp/send", s.acme_token,
+                R"({"contactId":"c-1","phoneNumber":"+1 555 123 4567","message":"hi there"})");
+  auto fj = body_of(send);
+  CHECK(send->status == 409);
+  CHECK(fj["fallback_url"] == "https://wa.me/15551234567?text=hi%20there");
+}
+
+TEST_CASE("REST: send goes through the pipeline, with idempotency, in both body shapes") {
+  testsupport::FakeGraph graph;
+  graph.accept_token("EAAGacmetoken0123456789");
+  Setup s({}, graph.url());
+  auto sent = s.request("POST", "/api/whatsapp/send", s.acme_token,
+                        R"({"contactId":"c-1","phoneNumber":"+1 555 123 4567","message":"hello"})");
+  auto j = body_of(sent);
+  REQUIRE(sent->status == 200);
+  CHECK(j["status"] == "sent");
+  CHECK(j["direction"] == "outgoing");
+  CHECK(j["text"] == "hello");
+  CHECK(j["contact_id"] == "c-1");
+  CHECK(j["tenant_id"] == "acme");
+
+  std::string body =
+      R"({"phone_number":"+15551234567","text":"invoice 7","idempotency_key":"inv-7"})";
+  auto first = body_of(s.request("POST", "/api/whatsapp/send", s.acme_token, body));
+  auto second = body_of(s.request("POST", "/api/whatsapp/send", s.acme_token, body));
+  CHECK(first["message_id"] == second["message_id"]);
+  CHECK(graph.count("POST", "/messages") == 2);
+
+  auto tpl = s.request(
+      "POST", "/api/whatsapp/send", s.acme_token,
+      R"({"phone_number":"+15551234567","template":{"name":"invoice","language":"en_US","body_params":["7"]}})");
+  auto tj = body_of(tpl);
+  CHECK(tpl->status == 200);
+  CHECK(tj["template_name"] == "invoice");
+
+  // The other tenant's idempotency key space is its own; its config has another token the
+  // fake does not accept: Meta's 190 maps to credentials_rejected.
+  auto other = s.request("POST", "/api/whatsapp/send", s.globex_token, body);
+  CHECK(other->status == 400);
+  CHECK(body_of(other)["error"]["code"] == "credentials_rejected");
+}
+
+TEST_CASE("REST: a token of tenant B never reaches tenant A's data (route matrix)") {
+  Setup s;
+  s.inbound("wamid.SECRET-A", "acme private text", false, "15551234567", 1764000001);
+  s.inbound("wamid.B1", "globex text", true, "15550001111", 1764000002);
+  std::string a_local = local_id_of(s, "wamid.SECRET-A");
+  // An error may repeat the id the caller gave; it must not show anything else of A's.
+  auto leaks = [&](const httplib::Result& r, bool id_given = false) {
+    REQUIRE(r);
+    return (!id_given && r->body.find("SECRET-A") != std::string::npos) ||
+           r->body.find("acme private") != std::string::npos ||
+           r->body.find(streamtest::acme_number) != std::string::npos;
+  };
+  const std::string& b = s.globex_token;
+  for (const std::string& id : {a_local, std::string("wamid.SECRET-A")}) {
+    CAPTURE(id);
+    auto st = s.request("GET", "/api/whatsapp/messages/" + id + "/status", b);
+    CHECK(st->status == 404);
+    CHECK_FALSE(leaks(st, true));
+    auto rd = s.request("POST", "/api/whatsapp/messages/" + id + "/read", b, "");
+    CHECK(rd->status == 404);
+    CHECK_FALSE(leaks(rd, true));
+    auto before = s.request("GET", "/api/whatsapp/messages?before=" + id, b);
+    CHECK(before->status == 404);
+    CHECK_FALSE(leaks(before, true));
+  }
+  for (const std::string& path :
+       {std::string("/api/whatsapp/messages"),
+        std::string("/api/whatsapp/messages?phone_number=15551234567"),
+        std::string("/api/whatsapp/unread"), std::string("/api/whatsapp/unread-count"),
+        std::string("/api/whatsapp/config")}) {
+    CAPTURE(path);
+    auto r = s.request("GET", path, b);
+    CHECK(r->status == 200);
+    CHECK_FALSE(leaks(r));
+  }
+  auto all = s.request("POST", "/api/whatsapp/read-all", b, R"({"phone_number":"15551234567"})");
+  CHECK(body_of(all)["marked"] == 0);
+  CHECK(body_of(s.request("GET", "/api/whatsapp/unread-count", b))["count"] == 1);
+  // acme's message is still unread and still there.
+  CHECK(body_of(s.request("GET", "/api/whatsapp/unread-count", s.acme_token))["count"] == 1);
+  CHECK(s.request("GET", "/api/whatsapp/messages/wamid.SECRET-A/status", s.acme_token)->status ==
+        200);
+
+  // Every route without a token: 401, never data.
+  std::vector<std::pair<std::string, std::string>> routes = {
+      {"GET", "/api/whatsapp/config"},
+      {"POST", "/api/whatsapp/config"},
+      {"DELETE", "/api/whatsapp/config"},
+      {"POST", "/api/whatsapp/config/test"},
+      {"POST", "/api/whatsapp/send"},
+      {"GET", "/api/whatsapp/messages"},
+      {"GET", "/api/whatsapp/messages/" + a_local + "/status"},
+      {"GET", "/api/whatsapp/unread-count"},
+      {"GET", "/api/whatsapp/unread"},
+      {"POST", "/api/whatsapp/messages/" + a_local + "/read"},
+      {"POST", "/api/whatsapp/read-all"},
+      {"GET", "/api/whatsapp/events"},
+  };
+  for (const auto& [method, path] : routes) {
+    CAPTURE(method);
+    CAPTURE(path);
+    for (const std::string& token : {std::string(), std::string("wbt_") + std::string(43, 'A')}) {
+      auto r = s.request(method, path, token, R"({"phone_number":"15551234567","text":"x"})");
+      REQUIRE(r);
+      CHECK(r->status == 401);
+      CHECK_FALSE(leaks(r));
+    }
+  }
+  // DELETE with B's token removed B's config only.
+  CHECK(s.request("DELETE", "/api/whatsapp/config", b)->status == 200);
+  CHECK(s.request("GET", "/api/whatsapp/config", s.acme_token)->status == 200);
+}

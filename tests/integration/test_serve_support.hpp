@@ -1,0 +1,284 @@
+#pragma once
+// Helpers for the daemon's integration tests: a free loopback port, the real `wabactl
+// serve` as a child process, signed webhook bodies and raw HTTP requests.
+
+#include "support/support.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <thread>
+
+namespace servetest {
+
+/// A port the kernel considers free right now (bound to port 0, then released).
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+/// "sha256=<hex>" for `body` under `secret`, as Meta sends it.
+inline std::string sign(const std::string& body, const std::string& secret) {
+  REQUIRE(sodium_init() >= 0);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
+                              secret.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(body.data()),
+                                body.size());
+  crypto_auth_hmacsha256_final(&st, mac);
+  char hex[2 * sizeof mac + 1];
+  sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+  return std::string("sha256=") + hex;
+}
+
+/// A delivery with one inbound text message.
+inline std::string inbound(const std::string& number_id, const std::string& from,
+                           const std::string& wamid, const std::string& text, long ts = 1764000000,
+                           const std::string& name = "Jane") {
+  nlohmann::json value = {
+      {"messaging_product", "whatsapp"},
+      {"metadata", {{"display_phone_number", "15550000000"}, {"phone_number_id", number_id}}},
+      {"contacts", {{{"profile", {{"name", name}}}, {"wa_id", from}}}},
+      {"messages",
+       {{{"from", from},
+         {"id", wamid},
+         {"timestamp", std::to_string(ts)},
+         {"type", "text"},
+         {"text", {{"body", text}}}}}}};
+  return nlohmann::json{
+      {"object", "whatsapp_business_account"},
+      {"entry", {{{"id", "1"}, {"changes", {{{"field", "messages"}, {"value", value}}}}}}}}
+      .dump();
+}
+
+/// A delivery with one status update for an outgoing message.
+inline std::string status_update(const std::string& number_id, const std::string& wamid,
+                                 const std::string& status, long ts = 1764000100) {
+  nlohmann::json value = {
+      {"messaging_product", "whatsapp"},
+      {"metadata", {{"display_phone_number", "15550000000"}, {"phone_number_id", number_id}}},
+      {"statuses",
+       {{{"id", wamid},
+         {"status", status},
+         {"timestamp", std::to_string(ts)},
+         {"recipient_id", "15551230000"}}}}};
+  return nlohmann::json{
+      {"object", "whatsapp_business_account"},
+      {"entry", {{{"id", "1"}, {"changes", {{{"field", "messages"}, {"value", value}}}}}}}}
+      .dump();
+}
+
+/// Adds a tenant and an active config (secrets from files, no test against Meta).
+inline void add_tenant_config(const testsupport::Wabactl& w, const testsupport::TempDir& dir,
+                              const std::string& tenant, const std::string& number_id,
+                              const std::string& app_secret, const std::string& verify_token,
+                              const std::string& graph_url = {}) {
+  REQUIRE(w({"tenant", "add", tenant}).exit_code == 0);
+  auto secret_file = dir / (tenant + ".app-secret");
+  auto token_file = dir / (tenant + ".token");
+  {
+    std::FILE* f = std::fopen(secret_file.c_str(), "w");
+    std::fputs(app_secret.c_str(), f);
+    std::fclose(f);
+    f = std::fopen(token_file.c_str(), "w");
+    std::fputs(("EAAG" + tenant + "token0123456789").c_str(), f);
+    std::fclose(f);
+  }
+  std::vector<std::string> args = {"config",
+                                   "set",
+                                   "--tenant",
+                                   tenant,
+                                   "--phone-number-id",
+                                   number_id,
+                                   "--app-secret-file",
+                                   secret_file.string(),
+                                   "--access-token-file",
+                                   token_file.string(),
+                                   "--verify-token",
+                                   verify_token,
+                                   "--no-test"};
+  if (!graph_url.empty()) {
+    args.push_back("--graph-url");
+    args.push_back(graph_url);
+  }
+  auto r = w(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+/// The real `wabactl serve` in the background.
+class Daemon {
+public:
+  Daemon(const testsupport::Wabactl& w, const testsupport::TempDir& dir,
+         std::vector<std::string> extra_args = {},
+         std::map<std::string, std::string> extra_env = {})
+      : w_(w), dir_(dir), args_(std::move(extra_args)), env_(std::move(extra_env)) {
+    start();
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string log() const { return testsupport::slurp(log_path()); }
+
+  /// Starts (again) on a fresh port and waits until /healthz answers.
+  void start() {
+    port_ = free_port();
+    std::vector<std::string> env_strings;
+    auto env = w_.env;
+    for (const auto& [k, v] : env_) env[k] = v;
+    for (const char* keep :
+         {"PATH", "HOME", "LANG", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+      if (const char* v = std::getenv(keep); v != nullptr && env.count(keep) == 0) env[keep] = v;
+    }
+    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    std::vector<std::string> argv_strings = {WABACTL_BINARY, "serve", "--listen",
+                                             fmt::format("127.0.0.1:{}", port_),
+                                             // The kernel's choice: port + 1 may be taken.
+                                             "--ws-listen", "127.0.0.1:0"};
+    argv_strings.insert(argv_strings.end(), args_.begin(), args_.end());
+    std::vector<char*> argv, envp;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::string log_file = log_path().string();
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(fd, 2);
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    wait_healthy();
+  }
+
+  /// Sends `sig` and waits for the exit; returns the exit status (128+N for a signal).
+  int stop(int sig = SIGTERM) {
+    REQUIRE(pid_ > 0);
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  /// A client for this daemon.
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_connection_timeout(std::chrono::seconds(5));
+    c.set_read_timeout(std::chrono::seconds(30));
+    return c;
+  }
+
+  /// POSTs a body signed with `secret` (or with `signature` as given when not empty).
+  httplib::Result post(const std::string& path, const std::string& body, const std::string& secret,
+                       const std::string& signature = {}) const {
+    auto c = client();
+    httplib::Headers h;
+    std::string sig = signature.empty() ? (secret.empty() ? "" : sign(body, secret)) : signature;
+    if (!sig.empty()) h.emplace("X-Hub-Signature-256", sig);
+    return c.Post(path, h, body, "application/json");
+  }
+
+private:
+  std::filesystem::path log_path() const { return dir_ / "serve.log"; }
+
+  void wait_healthy() {
+    for (int i = 0; i < 400; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL("wabactl serve exited early: ", log());
+      }
+      httplib::Client c("127.0.0.1", port_);
+      c.set_connection_timeout(std::chrono::milliseconds(200));
+      if (auto r = c.Get("/healthz"); r && r->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("wabactl serve did not become healthy: ", log());
+  }
+
+  const testsupport::Wabactl& w_;
+  const testsupport::TempDir& dir_;
+  std::vector<std::string> args_;
+  std::map<std::string, std::string> env_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+/// Sends raw bytes on a new connection and returns everything read until the server
+/// closes or `timeout_ms` passes.
+inline std::string raw_http(int port, const std::string& request, int timeout_ms = 5000) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    // One response is enough once its body (by Content-Length) has arrived.
+    auto end = out.find("\r\n\r\n");
+    auto cl = out.find("Content-Length: ");
+    if (end != std::string::npos && cl != std::string::npos && cl < end) {
+      std::size_t len = std::stoul(out.substr(cl + 16));
+      if (out.size() >= end + 4 + len) break;
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+/// The status code of a raw HTTP response ("HTTP/1.1 413 ..." → 413), 0 if none.
+inline int status_of(const std::string& response) {
+  if (response.size() < 12 || response.rfind("HTTP/1.", 0) != 0) return 0;
+  return std::atoi(response.c_str() + 9);
+}
+
+} // namespace servetest
