@@ -8,25 +8,15 @@
 #   bench/history.sh [RUNS]
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD_DIR:-$root/build-bench}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs=${1:-200}
 
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed: apt-get install sqlite3" >&2; exit 1; }
+need sqlite3 "sqlite3 is needed: apt-get install sqlite3"
 
-# Not a developer build: GCC 12 reports false -Wrestrict positives at -O2.
-launcher=""
-command -v ccache >/dev/null && launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWABACTL_BUILD_TESTS=OFF \
-  -DWABACTL_DEVELOPER=OFF $launcher >/dev/null
-cmake --build "$build" -j2 --target wabactl >"$build/bench-build.log" 2>&1 ||
-  { cat "$build/bench-build.log" >&2; exit 1; }
-bin=$build/wabactl
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
-export WABACTL_DB="$work/wabactl.db" WABACTL_KEY_FILE="$work/master.key"
-"$bin" tenant add bench >/dev/null
+build_release "${BUILD_DIR:-$root/build-bench}"
+bench_workdir
+bench_tenant
 
 start=$(date +%s)
 sqlite3 "$WABACTL_DB" >/dev/null <<'SQL'

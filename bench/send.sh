@@ -9,28 +9,15 @@
 #   bench/send.sh [ROWS] [ROWS_AT_80]        (defaults 5000 and 1000)
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD_DIR:-$root/build-snd-bench}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 rows=${1:-5000}
 rows80=${2:-1000}
 
-command -v python3 >/dev/null || { echo "python3 is needed for timing" >&2; exit 1; }
+need python3 "python3 is needed for timing"
 
-launcher=""
-command -v ccache >/dev/null && launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
-# Not a developer build: GCC 12 gives -Wrestrict false positives at -O2 that -Werror would stop.
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWABACTL_BUILD_TESTS=OFF \
-  -DWABACTL_DEVELOPER=OFF $launcher >/dev/null
-cmake --build "$build" -j2 --target wabactl >/dev/null
-bin=$build/wabactl
-
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+build_release "${BUILD_DIR:-$root/build-snd-bench}"
+bench_workdir
 
 # shellcheck disable=SC2046
 c++ -O2 -std=c++20 -o "$work/fake_graph" "$root/bench/fake_graph.cpp" \
@@ -41,10 +28,7 @@ while [ ! -s "$work/port" ]; do sleep 0.05; done
 port=$(cat "$work/port")
 graph="http://127.0.0.1:$port"
 
-export WABACTL_DB="$work/wabactl.db" WABACTL_KEY_FILE="$work/master.key"
-printf 'EAAGbenchtoken0123456789' >"$work/token"
-"$bin" key init >/dev/null
-"$bin" tenant add bench >/dev/null
+bench_tenant
 "$bin" config set --tenant bench --phone-number-id 100000000000001 \
   --access-token-file "$work/token" --graph-url "$graph" --no-test >/dev/null
 

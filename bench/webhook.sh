@@ -6,39 +6,22 @@
 #   bench/webhook.sh [SECONDS] [CONNECTIONS]
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD_DIR:-$root/build-bench}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 seconds=${1:-10}
 connections=${2:-8}
 threads=2
 per_thread=${BODIES_PER_THREAD:-200000}
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 is needed to sign the bodies" >&2; exit 1; }
+need wrk "wrk is needed: apt-get install wrk"
+need python3 "python3 is needed to sign the bodies"
 
-# Not a developer build: GCC 12 reports false -Wrestrict positives at -O2.
-launcher=""
-command -v ccache >/dev/null && launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWABACTL_BUILD_TESTS=OFF -DWABACTL_DEVELOPER=OFF $launcher >/dev/null
-cmake --build "$build" -j2 --target wabactl >"$build/bench-build.log" 2>&1 ||
-  { cat "$build/bench-build.log" >&2; exit 1; }
-bin=$build/wabactl
-
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-export WABACTL_DB="$work/wabactl.db" WABACTL_KEY_FILE="$work/master.key"
+build_release "${BUILD_DIR:-$root/build-bench}"
+bench_workdir
+bench_tenant
 secret="bench-app-secret-0123456789abcdef"
 number="100000000000001"
 printf '%s' "$secret" >"$work/app-secret"
-printf 'EAAGbenchtoken0123456789' >"$work/token"
-"$bin" key init >/dev/null
-"$bin" tenant add bench >/dev/null
 "$bin" config set --tenant bench --phone-number-id "$number" --app-secret-file "$work/app-secret" \
   --access-token-file "$work/token" --verify-token bench-verify --no-test >/dev/null
 
@@ -69,15 +52,10 @@ for t in range(threads):
             out.write(f"sha256={sig}\t{raw}\n")
 PY
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$bin" serve --listen "127.0.0.1:$port" -q 2>"$work/serve.log" &
 pid=$!
-i=0
-until curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
-  i=$((i + 1))
-  [ $i -gt 100 ] && { echo "the daemon did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
+wait_healthy "$port" "$work/serve.log"
 
 # CPU time (user + system, in clock ticks) of the daemon: a figure a busy machine does not
 # inflate the way it inflates latency.

@@ -87,6 +87,22 @@ std::int64_t append_event(Store& store, const std::string& tenant, const std::st
                           const std::optional<Message>& message,
                           const std::optional<std::int64_t>& unread);
 
+/// One row of the event log as stored: `data` is the Event JSON text, unparsed (streams
+/// send it as it is).
+struct EventRow {
+  std::int64_t id = 0;
+  std::string type;
+  std::string tenant_id;
+  std::string at;
+  std::string data;
+};
+
+/// Rows of the event log with id > `after`, oldest first, at most `limit`: of `tenant`
+/// only, or of every tenant when `tenant` is nullopt (the event hub's fan-out to all
+/// subscribers; everything tenant-facing passes a tenant).
+std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::string>& tenant,
+                                       std::int64_t after, std::size_t limit);
+
 /// Events of `tenant` with id > `after`, oldest first, at most `limit`.
 std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
                                 std::size_t limit);

@@ -35,6 +35,18 @@ std::string mask_secret(std::string_view secret);
 std::string to_hex(const unsigned char* data, std::size_t size);
 std::optional<std::vector<unsigned char>> from_hex(std::string_view hex);
 
+/// One character decoded from UTF-8: its code point and how many bytes it took.
+struct Utf8Char {
+  char32_t code_point = 0;
+  std::size_t length = 0;
+};
+/// Decodes the character at the front of `s`, or nullopt when `s` is empty or does not
+/// start with valid UTF-8 (stray continuation byte, truncated sequence, overlong form,
+/// surrogate, or a value above U+10FFFF).
+std::optional<Utf8Char> decode_utf8(std::string_view s);
+/// Whether all of `s` is valid UTF-8 in the sense of decode_utf8.
+bool valid_utf8(std::string_view s);
+
 /// Reads at most `limit` bytes of a file; throws Error(usage) when it cannot be read or is
 /// larger, naming `what` in the message.
 std::string read_file_limited(const std::filesystem::path& path, std::size_t limit,

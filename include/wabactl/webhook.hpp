@@ -26,6 +26,11 @@ struct Config;
 /// secret never verifies.
 bool verify_signature(std::string_view body, std::string_view header, std::string_view app_secret);
 
+/// The X-Hub-Signature-256 value Meta sends with `body`: "sha256=" and the lowercase hex
+/// HMAC-SHA256 of the exact bytes keyed with `app_secret` (what verify_signature accepts).
+/// Throws Error(internal) when libsodium cannot be initialised.
+std::string signature_header(std::string_view body, std::string_view app_secret);
+
 /// `body` with every non-ASCII UTF-8 character written as a JSON `\uXXXX` escape (lowercase
 /// hex; characters above U+FFFF as a UTF-16 surrogate pair), the form Meta signs. nullopt
 /// when `body` is not valid UTF-8.

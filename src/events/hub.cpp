@@ -4,8 +4,6 @@
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include <algorithm>
 #include <map>
 
@@ -15,27 +13,27 @@ namespace {
 // Events read per query; a backlog is drained in several queries within one poll.
 constexpr std::size_t poll_batch = 512;
 
-StreamEventPtr row_to_event(SQLite::Statement& q) {
+StreamEventPtr to_stream_event(EventRow& row) {
   auto e = std::make_shared<StreamEvent>();
-  e->id = q.getColumn(0).getInt64();
-  e->type = q.getColumn(1).getString();
-  e->tenant_id = q.getColumn(2).getString();
-  e->json = q.getColumn(3).getString();
+  e->id = row.id;
+  e->type = std::move(row.type);
+  e->tenant_id = std::move(row.tenant_id);
+  e->json = std::move(row.data);
   return e;
+}
+
+std::vector<StreamEventPtr> to_stream_events(std::vector<EventRow> rows) {
+  std::vector<StreamEventPtr> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back(to_stream_event(r));
+  return out;
 }
 
 } // namespace
 
 std::vector<StreamEventPtr> read_events(Store& store, const std::string& tenant, std::int64_t after,
                                         std::size_t limit) {
-  SQLite::Statement q(store.db(), "SELECT id, type, tenant_id, data FROM events "
-                                  "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?");
-  q.bind(1, tenant);
-  q.bind(2, static_cast<std::int64_t>(after));
-  q.bind(3, static_cast<std::int64_t>(limit));
-  std::vector<StreamEventPtr> out;
-  while (q.executeStep()) out.push_back(row_to_event(q));
-  return out;
+  return to_stream_events(event_rows_after(store, tenant, after, limit));
 }
 
 Subscription::Subscription(std::string tenant, std::size_t limit, std::function<void()> notify)
@@ -180,14 +178,8 @@ void EventHub::run() {
 void EventHub::poll_once(Store& store) {
   for (;;) {
     std::int64_t after = cursor();
-    std::vector<StreamEventPtr> batch;
-    {
-      SQLite::Statement q(store.db(), "SELECT id, type, tenant_id, data FROM events "
-                                      "WHERE id > ? ORDER BY id LIMIT ?");
-      q.bind(1, static_cast<std::int64_t>(after));
-      q.bind(2, static_cast<std::int64_t>(poll_batch));
-      while (q.executeStep()) batch.push_back(row_to_event(q));
-    }
+    std::vector<StreamEventPtr> batch =
+        to_stream_events(event_rows_after(store, std::nullopt, after, poll_batch));
     if (batch.empty()) return;
 
     std::map<std::string, std::vector<std::shared_ptr<Subscription>>> by_tenant;

@@ -53,9 +53,6 @@ std::string encode_frame(Opcode opcode, std::string_view payload);
 /// A close frame with `code` and a reason (cut to fit a control frame).
 std::string encode_close(std::uint16_t code, std::string_view reason);
 
-/// Whether `s` is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
-bool valid_utf8(std::string_view s);
-
 /// Limits on what a client may send.
 struct FrameLimits {
   std::size_t max_frame = 64 * 1024;     ///< one frame's payload

@@ -1,6 +1,8 @@
 // The WebSocket handshake digest and the frame codec (RFC 6455 §5), without I/O.
 #include "server/websocket.hpp"
 
+#include "wabactl/util.hpp"
+
 #include <sodium.h>
 
 #include <cstring>
@@ -119,43 +121,6 @@ std::string encode_close(std::uint16_t code, std::string_view reason) {
   while (!reason.empty() && !valid_utf8(reason)) reason.remove_suffix(1);
   payload.append(reason);
   return encode_frame(Opcode::close, payload);
-}
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 FrameReader::FrameReader(FrameLimits limits) : limits_(limits) {}

@@ -1,5 +1,6 @@
 #include "wabactl/configs.hpp"
 
+#include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/secrets.hpp"
 #include "wabactl/store.hpp"
@@ -14,11 +15,6 @@ namespace {
 constexpr const char* columns =
     "tenant_id, phone_number_id, business_account_id, webhook_url, api_version, graph_url, "
     "is_active, needs_reauth, api_key, api_secret, verify_token, created_at, updated_at";
-
-std::optional<std::string> opt_text(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getString();
-}
 
 std::vector<unsigned char> blob(const SQLite::Column& c) {
   if (c.isNull()) return {};
@@ -42,14 +38,6 @@ Config row_to_config(SQLite::Statement& q) {
   c.created_at = q.getColumn(11).getString();
   c.updated_at = q.getColumn(12).getString();
   return c;
-}
-
-void bind_opt(SQLite::Statement& q, int i, const std::optional<std::string>& v) {
-  if (v) {
-    q.bind(i, *v);
-  } else {
-    q.bind(i);
-  }
 }
 
 void bind_blob(SQLite::Statement& q, int i, const std::vector<unsigned char>& v) {

@@ -1,5 +1,6 @@
 #include "wabactl/conversations.hpp"
 
+#include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
@@ -12,11 +13,6 @@
 
 namespace wabactl {
 namespace {
-
-std::optional<std::string> opt_text(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getString();
-}
 
 // The position of a message in its conversation's order.
 struct Position {

@@ -1,5 +1,6 @@
 #include "wabactl/messages.hpp"
 
+#include "store/sql.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
 
@@ -8,11 +9,6 @@
 
 namespace wabactl {
 namespace {
-
-std::optional<std::string> opt_text(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getString();
-}
 
 nlohmann::json opt_json(const std::optional<std::string>& v) {
   if (!v) return nullptr;
@@ -158,21 +154,39 @@ std::int64_t append_event(Store& store, const std::string& tenant, const std::st
   return id;
 }
 
+std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::string>& tenant,
+                                       std::int64_t after, std::size_t limit) {
+  SQLite::Statement q(store.db(), tenant ? "SELECT id, type, tenant_id, at, data FROM events "
+                                           "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
+                                         : "SELECT id, type, tenant_id, at, data FROM events "
+                                           "WHERE id > ? ORDER BY id LIMIT ?");
+  int i = 1;
+  if (tenant) q.bind(i++, *tenant);
+  q.bind(i++, static_cast<std::int64_t>(after));
+  q.bind(i, static_cast<std::int64_t>(limit));
+  std::vector<EventRow> out;
+  while (q.executeStep()) {
+    EventRow r;
+    r.id = q.getColumn(0).getInt64();
+    r.type = q.getColumn(1).getString();
+    r.tenant_id = q.getColumn(2).getString();
+    r.at = q.getColumn(3).getString();
+    r.data = q.getColumn(4).getString();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
                                 std::size_t limit) {
-  SQLite::Statement q(store.db(), "SELECT id, type, tenant_id, at, data FROM events "
-                                  "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?");
-  q.bind(1, tenant);
-  q.bind(2, static_cast<std::int64_t>(after));
-  q.bind(3, static_cast<std::int64_t>(limit));
   std::vector<Event> out;
-  while (q.executeStep()) {
+  for (auto& r : event_rows_after(store, tenant, after, limit)) {
     Event e;
-    e.id = q.getColumn(0).getInt64();
-    e.type = q.getColumn(1).getString();
-    e.tenant_id = q.getColumn(2).getString();
-    e.at = q.getColumn(3).getString();
-    e.data = nlohmann::json::parse(q.getColumn(4).getString(), nullptr, false);
+    e.id = r.id;
+    e.type = std::move(r.type);
+    e.tenant_id = std::move(r.tenant_id);
+    e.at = std::move(r.at);
+    e.data = nlohmann::json::parse(r.data, nullptr, false);
     out.push_back(std::move(e));
   }
   return out;

@@ -1,5 +1,6 @@
 #include "wabactl/tokens.hpp"
 
+#include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/secrets.hpp"
 #include "wabactl/store.hpp"
@@ -76,11 +77,6 @@ void validate_token_id(const std::string& id) {
     throw Error(Exit::usage, fmt::format("'{}' is not a token id", id.substr(0, 64)),
                 "token ids look like tok_0123456789ab; see 'wabactl token list'");
   }
-}
-
-std::optional<std::string> opt_text(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getString();
 }
 
 ApiToken row_to_token(SQLite::Statement& q) {

@@ -274,6 +274,49 @@ std::optional<std::string> normalize_phone(std::string_view input) {
   return digits;
 }
 
+std::optional<Utf8Char> decode_utf8(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  const auto lead = static_cast<unsigned char>(s[0]);
+  std::size_t len = 0;
+  char32_t cp = 0;
+  char32_t min = 0;
+  if (lead < 0x80) {
+    return Utf8Char{lead, 1};
+  } else if ((lead & 0xE0) == 0xC0) {
+    len = 2, cp = lead & 0x1Fu, min = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    len = 3, cp = lead & 0x0Fu, min = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    len = 4, cp = lead & 0x07u, min = 0x10000;
+  } else {
+    return std::nullopt;
+  }
+  if (len > s.size()) return std::nullopt;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[k]);
+    if ((b & 0xC0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (b & 0x3Fu);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+  return Utf8Char{cp, len};
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // ASCII is most of what passes through here; it needs no decoding.
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    auto c = decode_utf8(s.substr(i));
+    if (!c) return false;
+    i += c->length;
+  }
+  return true;
+}
+
 bool is_business_scoped_user_id(std::string_view s) {
   // Two-letter country prefix, a dot, then an opaque id of letters and digits.
   if (s.size() < 4 || s.size() > 128 || s[2] != '.') return false;

@@ -1,3 +1,4 @@
+#include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/messages.hpp"
@@ -14,22 +15,6 @@
 
 namespace wabactl {
 namespace {
-
-void bind_opt(SQLite::Statement& q, const char* name, const std::optional<std::string>& v) {
-  if (v) {
-    q.bind(name, *v);
-  } else {
-    q.bind(name);
-  }
-}
-
-void bind_opt(SQLite::Statement& q, const char* name, const std::optional<int>& v) {
-  if (v) {
-    q.bind(name, *v);
-  } else {
-    q.bind(name);
-  }
-}
 
 std::optional<std::string> non_empty(std::string_view s) {
   if (s.empty()) return std::nullopt;

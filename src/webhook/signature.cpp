@@ -1,4 +1,6 @@
 #include "wabactl/configs.hpp"
+#include "wabactl/error.hpp"
+#include "wabactl/util.hpp"
 #include "wabactl/webhook.hpp"
 
 #include <sodium.h>
@@ -10,6 +12,8 @@ namespace wabactl {
 namespace {
 
 constexpr std::string_view signature_prefix = "sha256=";
+
+using Mac = std::array<unsigned char, crypto_auth_hmacsha256_BYTES>;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -25,15 +29,14 @@ std::string_view trim_spaces(std::string_view s) {
 }
 
 // The 32 bytes a well-formed header claims, or nullopt.
-std::optional<std::array<unsigned char, crypto_auth_hmacsha256_BYTES>>
-claimed_mac(std::string_view header) {
+std::optional<Mac> claimed_mac(std::string_view header) {
   header = trim_spaces(header);
   if (header.size() != signature_prefix.size() + 2 * crypto_auth_hmacsha256_BYTES ||
       header.substr(0, signature_prefix.size()) != signature_prefix) {
     return std::nullopt;
   }
   std::string_view hex = header.substr(signature_prefix.size());
-  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+  Mac mac{};
   for (std::size_t i = 0; i < mac.size(); ++i) {
     int hi = hex_value(hex[2 * i]);
     int lo = hex_value(hex[2 * i + 1]);
@@ -43,9 +46,8 @@ claimed_mac(std::string_view header) {
   return mac;
 }
 
-bool mac_matches(std::string_view body, std::string_view secret,
-                 const std::array<unsigned char, crypto_auth_hmacsha256_BYTES>& claimed) {
-  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+Mac hmac_sha256(std::string_view body, std::string_view secret) {
+  Mac mac{};
   crypto_auth_hmacsha256_state st;
   crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
                               secret.size());
@@ -53,6 +55,11 @@ bool mac_matches(std::string_view body, std::string_view secret,
                                 body.size());
   crypto_auth_hmacsha256_final(&st, mac.data());
   sodium_memzero(&st, sizeof st);
+  return mac;
+}
+
+bool mac_matches(std::string_view body, std::string_view secret, const Mac& claimed) {
+  Mac mac = hmac_sha256(body, secret);
   return sodium_memcmp(mac.data(), claimed.data(), mac.size()) == 0;
 }
 
@@ -82,26 +89,9 @@ std::optional<std::string> escape_non_ascii(std::string_view body) {
       ++i;
       continue;
     }
-    std::size_t len = 0;
-    unsigned cp = 0;
-    unsigned min = 0;
-    if ((b0 & 0xE0) == 0xC0) {
-      len = 2, cp = b0 & 0x1F, min = 0x80;
-    } else if ((b0 & 0xF0) == 0xE0) {
-      len = 3, cp = b0 & 0x0F, min = 0x800;
-    } else if ((b0 & 0xF8) == 0xF0) {
-      len = 4, cp = b0 & 0x07, min = 0x10000;
-    } else {
-      return std::nullopt;
-    }
-    if (i + len > body.size()) return std::nullopt;
-    for (std::size_t k = 1; k < len; ++k) {
-      auto b = static_cast<unsigned char>(body[i + k]);
-      if ((b & 0xC0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+    auto c = decode_utf8(body.substr(i));
+    if (!c) return std::nullopt;
+    const unsigned cp = c->code_point;
     if (cp >= 0x10000) {
       unsigned v = cp - 0x10000;
       append_escape(out, 0xD800 + (v >> 10));
@@ -109,7 +99,7 @@ std::optional<std::string> escape_non_ascii(std::string_view body) {
     } else {
       append_escape(out, cp);
     }
-    i += len;
+    i += c->length;
   }
   return out;
 }
@@ -122,8 +112,7 @@ class SignedForms {
 public:
   explicit SignedForms(std::string_view body) : body_(body), pending_(has_non_ascii(body)) {}
 
-  bool verified_by(std::string_view secret,
-                   const std::array<unsigned char, crypto_auth_hmacsha256_BYTES>& claimed) {
+  bool verified_by(std::string_view secret, const Mac& claimed) {
     if (secret.empty()) return false;
     if (mac_matches(body_, secret, claimed)) return true;
     if (pending_) {
@@ -140,6 +129,12 @@ private:
 };
 
 } // namespace
+
+std::string signature_header(std::string_view body, std::string_view app_secret) {
+  if (sodium_init() < 0) throw Error(Exit::internal, "libsodium could not be initialised");
+  Mac mac = hmac_sha256(body, app_secret);
+  return std::string(signature_prefix) + to_hex(mac.data(), mac.size());
+}
 
 bool verify_signature(std::string_view body, std::string_view header, std::string_view app_secret) {
   if (sodium_init() < 0) return false;

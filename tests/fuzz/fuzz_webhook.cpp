@@ -18,23 +18,6 @@ namespace {
 
 constexpr std::string_view secret = "fuzz-app-secret";
 
-std::string sign(std::string_view body) {
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
-                              secret.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(body.data()),
-                                body.size());
-  crypto_auth_hmacsha256_final(&st, mac);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned char b : mac) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
-
 // A fresh store every few thousand inputs keeps memory flat across a long run.
 wabactl::Store& store() {
   static std::unique_ptr<wabactl::Store> s;
@@ -61,13 +44,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view body(reinterpret_cast<const char*>(data), size);
 
   // The body used as its own header must never verify; its real HMAC always must.
-  std::string header = sign(body);
+  std::string header = wabactl::signature_header(body, secret);
   if (!wabactl::verify_signature(body, header, secret)) std::abort();
   if (wabactl::verify_signature(body, body, secret)) std::abort();
   auto tenants = wabactl::authenticate(body, header, {{std::string(secret), {"acme"}, false}});
   if (tenants.size() != 1) std::abort();
   if (auto escaped = wabactl::escape_non_ascii(body)) {
-    if (!wabactl::verify_signature(body, sign(*escaped), secret)) std::abort();
+    if (!wabactl::verify_signature(body, wabactl::signature_header(*escaped, secret), secret))
+      std::abort();
   }
 
   wabactl::ParsedDelivery parsed;

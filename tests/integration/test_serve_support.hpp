@@ -3,13 +3,13 @@
 // serve` as a child process, signed webhook bodies and raw HTTP requests.
 
 #include "support/support.hpp"
+#include "wabactl/webhook.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
-#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,21 +35,6 @@ inline int free_port() {
   REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
   ::close(fd);
   return ntohs(a.sin_port);
-}
-
-/// "sha256=<hex>" for `body` under `secret`, as Meta sends it.
-inline std::string sign(const std::string& body, const std::string& secret) {
-  REQUIRE(sodium_init() >= 0);
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
-                              secret.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(body.data()),
-                                body.size());
-  crypto_auth_hmacsha256_final(&st, mac);
-  char hex[2 * sizeof mac + 1];
-  sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
-  return std::string("sha256=") + hex;
 }
 
 /// A delivery with one inbound text message.
@@ -208,7 +193,9 @@ public:
                        const std::string& signature = {}) const {
     auto c = client();
     httplib::Headers h;
-    std::string sig = signature.empty() ? (secret.empty() ? "" : sign(body, secret)) : signature;
+    std::string sig = signature.empty()
+                          ? (secret.empty() ? "" : wabactl::signature_header(body, secret))
+                          : signature;
     if (!sig.empty()) h.emplace("X-Hub-Signature-256", sig);
     return c.Post(path, h, body, "application/json");
   }

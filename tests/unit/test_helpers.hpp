@@ -1,7 +1,11 @@
 #pragma once
-// Helpers shared by the unit tests: scoped environment variables.
+// Helpers shared by the unit tests: scoped environment variables, the exit code and
+// message of a wabactl::Error a call throws.
+
+#include "wabactl/error.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,5 +42,36 @@ public:
 private:
   std::map<std::string, std::optional<std::string>> saved_;
 };
+
+/// The exit code of the Error `fn` throws, or Exit::ok when it returns normally.
+inline wabactl::Exit code_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const wabactl::Error& e) {
+    return e.code();
+  }
+  return wabactl::Exit::ok;
+}
+
+/// The message of the Error `fn` throws, or "" when it returns normally.
+inline std::string message_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const wabactl::Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+/// The message and hint ("message | hint") of the Error `fn` throws, or "" when it returns
+/// normally.
+inline std::string message_and_hint_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const wabactl::Error& e) {
+    return std::string(e.what()) + " | " + e.hint();
+  }
+  return {};
+}
 
 } // namespace testhelpers

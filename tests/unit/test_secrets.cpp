@@ -14,6 +14,8 @@
 #include <fstream>
 
 using namespace wabactl;
+using testhelpers::code_of;
+using testhelpers::message_of;
 using testhelpers::ScopedEnv;
 using testsupport::TempDir;
 
@@ -28,24 +30,6 @@ MasterKey key_of(unsigned char fill, const std::string& source = "test key") {
 
 bool same_key(const MasterKey& a, const MasterKey& b) {
   return std::equal(a.data(), a.data() + MasterKey::size, b.data());
-}
-
-Exit code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return Exit::ok;
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
 }
 
 void write_key_text(const std::filesystem::path& p, const std::string& text, mode_t mode) {

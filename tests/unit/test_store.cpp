@@ -18,6 +18,8 @@
 #include <set>
 
 using namespace wabactl;
+using testhelpers::code_of;
+using testhelpers::message_and_hint_of;
 using testhelpers::ScopedEnv;
 using testsupport::TempDir;
 
@@ -27,24 +29,6 @@ MasterKey test_key() {
   std::array<unsigned char, MasterKey::size> bytes{};
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(i * 7 + 1);
   return MasterKey(bytes.data(), "test key");
-}
-
-Exit code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return Exit::ok;
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return std::string(e.what()) + " | " + e.hint();
-  }
-  return {};
 }
 
 long long count(Store& store, const std::string& sql) {
@@ -172,7 +156,7 @@ TEST_CASE("a database from a newer wabactl is refused with a clear error and lef
     SQLite::Database raw(path.string(), SQLite::OPEN_READWRITE);
     raw.exec("PRAGMA user_version = " + std::to_string(newer));
   }
-  std::string msg = message_of([&] { Store s(path); });
+  std::string msg = message_and_hint_of([&] { Store s(path); });
   CHECK(msg.find("newer") != std::string::npos);
   CHECK(msg.find(std::to_string(newer)) != std::string::npos);
   CHECK(msg.find("upgrade wabactl") != std::string::npos);
@@ -271,8 +255,9 @@ TEST_CASE("tenants: add, list, find, duplicates and bad input") {
         "Café Ünïcode 🙂");
 
   CHECK(code_of([&] { require_tenant(store, "nobody"); }) == Exit::not_found);
-  CHECK(message_of([&] { require_tenant(store, "nobody"); }).find("wabactl tenant add nobody") !=
-        std::string::npos);
+  CHECK(message_and_hint_of([&] {
+          require_tenant(store, "nobody");
+        }).find("wabactl tenant add nobody") != std::string::npos);
   CHECK(code_of([&] { require_tenant(store, "Bad Id"); }) == Exit::usage);
 }
 

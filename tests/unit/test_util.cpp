@@ -9,21 +9,15 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <utility>
+#include <vector>
 
 using namespace wabactl;
+using testhelpers::code_of;
 using testhelpers::ScopedEnv;
 using testsupport::TempDir;
 
 namespace {
-
-Exit code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return Exit::ok;
-}
 
 void write_text(const std::filesystem::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary);
@@ -239,4 +233,60 @@ TEST_CASE("the key path follows flag > $WABACTL_KEY_FILE > credentials dir > XDG
   std::filesystem::create_directories(dir / "xdg" / "wabactl");
   write_text(dir / "xdg" / "wabactl" / "master.key", "x");
   CHECK(resolve_key_path(std::nullopt, true)->path == dir / "xdg" / "wabactl" / "master.key");
+}
+
+TEST_CASE("UTF-8 validation rejects overlongs, surrogates and truncations") {
+  CHECK(valid_utf8("héllo ✓ 😀"));
+  CHECK(valid_utf8(""));
+  CHECK(valid_utf8(std::string("a\0b", 3))); // NUL is valid UTF-8; callers refuse it apart
+  CHECK_FALSE(valid_utf8("\xc0\xaf"));
+  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));
+  CHECK_FALSE(valid_utf8("\xf4\x90\x80\x80"));
+  CHECK_FALSE(valid_utf8("\xe2\x9c"));
+  CHECK_FALSE(valid_utf8("\xff"));
+  // Boundaries of each length, just inside and just outside.
+  struct Row {
+    std::string bytes;
+    bool valid;
+  };
+  for (const auto& [bytes, valid] : std::vector<Row>{
+           {"\x7f", true},
+           {"\xc1\xbf", false}, // overlong U+007F
+           {"\xc2\x80", true},  // U+0080
+           {"\xdf\xbf", true},  // U+07FF
+           {"\xe0\x9f\xbf", false},
+           {"\xe0\xa0\x80", true},      // U+0800
+           {"\xed\x9f\xbf", true},      // U+D7FF
+           {"\xed\xbf\xbf", false},     // U+DFFF, a surrogate
+           {"\xee\x80\x80", true},      // U+E000
+           {"\xef\xbf\xbf", true},      // U+FFFF
+           {"\xf0\x8f\xbf\xbf", false}, // overlong U+FFFF
+           {"\xf0\x90\x80\x80", true},  // U+10000
+           {"\xf4\x8f\xbf\xbf", true},  // U+10FFFF
+           {"\xf8\x88\x80\x80\x80", false},
+           {"\x80", false},          // a continuation byte alone
+           {"\xc3\x28", false},      // lead byte without its continuation
+           {"a\xf0\x9f\x98", false}, // cut at the end
+       }) {
+    CAPTURE(bytes);
+    CHECK(valid_utf8(bytes) == valid);
+    CHECK(valid_utf8("ok " + bytes + " ok") == valid);
+  }
+}
+
+TEST_CASE("decode_utf8 gives the code point and length of the first character") {
+  auto one = [](std::string_view s) {
+    auto c = decode_utf8(s);
+    REQUIRE(c.has_value());
+    return std::pair<std::uint32_t, std::size_t>(c->code_point, c->length);
+  };
+  CHECK(one("A rest") == std::pair<std::uint32_t, std::size_t>(0x41, 1));
+  CHECK(one("é") == std::pair<std::uint32_t, std::size_t>(0xE9, 2));
+  CHECK(one("✓x") == std::pair<std::uint32_t, std::size_t>(0x2713, 3));
+  CHECK(one("😀") == std::pair<std::uint32_t, std::size_t>(0x1F600, 4));
+  CHECK(one("\xf4\x8f\xbf\xbf") == std::pair<std::uint32_t, std::size_t>(0x10FFFF, 4));
+  CHECK_FALSE(decode_utf8("").has_value());
+  CHECK_FALSE(decode_utf8("\xbf").has_value());
+  CHECK_FALSE(decode_utf8("\xe2\x9c").has_value());
+  CHECK_FALSE(decode_utf8("\xf4\x90\x80\x80").has_value());
 }

@@ -8,7 +8,6 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <sodium.h>
 
 using namespace wabactl;
 
@@ -63,20 +62,6 @@ struct Fixture {
     return out;
   }
 };
-
-std::string sign(std::string_view body, std::string_view secret) {
-  REQUIRE(sodium_init() >= 0);
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
-                              secret.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(body.data()),
-                                body.size());
-  crypto_auth_hmacsha256_final(&st, mac);
-  std::string header = "sha256=";
-  for (unsigned char b : mac) header += fmt::format("{:02x}", b);
-  return header;
-}
 
 } // namespace
 
@@ -440,7 +425,7 @@ TEST_CASE(
     }
     return routed;
   };
-  auto verified = authenticate(body, sign(body, "beta-secret"), candidates);
+  auto verified = authenticate(body, signature_header(body, "beta-secret"), candidates);
   REQUIRE(verified == std::set<std::string>{"beta"});
   f.ingest(body, route(verified));
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'acme' AND "
@@ -448,5 +433,5 @@ TEST_CASE(
   CHECK(f.status_of(outgoing_wamid) == "sent");
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'beta'") == 1);
   // A forged signature authenticates nobody: the server stores nothing at all.
-  CHECK(authenticate(body, sign(body, "guess"), candidates).empty());
+  CHECK(authenticate(body, signature_header(body, "guess"), candidates).empty());
 }

@@ -4,7 +4,6 @@
 #include "wabactl/webhook.hpp"
 
 #include <doctest/doctest.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <cctype>
@@ -17,24 +16,6 @@ std::string fixture(const std::string& name) {
   return testsupport::slurp(std::string(WABACTL_SOURCE_DIR) + "/tests/fixtures/webhooks/" + name);
 }
 
-std::string sign(std::string_view body, std::string_view secret) {
-  REQUIRE(sodium_init() >= 0);
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
-                              secret.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(body.data()),
-                                body.size());
-  crypto_auth_hmacsha256_final(&st, mac);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned char b : mac) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
-
 const std::string secret = "0123456789abcdef0123456789abcdef";
 
 } // namespace
@@ -44,13 +25,13 @@ TEST_CASE("webhook signature: the HMAC of the exact bytes verifies") {
                            "multi_entry.json", "statuses.json"}) {
     CAPTURE(name);
     std::string body = fixture(name);
-    CHECK(verify_signature(body, sign(body, secret), secret));
+    CHECK(verify_signature(body, signature_header(body, secret), secret));
   }
 }
 
 TEST_CASE("webhook signature: missing, malformed and wrong headers are refused") {
   std::string body = fixture("text.json");
-  std::string good = sign(body, secret);
+  std::string good = signature_header(body, secret);
   CHECK_FALSE(verify_signature(body, "", secret));
   CHECK_FALSE(verify_signature(body, "sha256=", secret));
   CHECK_FALSE(verify_signature(body, good.substr(7), secret));                  // no prefix
@@ -66,7 +47,8 @@ TEST_CASE("webhook signature: missing, malformed and wrong headers are refused")
   flipped.back() = flipped.back() == '0' ? '1' : '0';
   CHECK_FALSE(verify_signature(body, flipped, secret));
   CHECK_FALSE(verify_signature(body, good, "another-secret"));
-  CHECK_FALSE(verify_signature(body, sign(body, ""), "")); // an empty secret never verifies
+  CHECK_FALSE(
+      verify_signature(body, signature_header(body, ""), "")); // an empty secret never verifies
   CHECK_FALSE(verify_signature(body, std::string(1 << 20, 'a'), secret)); // huge header
   std::string nul_header = good;
   nul_header[10] = '\0';
@@ -75,18 +57,18 @@ TEST_CASE("webhook signature: missing, malformed and wrong headers are refused")
 
 TEST_CASE("webhook signature: uppercase hex and surrounding spaces are accepted") {
   std::string body = fixture("text.json");
-  std::string upper = sign(body, secret);
+  std::string upper = signature_header(body, secret);
   std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7,
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   CHECK(verify_signature(body, upper, secret));
-  CHECK(verify_signature(body, " " + sign(body, secret) + " ", secret));
+  CHECK(verify_signature(body, " " + signature_header(body, secret) + " ", secret));
 }
 
 TEST_CASE("webhook signature: a re-serialised body does not verify") {
   for (const char* name : {"special_chars.json", "non_ascii_emoji.json", "location.json"}) {
     CAPTURE(name);
     std::string body = fixture(name);
-    std::string header = sign(body, secret);
+    std::string header = signature_header(body, secret);
     std::string reserialised = nlohmann::json::parse(body).dump();
     REQUIRE(reserialised != body);
     CHECK_FALSE(verify_signature(reserialised, header, secret));
@@ -102,9 +84,9 @@ TEST_CASE("webhook signature: the \\u-escaped form Meta signs verifies the raw U
   CHECK(escaped->find("\\ud83d\\udc4b\\ud83c\\udffd") != std::string::npos);
   CHECK(escaped->find("\\u4f60\\u597d") != std::string::npos);
   CHECK(nlohmann::json::parse(*escaped) == nlohmann::json::parse(body));
-  CHECK(verify_signature(body, sign(*escaped, secret), secret));
-  CHECK(verify_signature(*escaped, sign(*escaped, secret), secret));
-  CHECK_FALSE(verify_signature(body, sign(*escaped, "other"), secret));
+  CHECK(verify_signature(body, signature_header(*escaped, secret), secret));
+  CHECK(verify_signature(*escaped, signature_header(*escaped, secret), secret));
+  CHECK_FALSE(verify_signature(body, signature_header(*escaped, "other"), secret));
   // ASCII bodies have no second form: the escaped HMAC of another body does not help.
   std::string ascii = fixture("text.json");
   CHECK(escape_non_ascii(ascii) == ascii);
@@ -118,8 +100,8 @@ TEST_CASE("webhook signature: invalid UTF-8 has no escaped form") {
   CHECK_FALSE(escape_non_ascii("\xf4\x90\x80\x80")); // past U+10FFFF
   CHECK(escape_non_ascii("\xf4\x8f\xbf\xbf") == "\\udbff\\udfff");
   std::string body = "{\"x\":\"\xff\"}";
-  CHECK(verify_signature(body, sign(body, secret), secret));
-  CHECK_FALSE(verify_signature(body, sign("{\"x\":\"\\u00ff\"}", secret), secret));
+  CHECK(verify_signature(body, signature_header(body, secret), secret));
+  CHECK_FALSE(verify_signature(body, signature_header("{\"x\":\"\\u00ff\"}", secret), secret));
 }
 
 TEST_CASE("webhook authenticate: tenants of every secret that verifies") {
@@ -129,25 +111,25 @@ TEST_CASE("webhook authenticate: tenants of every secret that verifies") {
       {"gamma-secret", {"gamma"}, false},
       {"fallback-secret", {"delta"}, true},
   };
-  CHECK(authenticate(body, sign(body, "shared-app-secret"), candidates) ==
+  CHECK(authenticate(body, signature_header(body, "shared-app-secret"), candidates) ==
         std::set<std::string>{"acme", "beta"});
-  CHECK(authenticate(body, sign(body, "gamma-secret"), candidates) ==
+  CHECK(authenticate(body, signature_header(body, "gamma-secret"), candidates) ==
         std::set<std::string>{"gamma"});
-  CHECK(authenticate(body, sign(body, "fallback-secret"), candidates) ==
+  CHECK(authenticate(body, signature_header(body, "fallback-secret"), candidates) ==
         std::set<std::string>{"delta"});
-  CHECK(authenticate(body, sign(body, "unknown"), candidates).empty());
+  CHECK(authenticate(body, signature_header(body, "unknown"), candidates).empty());
   CHECK(authenticate(body, "", candidates).empty());
-  CHECK(authenticate(body, sign(body, "shared-app-secret"), {}).empty());
+  CHECK(authenticate(body, signature_header(body, "shared-app-secret"), {}).empty());
   // The escaped form Meta signs works for any candidate, not only the first one tried.
   std::string unicode = fixture("non_ascii_emoji.json");
   auto escaped = escape_non_ascii(unicode);
   REQUIRE(escaped);
-  CHECK(authenticate(unicode, sign(*escaped, "gamma-secret"), candidates) ==
+  CHECK(authenticate(unicode, signature_header(*escaped, "gamma-secret"), candidates) ==
         std::set<std::string>{"gamma"});
-  CHECK(authenticate(unicode, sign(unicode, "fallback-secret"), candidates) ==
+  CHECK(authenticate(unicode, signature_header(unicode, "fallback-secret"), candidates) ==
         std::set<std::string>{"delta"});
   // A fallback with nobody to vouch for authenticates nobody.
-  CHECK(authenticate(body, sign(body, "fb"), {{"fb", {}, true}}).empty());
+  CHECK(authenticate(body, signature_header(body, "fb"), {{"fb", {}, true}}).empty());
 }
 
 TEST_CASE("webhook secret candidates: shared App Secrets group tenants, fallback covers the rest") {
@@ -176,7 +158,7 @@ TEST_CASE("webhook secret candidates: shared App Secrets group tenants, fallback
   CHECK(secret_candidates(configs, key, std::nullopt).size() == 2);
   // The fallback never vouches for a tenant that has its own App Secret.
   std::string body = fixture("text.json");
-  CHECK(authenticate(body, sign(body, "env-secret"), with_fallback) ==
+  CHECK(authenticate(body, signature_header(body, "env-secret"), with_fallback) ==
         std::set<std::string>{"delta"});
   // A secret sealed for another tenant does not open: a credentials error, not a guess.
   configs[0].sealed_app_secret = configs[1].sealed_app_secret;

@@ -242,15 +242,6 @@ TEST_CASE("server frames use the shortest length encoding and are unmasked") {
   CHECK(c.size() == 2 + 125);
 }
 
-TEST_CASE("UTF-8 validation rejects overlongs, surrogates and truncations") {
-  CHECK(valid_utf8("héllo ✓ 😀"));
-  CHECK_FALSE(valid_utf8("\xc0\xaf"));
-  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));
-  CHECK_FALSE(valid_utf8("\xf4\x90\x80\x80"));
-  CHECK_FALSE(valid_utf8("\xe2\x9c"));
-  CHECK_FALSE(valid_utf8("\xff"));
-}
-
 TEST_CASE("the frame reader assembles fragments and answers control frames in between") {
   FrameReader r;
   std::string buf = client_frame(0x1, "Hel", false) + client_frame(0x9, "p") +

@@ -1,0 +1,69 @@
+# shellcheck shell=sh
+# Shared by the bench scripts (POSIX sh; sourced, not run): the Release build, a temporary
+# folder cleaned up on exit, a bench tenant, and small helpers.
+#   . "$(dirname "$0")/lib.sh"
+# Sets $root (the source tree).
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+# need COMMAND MESSAGE: stops with MESSAGE when COMMAND is not installed.
+need() {
+  command -v "$1" >/dev/null || { echo "$2" >&2; exit 1; }
+}
+
+# build_release BUILD_DIR: builds the wabactl binary in Release into BUILD_DIR (ccache when
+# installed) and sets $bin to it; the build log is shown only when the build fails.
+build_release() {
+  build=$1
+  launcher=""
+  command -v ccache >/dev/null && launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+  # Not a developer build: GCC 12 reports false -Wrestrict positives at -O2 that -Werror
+  # would stop.
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWABACTL_BUILD_TESTS=OFF \
+    -DWABACTL_DEVELOPER=OFF $launcher >/dev/null
+  cmake --build "$build" -j2 --target wabactl >"$build/bench-build.log" 2>&1 ||
+    { cat "$build/bench-build.log" >&2; exit 1; }
+  bin=$build/wabactl
+}
+
+# bench_workdir: creates the temporary folder $work, removed on exit together with the
+# background process whose id is in $pid (when set).
+bench_workdir() {
+  work=$(mktemp -d)
+  pid=""
+  trap bench_cleanup EXIT INT TERM
+}
+
+bench_cleanup() {
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+
+# bench_tenant: a database and master key in $work ($WABACTL_DB, $WABACTL_KEY_FILE
+# exported), the tenant `bench`, and a made-up access token in $work/token for
+# `config set --access-token-file`.
+bench_tenant() {
+  export WABACTL_DB="$work/wabactl.db" WABACTL_KEY_FILE="$work/master.key"
+  printf 'EAAGbenchtoken0123456789' >"$work/token"
+  "$bin" key init >/dev/null
+  "$bin" tenant add bench >/dev/null
+}
+
+# free_port: a loopback TCP port that is free right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_healthy PORT LOG: waits up to 10 s for the daemon's /healthz on PORT; stops with LOG
+# when it does not answer.
+wait_healthy() {
+  tries=0
+  until curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ $tries -gt 100 ] && { echo "the daemon did not start:" >&2; cat "$2" >&2; exit 1; }
+    sleep 0.1
+  done
+}
