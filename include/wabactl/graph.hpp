@@ -68,6 +68,9 @@ std::optional<MetaError> parse_meta_error(const HttpResult& result);
 std::string describe(const MetaError& error);
 /// Advice for a code ("outside the 24-hour window: send a template"), or empty.
 std::string advice_for(int code);
+/// Advice for a decoded error: as advice_for(code) for Meta's own errors; for an answer
+/// that was not Meta's error object (a proxy's page, a wrong --graph-url), says so.
+std::string advice_for(const MetaError& error);
 
 class GraphClient {
 public:

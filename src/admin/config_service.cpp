@@ -34,7 +34,7 @@ void validate_verify_token(const std::string& value) {
 }
 
 [[noreturn]] void throw_rejected(const MetaError& e, bool credentials) {
-  std::string advice = advice_for(e.code);
+  std::string advice = advice_for(e);
   if (credentials) {
     throw Error(Exit::credentials, fmt::format("Meta rejected the access token: {}", describe(e)),
                 advice.empty() ? "set a valid token with 'wabactl config set ... "

@@ -120,6 +120,15 @@ std::string advice_for(int code) {
   }
 }
 
+std::string advice_for(const MetaError& e) {
+  if (e.code == 0 && e.type.empty()) {
+    return fmt::format("the answer (HTTP {}) did not come from Meta's Graph API: check "
+                       "--graph-url and $WABACTL_GRAPH_URL, or try again later",
+                       e.http_status);
+  }
+  return advice_for(e.code);
+}
+
 std::string describe(const MetaError& e) {
   std::string out = e.code != 0 || !e.type.empty()
                         ? fmt::format("Meta error {}", e.code)

@@ -1,5 +1,6 @@
 // The outbox and the send itself: claim the row (idempotency), upload, call Meta with
 // retries by error class, record the answer.
+#include "store/sql.hpp"
 #include "wabactl/config_service.hpp"
 #include "wabactl/send.hpp"
 #include "wabactl/store.hpp"
@@ -25,14 +26,6 @@ constexpr std::int64_t stale_pending_seconds = 15 * 60;
 
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-void bind_opt(SQLite::Statement& q, int i, const std::optional<std::string>& v) {
-  if (v) {
-    q.bind(i, *v);
-  } else {
-    q.bind(i);
-  }
 }
 
 // The result of one Graph exchange after retries.
@@ -452,7 +445,7 @@ struct Sender::Impl {
       return o;
     }
     const MetaError& e = *x.error;
-    std::string advice = advice_for(e.code);
+    std::string advice = advice_for(e);
     switch (classify(e)) {
     case ErrorClass::credentials:
       o.exit = Exit::credentials;
@@ -565,7 +558,18 @@ struct Sender::Impl {
       return o;
     }
     SendOutcome o;
-    o.message = record_sent(tenant, id, wamid, body, media_id);
+    try {
+      o.message = record_sent(tenant, id, wamid, body, media_id);
+    } catch (const std::exception& e) {
+      // Meta accepted it: the row must not stay 'pending' (it would block every re-run with
+      // this key) nor become retryable (that would send it twice).
+      o.exit = Exit::internal;
+      o.message = record_unknown(
+          tenant, id, fmt::format("accepted by Meta as {} but not recorded: {}", wamid, e.what()));
+      o.error = fmt::format("Meta accepted {} as {}, but it could not be recorded: {}", what, wamid,
+                            e.what());
+      o.hint = "the message was sent: do not send it again; this is a bug, please report it";
+    }
     return o;
   }
 };

@@ -50,6 +50,9 @@ TEST_CASE("answers that are not Meta's error object are classified by HTTP statu
     CHECK(e->code == 0);
     CHECK(classify(*e) == ErrorClass::permanent);
     CHECK(describe(*e).find(std::to_string(status)) != std::string::npos);
+    // The advice names the real suspect, not the token's permissions (code 0's advice).
+    CHECK(advice_for(*e).find("did not come from Meta") != std::string::npos);
+    CHECK(advice_for(*e).find("permission") == std::string::npos);
   }
   HttpResult unauthorized;
   unauthorized.status = 401;

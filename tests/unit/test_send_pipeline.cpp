@@ -209,6 +209,23 @@ TEST_CASE("send: a 200 without a message id is an unknown outcome") {
   CHECK(f.graph.count("POST", "/messages") == 1);
 }
 
+TEST_CASE("send: an accepted send that cannot be recorded is 'unknown', never left pending") {
+  Fixture f;
+  // Meta never reuses a message id; a fake that does makes recording the second send fail.
+  fail_messages(f,
+                Reply{200, R"({"messaging_product":"whatsapp","messages":[{"id":"wamid.SAME"}]})"});
+  REQUIRE(f.send(keyed("inv-a")).exit == Exit::ok);
+  auto second = f.send(keyed("inv-b"));
+  CHECK(second.exit == Exit::internal);
+  REQUIRE(second.message);
+  CHECK(column(f.store, second.message->id, "send_state") == "unknown");
+  // A re-run with the key answers at once from the stored state and sends nothing.
+  auto again = f.send(keyed("inv-b"));
+  CHECK(again.exit == Exit::tempfail);
+  CHECK(f.graph.count("POST", "/messages") == 2);
+  CHECK(f.clock.sleeps().empty());
+}
+
 TEST_CASE("send: a Retry-After beyond reason stops retrying at once") {
   Fixture f;
   fail_messages(f, Reply{429,
