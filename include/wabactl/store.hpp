@@ -17,6 +17,8 @@ class Database;
 
 namespace wabactl {
 
+class StatementLease;
+
 /// How durable each commit is: `full` syncs the WAL on every commit (survives power loss),
 /// `normal` syncs at checkpoints (survives a process crash).
 enum class Durability { full, normal };
@@ -48,6 +50,12 @@ public:
   /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws. Called inside
   /// another transaction, it uses a savepoint that rolls back only its own changes.
   void transaction(const std::function<void()>& fn);
+
+  /// A prepared statement for `sql` from this connection's cache, for SQL that runs again
+  /// and again (webhook ingest, event log): preparing costs more than running most of it.
+  /// The statement is reset and its bindings cleared when the lease ends. A statement that
+  /// is already leased (nested use), or SQL beyond the cache's bound, gets a fresh statement.
+  StatementLease prepare(std::string_view sql);
 
   /// Small key/value settings (Argon2id salt, key check). nullopt when absent.
   std::optional<std::vector<unsigned char>> setting(std::string_view name);

@@ -1,11 +1,13 @@
 #include "wabactl/messages.hpp"
 
 #include "store/sql.hpp"
+#include "wabactl/error.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 namespace wabactl {
 namespace {
@@ -98,12 +100,13 @@ int status_rank(const std::string& status) {
 
 std::optional<Message> find_message_by_local_id(Store& store, const std::string& tenant,
                                                 std::int64_t id) {
-  SQLite::Statement q(
-      store.db(), fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select()));
-  q.bind(1, tenant);
-  q.bind(2, static_cast<std::int64_t>(id));
-  if (!q.executeStep()) return std::nullopt;
-  return row_to_message(q);
+  static const std::string sql =
+      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select());
+  auto q = store.prepare(sql);
+  q->bind(1, tenant);
+  q->bind(2, static_cast<std::int64_t>(id));
+  if (!q->executeStep()) return std::nullopt;
+  return row_to_message(*q);
 }
 
 std::optional<Message> find_message(Store& store, const std::string& tenant,
@@ -112,66 +115,73 @@ std::optional<Message> find_message(Store& store, const std::string& tenant,
   for (char c : id_or_wamid) digits = digits && c >= '0' && c <= '9';
   if (digits) return find_message_by_local_id(store, tenant, std::stoll(id_or_wamid));
   if (id_or_wamid.empty() || id_or_wamid.size() > 512) return std::nullopt;
-  SQLite::Statement q(
-      store.db(),
-      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.message_id = ?", message_select()));
-  q.bind(1, tenant);
-  q.bind(2, id_or_wamid);
-  if (!q.executeStep()) return std::nullopt;
-  return row_to_message(q);
+  static const std::string sql =
+      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.message_id = ?", message_select());
+  auto q = store.prepare(sql);
+  q->bind(1, tenant);
+  q->bind(2, id_or_wamid);
+  if (!q->executeStep()) return std::nullopt;
+  return row_to_message(*q);
 }
 
 std::int64_t unread_count(Store& store, const std::string& tenant) {
-  SQLite::Statement q(store.db(), "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = ? AND "
-                                  "direction = 'incoming' AND read_at IS NULL");
-  q.bind(1, tenant);
-  q.executeStep();
-  return q.getColumn(0).getInt64();
+  auto q = store.prepare("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = ? AND "
+                         "direction = 'incoming' AND read_at IS NULL");
+  q->bind(1, tenant);
+  q->executeStep();
+  return q->getColumn(0).getInt64();
 }
 
 std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,
                           const std::optional<Message>& message,
                           const std::optional<std::int64_t>& unread) {
+  if (sqlite3_get_autocommit(store.db().getHandle()) != 0) {
+    throw Error(Exit::internal, "events must be appended inside a transaction");
+  }
+  // The Event JSON carries its own id. AUTOINCREMENT ids are never reused, so the next one is
+  // the sequence plus one; the caller's transaction makes it ours (a writer that got there
+  // first turns our INSERT into an error, never into a wrong id).
+  std::int64_t id = 1;
+  {
+    auto next = store.prepare("SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'");
+    if (next->executeStep()) id = next->getColumn(0).getInt64();
+  }
   std::string at = now_iso();
-  // The id is only known after the insert; the data column is completed in place.
-  SQLite::Statement ins(store.db(),
-                        "INSERT INTO events(tenant_id, type, at, data) VALUES(?, ?, ?, '{}')");
-  ins.bind(1, tenant);
-  ins.bind(2, type);
-  ins.bind(3, at);
-  ins.exec();
-  std::int64_t id = store.db().getLastInsertRowid();
   nlohmann::json data = {{"id", id},
                          {"type", type},
                          {"tenant_id", tenant},
                          {"at", at},
                          {"message", message ? to_json(*message) : nlohmann::json(nullptr)},
                          {"unread", unread ? nlohmann::json(*unread) : nlohmann::json(nullptr)}};
-  SQLite::Statement upd(store.db(), "UPDATE events SET data = ? WHERE id = ?");
-  upd.bind(1, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  upd.bind(2, static_cast<std::int64_t>(id));
-  upd.exec();
+  auto ins =
+      store.prepare("INSERT INTO events(id, tenant_id, type, at, data) VALUES(?, ?, ?, ?, ?)");
+  ins->bind(1, static_cast<std::int64_t>(id));
+  ins->bind(2, tenant);
+  ins->bind(3, type);
+  ins->bind(4, at);
+  ins->bind(5, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  ins->exec();
   return id;
 }
 
 std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::string>& tenant,
                                        std::int64_t after, std::size_t limit) {
-  SQLite::Statement q(store.db(), tenant ? "SELECT id, type, tenant_id, at, data FROM events "
-                                           "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
-                                         : "SELECT id, type, tenant_id, at, data FROM events "
-                                           "WHERE id > ? ORDER BY id LIMIT ?");
+  auto q = store.prepare(tenant ? "SELECT id, type, tenant_id, at, data FROM events "
+                                  "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
+                                : "SELECT id, type, tenant_id, at, data FROM events "
+                                  "WHERE id > ? ORDER BY id LIMIT ?");
   int i = 1;
-  if (tenant) q.bind(i++, *tenant);
-  q.bind(i++, static_cast<std::int64_t>(after));
-  q.bind(i, static_cast<std::int64_t>(limit));
+  if (tenant) q->bind(i++, *tenant);
+  q->bind(i++, static_cast<std::int64_t>(after));
+  q->bind(i, static_cast<std::int64_t>(limit));
   std::vector<EventRow> out;
-  while (q.executeStep()) {
+  while (q->executeStep()) {
     EventRow r;
-    r.id = q.getColumn(0).getInt64();
-    r.type = q.getColumn(1).getString();
-    r.tenant_id = q.getColumn(2).getString();
-    r.at = q.getColumn(3).getString();
-    r.data = q.getColumn(4).getString();
+    r.id = q->getColumn(0).getInt64();
+    r.type = q->getColumn(1).getString();
+    r.tenant_id = q->getColumn(2).getString();
+    r.at = q->getColumn(3).getString();
+    r.data = q->getColumn(4).getString();
     out.push_back(std::move(r));
   }
   return out;
@@ -193,7 +203,9 @@ std::vector<Event> events_after(Store& store, const std::string& tenant, std::in
 }
 
 std::int64_t last_event_id(Store& store) {
-  return store.db().execAndGet("SELECT coalesce(max(id), 0) FROM events").getInt64();
+  auto q = store.prepare("SELECT coalesce(max(id), 0) FROM events");
+  q->executeStep();
+  return q->getColumn(0).getInt64();
 }
 
 } // namespace wabactl

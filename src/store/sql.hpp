@@ -1,8 +1,10 @@
 #pragma once
-// Binding and reading SQL NULLs as std::optional, for the modules that write SQL.
+// Binding and reading SQL NULLs as std::optional, and the lease on a cached prepared statement
+// (Store::prepare), for the modules that write SQL.
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -23,5 +25,45 @@ void bind_opt(SQLite::Statement& q, Key key, const std::optional<T>& v) {
     q.bind(key);
   }
 }
+
+/// A statement handed out by Store::prepare. When the lease ends the statement is reset and
+/// unbound, so a cached SELECT never keeps a read snapshot open between uses, and the cache
+/// may hand it out again.
+class StatementLease {
+public:
+  StatementLease(SQLite::Statement& cached, bool& in_use) noexcept
+      : statement_(&cached), in_use_(&in_use) {
+    in_use = true;
+  }
+  explicit StatementLease(std::unique_ptr<SQLite::Statement> own) noexcept
+      : statement_(own.get()), own_(std::move(own)) {}
+  StatementLease(StatementLease&& other) noexcept
+      : statement_(other.statement_), in_use_(other.in_use_), own_(std::move(other.own_)) {
+    other.statement_ = nullptr;
+    other.in_use_ = nullptr;
+  }
+  StatementLease(const StatementLease&) = delete;
+  StatementLease& operator=(const StatementLease&) = delete;
+  StatementLease& operator=(StatementLease&&) = delete;
+  ~StatementLease() {
+    if (in_use_ == nullptr) return;
+    // tryReset reports the last step's error, which the caller has already seen thrown.
+    statement_->tryReset();
+    try {
+      statement_->clearBindings();
+    } catch (const SQLite::Exception&) {
+      // sqlite3_clear_bindings cannot fail; nothing to report from a destructor anyway.
+    }
+    *in_use_ = false;
+  }
+
+  SQLite::Statement& operator*() const noexcept { return *statement_; }
+  SQLite::Statement* operator->() const noexcept { return statement_; }
+
+private:
+  SQLite::Statement* statement_;
+  bool* in_use_ = nullptr;
+  std::unique_ptr<SQLite::Statement> own_;
+};
 
 } // namespace wabactl

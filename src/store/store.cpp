@@ -1,6 +1,7 @@
 #include "wabactl/store.hpp"
 
 #include "store/migrations.hpp"
+#include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/util.hpp"
 
@@ -12,12 +13,36 @@
 
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 
 namespace wabactl {
+
+namespace {
+
+struct CachedStatement {
+  SQLite::Statement statement;
+  bool in_use = false;
+};
+
+struct SqlHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+// Every SQL text in the program is a constant or built from a few variants; the bound only
+// guards against a future caller that formats values into SQL.
+constexpr std::size_t max_cached_statements = 128;
+
+} // namespace
 
 struct Store::Impl {
   std::filesystem::path path;
   SQLite::Database db;
+  // Declared after `db`: statements are finalized before the connection closes.
+  std::unordered_map<std::string, std::unique_ptr<CachedStatement>, SqlHash, std::equal_to<>>
+      statements;
   Impl(std::filesystem::path p, const std::string& name, int flags)
       : path(std::move(p)), db(name, flags) {}
 };
@@ -155,10 +180,10 @@ void Store::transaction(const std::function<void()>& fn) {
   auto& db = impl_->db;
   if (sqlite3_get_autocommit(db.getHandle()) == 0) {
     // Already inside a transaction: a savepoint gives the inner call its own rollback.
-    db.exec("SAVEPOINT nested");
+    prepare("SAVEPOINT nested")->exec();
     try {
       fn();
-      db.exec("RELEASE nested");
+      prepare("RELEASE nested")->exec();
     } catch (...) {
       try {
         db.exec("ROLLBACK TO nested");
@@ -170,10 +195,10 @@ void Store::transaction(const std::function<void()>& fn) {
     }
     return;
   }
-  db.exec("BEGIN IMMEDIATE");
+  prepare("BEGIN IMMEDIATE")->exec();
   try {
     fn();
-    db.exec("COMMIT");
+    prepare("COMMIT")->exec();
   } catch (...) {
     try {
       db.exec("ROLLBACK");
@@ -183,6 +208,20 @@ void Store::transaction(const std::function<void()>& fn) {
     }
     throw;
   }
+}
+
+StatementLease Store::prepare(std::string_view sql) {
+  auto& cache = impl_->statements;
+  auto it = cache.find(sql);
+  if (it == cache.end() && cache.size() < max_cached_statements) {
+    auto entry = std::unique_ptr<CachedStatement>(
+        new CachedStatement{SQLite::Statement(impl_->db, std::string(sql))});
+    it = cache.emplace(std::string(sql), std::move(entry)).first;
+  }
+  if (it == cache.end() || it->second->in_use) {
+    return StatementLease(std::make_unique<SQLite::Statement>(impl_->db, std::string(sql)));
+  }
+  return StatementLease(it->second->statement, it->second->in_use);
 }
 
 std::optional<std::vector<unsigned char>> Store::setting(std::string_view name) {

@@ -35,156 +35,156 @@ bool moves_message(const std::string& status) {
          status == "failed";
 }
 
-std::int64_t archive(SQLite::Database& db, std::string_view body, std::string_view route,
+std::int64_t archive(Store& store, std::string_view body, std::string_view route,
                      std::string_view verified_by, const std::string& now, bool& duplicate) {
   if (body.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw Error(Exit::usage, "webhook body is too large to archive");
   }
   std::array<unsigned char, crypto_hash_sha256_BYTES> hash{};
   crypto_hash_sha256(hash.data(), reinterpret_cast<const unsigned char*>(body.data()), body.size());
-  SQLite::Statement ins(db, "INSERT INTO webhook_deliveries(received_at, route, verified_by, "
-                            "body, body_hash) VALUES(:at, :route, :by, :body, :hash) "
-                            "ON CONFLICT DO NOTHING");
-  ins.bind(":at", now);
-  bind_opt(ins, ":route", non_empty(route));
-  bind_opt(ins, ":by", non_empty(verified_by));
-  ins.bind(":body", body.data(), static_cast<int>(body.size()));
-  ins.bind(":hash", hash.data(), static_cast<int>(hash.size()));
-  duplicate = ins.exec() == 0;
-  if (!duplicate) return db.getLastInsertRowid();
-  SQLite::Statement q(db, "SELECT id FROM webhook_deliveries WHERE body_hash = ?");
-  q.bind(1, hash.data(), static_cast<int>(hash.size()));
-  q.executeStep();
-  return q.getColumn(0).getInt64();
+  auto ins = store.prepare("INSERT INTO webhook_deliveries(received_at, route, verified_by, "
+                           "body, body_hash) VALUES(:at, :route, :by, :body, :hash) "
+                           "ON CONFLICT DO NOTHING");
+  ins->bind(":at", now);
+  bind_opt(*ins, ":route", non_empty(route));
+  bind_opt(*ins, ":by", non_empty(verified_by));
+  ins->bind(":body", body.data(), static_cast<int>(body.size()));
+  ins->bind(":hash", hash.data(), static_cast<int>(hash.size()));
+  duplicate = ins->exec() == 0;
+  if (!duplicate) return store.db().getLastInsertRowid();
+  auto q = store.prepare("SELECT id FROM webhook_deliveries WHERE body_hash = ?");
+  q->bind(1, hash.data(), static_cast<int>(hash.size()));
+  q->executeStep();
+  return q->getColumn(0).getInt64();
 }
 
 // Contacts are keyed by phone number when Meta shows one, else by the business-scoped user
 // id (username users). A username contact that later shows its number is completed in place.
-void upsert_contact(SQLite::Database& db, const std::string& tenant,
+void upsert_contact(Store& store, const std::string& tenant,
                     const std::optional<std::string>& phone, const std::optional<std::string>& user,
                     const std::optional<std::string>& name, const std::string& now) {
   if (phone) {
     if (user) {
-      SQLite::Statement merge(db, "UPDATE contacts SET phone_number = :phone, updated_at = :now "
-                                  "WHERE tenant_id = :t AND user_id = :u AND phone_number IS NULL "
-                                  "AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = :t "
-                                  "AND phone_number = :phone)");
-      merge.bind(":phone", *phone);
-      merge.bind(":now", now);
-      merge.bind(":t", tenant);
-      merge.bind(":u", *user);
-      merge.exec();
+      auto merge = store.prepare("UPDATE contacts SET phone_number = :phone, updated_at = :now "
+                                 "WHERE tenant_id = :t AND user_id = :u AND phone_number IS NULL "
+                                 "AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = :t "
+                                 "AND phone_number = :phone)");
+      merge->bind(":phone", *phone);
+      merge->bind(":now", now);
+      merge->bind(":t", tenant);
+      merge->bind(":u", *user);
+      merge->exec();
     }
-    SQLite::Statement q(
-        db, "INSERT INTO contacts(tenant_id, phone_number, user_id, name, created_at, updated_at) "
-            "VALUES(:t, :phone, CASE WHEN :u IS NULL OR EXISTS (SELECT 1 FROM contacts WHERE "
-            "tenant_id = :t AND user_id = :u) THEN NULL ELSE :u END, :name, :now, :now) "
-            "ON CONFLICT(tenant_id, phone_number) WHERE phone_number IS NOT NULL DO UPDATE SET "
-            "name = coalesce(excluded.name, contacts.name), "
-            "user_id = CASE WHEN contacts.user_id IS NULL AND :u IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM contacts c2 WHERE c2.tenant_id = :t AND c2.user_id = :u) THEN :u "
-            "ELSE contacts.user_id END, updated_at = :now");
-    q.bind(":t", tenant);
-    q.bind(":phone", *phone);
-    bind_opt(q, ":u", user);
-    bind_opt(q, ":name", name);
-    q.bind(":now", now);
-    q.exec();
+    auto q = store.prepare(
+        "INSERT INTO contacts(tenant_id, phone_number, user_id, name, created_at, updated_at) "
+        "VALUES(:t, :phone, CASE WHEN :u IS NULL OR EXISTS (SELECT 1 FROM contacts WHERE "
+        "tenant_id = :t AND user_id = :u) THEN NULL ELSE :u END, :name, :now, :now) "
+        "ON CONFLICT(tenant_id, phone_number) WHERE phone_number IS NOT NULL DO UPDATE SET "
+        "name = coalesce(excluded.name, contacts.name), "
+        "user_id = CASE WHEN contacts.user_id IS NULL AND :u IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM contacts c2 WHERE c2.tenant_id = :t AND c2.user_id = :u) THEN :u "
+        "ELSE contacts.user_id END, updated_at = :now");
+    q->bind(":t", tenant);
+    q->bind(":phone", *phone);
+    bind_opt(*q, ":u", user);
+    bind_opt(*q, ":name", name);
+    q->bind(":now", now);
+    q->exec();
   } else if (user) {
-    SQLite::Statement q(db,
-                        "INSERT INTO contacts(tenant_id, user_id, name, created_at, updated_at) "
-                        "VALUES(:t, :u, :name, :now, :now) "
-                        "ON CONFLICT(tenant_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET "
-                        "name = coalesce(excluded.name, contacts.name), updated_at = :now");
-    q.bind(":t", tenant);
-    q.bind(":u", *user);
-    bind_opt(q, ":name", name);
-    q.bind(":now", now);
-    q.exec();
+    auto q =
+        store.prepare("INSERT INTO contacts(tenant_id, user_id, name, created_at, updated_at) "
+                      "VALUES(:t, :u, :name, :now, :now) "
+                      "ON CONFLICT(tenant_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET "
+                      "name = coalesce(excluded.name, contacts.name), updated_at = :now");
+    q->bind(":t", tenant);
+    q->bind(":u", *user);
+    bind_opt(*q, ":name", name);
+    q->bind(":now", now);
+    q->exec();
   }
 }
 
 // Returns the new row's local id, or nullopt for a duplicate.
-std::optional<std::int64_t> insert_message(SQLite::Database& db, const std::string& tenant,
+std::optional<std::int64_t> insert_message(Store& store, const std::string& tenant,
                                            const InboundMessage& m, const std::string& now) {
-  SQLite::Statement q(
-      db, "INSERT INTO whatsapp_messages(tenant_id, contact_id, phone_number, user_id, "
-          "conversation, message_id, direction, status, status_rank, type, message_text, "
-          "media_type, media_id, reply_to, timestamp, created_at, payload) VALUES(:t, "
-          "(SELECT external_id FROM contacts WHERE tenant_id = :t AND ((:phone IS NOT NULL AND "
-          "phone_number = :phone) OR (:phone IS NULL AND user_id = :u)) LIMIT 1), "
-          ":phone, :u, :conversation, :id, 'incoming', 'received', :rank, :type, :text, "
-          ":media_type, :media_id, :reply_to, :ts, :now, :payload) ON CONFLICT DO NOTHING");
-  q.bind(":t", tenant);
-  bind_opt(q, ":phone", m.from);
-  bind_opt(q, ":u", m.from_user_id);
-  q.bind(":conversation", m.from ? *m.from : *m.from_user_id);
-  q.bind(":id", m.message_id);
-  q.bind(":rank", status_rank("received"));
-  q.bind(":type", m.type);
+  auto q = store.prepare(
+      "INSERT INTO whatsapp_messages(tenant_id, contact_id, phone_number, user_id, "
+      "conversation, message_id, direction, status, status_rank, type, message_text, "
+      "media_type, media_id, reply_to, timestamp, created_at, payload) VALUES(:t, "
+      "(SELECT external_id FROM contacts WHERE tenant_id = :t AND ((:phone IS NOT NULL AND "
+      "phone_number = :phone) OR (:phone IS NULL AND user_id = :u)) LIMIT 1), "
+      ":phone, :u, :conversation, :id, 'incoming', 'received', :rank, :type, :text, "
+      ":media_type, :media_id, :reply_to, :ts, :now, :payload) ON CONFLICT DO NOTHING");
+  q->bind(":t", tenant);
+  bind_opt(*q, ":phone", m.from);
+  bind_opt(*q, ":u", m.from_user_id);
+  q->bind(":conversation", m.from ? *m.from : *m.from_user_id);
+  q->bind(":id", m.message_id);
+  q->bind(":rank", status_rank("received"));
+  q->bind(":type", m.type);
   // An empty reaction means "removed" and is worth keeping; other empty texts are none.
   if (m.text.empty() && m.type != "reaction") {
-    q.bind(":text");
+    q->bind(":text");
   } else {
-    q.bind(":text", m.text);
+    q->bind(":text", m.text);
   }
-  bind_opt(q, ":media_type", m.media_type);
-  bind_opt(q, ":media_id", m.media_id);
-  bind_opt(q, ":reply_to", m.reply_to);
-  q.bind(":ts", iso_or_now(m.timestamp, now));
-  q.bind(":now", now);
-  q.bind(":payload", dump(m.payload));
-  if (q.exec() == 0) return std::nullopt;
-  return db.getLastInsertRowid();
+  bind_opt(*q, ":media_type", m.media_type);
+  bind_opt(*q, ":media_id", m.media_id);
+  bind_opt(*q, ":reply_to", m.reply_to);
+  q->bind(":ts", iso_or_now(m.timestamp, now));
+  q->bind(":now", now);
+  q->bind(":payload", dump(m.payload));
+  if (q->exec() == 0) return std::nullopt;
+  return store.db().getLastInsertRowid();
 }
 
-bool insert_status(SQLite::Database& db, const std::string& tenant, const StatusUpdate& s,
+bool insert_status(Store& store, const std::string& tenant, const StatusUpdate& s,
                    const std::string& now) {
-  SQLite::Statement q(db, "INSERT INTO message_statuses(tenant_id, message_id, status, timestamp, "
-                          "error_code, error_title, error_details, payload) VALUES(:t, :id, "
-                          ":status, :ts, :code, :title, :details, :payload) "
-                          "ON CONFLICT DO NOTHING");
-  q.bind(":t", tenant);
-  q.bind(":id", s.message_id);
-  q.bind(":status", s.status);
-  q.bind(":ts", iso_or_now(s.timestamp, now));
-  bind_opt(q, ":code", s.error_code);
-  bind_opt(q, ":title", s.error_title);
-  bind_opt(q, ":details", s.error_details);
-  q.bind(":payload", dump(s.payload));
-  return q.exec() > 0;
+  auto q = store.prepare("INSERT INTO message_statuses(tenant_id, message_id, status, timestamp, "
+                         "error_code, error_title, error_details, payload) VALUES(:t, :id, "
+                         ":status, :ts, :code, :title, :details, :payload) "
+                         "ON CONFLICT DO NOTHING");
+  q->bind(":t", tenant);
+  q->bind(":id", s.message_id);
+  q->bind(":status", s.status);
+  q->bind(":ts", iso_or_now(s.timestamp, now));
+  bind_opt(*q, ":code", s.error_code);
+  bind_opt(*q, ":title", s.error_title);
+  bind_opt(*q, ":details", s.error_details);
+  q->bind(":payload", dump(s.payload));
+  return q->exec() > 0;
 }
 
 // The rank comparison in the WHERE clause is what keeps late statuses from downgrading.
-void advance_message(SQLite::Database& db, const std::string& tenant, const StatusUpdate& s) {
+void advance_message(Store& store, const std::string& tenant, const StatusUpdate& s) {
   if (!moves_message(s.status)) return;
   bool failed = s.status == "failed";
-  SQLite::Statement q(db, "UPDATE whatsapp_messages SET status = :status, status_rank = :rank, "
-                          "error_code = CASE WHEN :failed THEN :code ELSE error_code END, "
-                          "error_title = CASE WHEN :failed THEN :title ELSE error_title END, "
-                          "error_details = CASE WHEN :failed THEN :details ELSE error_details END "
-                          "WHERE tenant_id = :t AND message_id = :id AND direction = 'outgoing' "
-                          "AND status_rank < :rank");
-  q.bind(":status", s.status);
-  q.bind(":rank", status_rank(s.status));
-  q.bind(":failed", failed ? 1 : 0);
+  auto q = store.prepare("UPDATE whatsapp_messages SET status = :status, status_rank = :rank, "
+                         "error_code = CASE WHEN :failed THEN :code ELSE error_code END, "
+                         "error_title = CASE WHEN :failed THEN :title ELSE error_title END, "
+                         "error_details = CASE WHEN :failed THEN :details ELSE error_details END "
+                         "WHERE tenant_id = :t AND message_id = :id AND direction = 'outgoing' "
+                         "AND status_rank < :rank");
+  q->bind(":status", s.status);
+  q->bind(":rank", status_rank(s.status));
+  q->bind(":failed", failed ? 1 : 0);
   // A failure without an error object still reads as failed, with code 0.
-  q.bind(":code", s.error_code.value_or(0));
-  q.bind(":title", s.error_title.value_or(""));
-  q.bind(":details", s.error_details.value_or(""));
-  q.bind(":t", tenant);
-  q.bind(":id", s.message_id);
-  q.exec();
+  q->bind(":code", s.error_code.value_or(0));
+  q->bind(":title", s.error_title.value_or(""));
+  q->bind(":details", s.error_details.value_or(""));
+  q->bind(":t", tenant);
+  q->bind(":id", s.message_id);
+  q->exec();
 }
 
 std::optional<Message> outgoing_message(Store& store, const std::string& tenant,
                                         const std::string& wamid) {
-  SQLite::Statement q(store.db(), "SELECT id FROM whatsapp_messages WHERE tenant_id = ? AND "
-                                  "message_id = ? AND direction = 'outgoing'");
-  q.bind(1, tenant);
-  q.bind(2, wamid);
-  if (!q.executeStep()) return std::nullopt;
-  return find_message_by_local_id(store, tenant, q.getColumn(0).getInt64());
+  auto q = store.prepare("SELECT id FROM whatsapp_messages WHERE tenant_id = ? AND "
+                         "message_id = ? AND direction = 'outgoing'");
+  q->bind(1, tenant);
+  q->bind(2, wamid);
+  if (!q->executeStep()) return std::nullopt;
+  return find_message_by_local_id(store, tenant, q->getColumn(0).getInt64());
 }
 
 } // namespace
@@ -204,21 +204,21 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
     return it == tenant_of_number.end() ? nullptr : &it->second;
   };
 
-  stats.delivery_id = archive(db, raw_body, route, verified_by, now, stats.duplicate_delivery);
+  stats.delivery_id = archive(store, raw_body, route, verified_by, now, stats.duplicate_delivery);
   for (const auto& number : parsed.phone_number_ids) {
     if (const auto* tenant = tenant_of(number)) stats.tenants.insert(*tenant);
   }
   for (const auto& tenant : stats.tenants) {
-    SQLite::Statement q(db, "INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?) "
-                            "ON CONFLICT DO NOTHING");
-    q.bind(1, static_cast<std::int64_t>(stats.delivery_id));
-    q.bind(2, tenant);
-    q.exec();
+    auto q = store.prepare("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?) "
+                           "ON CONFLICT DO NOTHING");
+    q->bind(1, static_cast<std::int64_t>(stats.delivery_id));
+    q->bind(2, tenant);
+    q->exec();
   }
 
   for (const auto& c : parsed.contacts) {
     if (const auto* tenant = tenant_of(c.phone_number_id)) {
-      upsert_contact(db, *tenant, c.wa_id, c.user_id, c.name, now);
+      upsert_contact(store, *tenant, c.wa_id, c.user_id, c.name, now);
     }
   }
 
@@ -230,8 +230,8 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
       continue;
     }
     // Senders without a contacts[] entry (system messages) still get a contact row.
-    upsert_contact(db, *tenant, m.from, m.from_user_id, std::nullopt, now);
-    auto id = insert_message(db, *tenant, m, now);
+    upsert_contact(store, *tenant, m.from, m.from_user_id, std::nullopt, now);
+    auto id = insert_message(store, *tenant, m, now);
     if (!id) {
       ++stats.duplicates;
       continue;
@@ -249,12 +249,12 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
       ++stats.archived_only;
       continue;
     }
-    if (!insert_status(db, *tenant, s, now)) {
+    if (!insert_status(store, *tenant, s, now)) {
       ++stats.duplicates;
       continue;
     }
     ++stats.statuses;
-    advance_message(db, *tenant, s);
+    advance_message(store, *tenant, s);
     stats.event_ids.push_back(append_event(store, *tenant, event_message_status,
                                            outgoing_message(store, *tenant, s.message_id),
                                            std::nullopt));
