@@ -125,11 +125,9 @@ std::optional<Message> find_message(Store& store, const std::string& tenant,
 }
 
 std::int64_t unread_count(Store& store, const std::string& tenant) {
-  auto q = store.prepare("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = ? AND "
-                         "direction = 'incoming' AND read_at IS NULL");
+  auto q = store.prepare("SELECT count FROM unread_counts WHERE tenant_id = ?");
   q->bind(1, tenant);
-  q->executeStep();
-  return q->getColumn(0).getInt64();
+  return q->executeStep() ? q->getColumn(0).getInt64() : 0;
 }
 
 std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,

@@ -145,6 +145,39 @@ CREATE TABLE api_tokens (
 ) WITHOUT ROWID;
 CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id);
 )sql",
+      // 4: each tenant's unread count, kept by triggers so every writer (daemon, CLI, a
+      // host's own SQL) keeps it right. Counting the unread index instead costs time in
+      // proportion to the backlog, once per inbound message.
+      R"sql(
+CREATE TABLE unread_counts (
+  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  count     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO unread_counts(tenant_id, count)
+  SELECT tenant_id, count(*) FROM whatsapp_messages
+  WHERE direction = 'incoming' AND read_at IS NULL GROUP BY tenant_id;
+CREATE TRIGGER unread_on_insert AFTER INSERT ON whatsapp_messages
+  WHEN new.direction = 'incoming' AND new.read_at IS NULL
+BEGIN
+  INSERT INTO unread_counts(tenant_id, count) VALUES(new.tenant_id, 1)
+    ON CONFLICT(tenant_id) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER unread_on_delete AFTER DELETE ON whatsapp_messages
+  WHEN old.direction = 'incoming' AND old.read_at IS NULL
+BEGIN
+  UPDATE unread_counts SET count = count - 1 WHERE tenant_id = old.tenant_id;
+END;
+CREATE TRIGGER unread_on_update AFTER UPDATE OF tenant_id, direction, read_at ON whatsapp_messages
+  WHEN (old.direction = 'incoming' AND old.read_at IS NULL)
+       OR (new.direction = 'incoming' AND new.read_at IS NULL)
+BEGIN
+  UPDATE unread_counts SET count = count - 1
+    WHERE tenant_id = old.tenant_id AND old.direction = 'incoming' AND old.read_at IS NULL;
+  INSERT INTO unread_counts(tenant_id, count)
+    SELECT new.tenant_id, 1 WHERE new.direction = 'incoming' AND new.read_at IS NULL
+    ON CONFLICT(tenant_id) DO UPDATE SET count = count + 1;
+END;
+)sql",
   };
   return list;
 }

@@ -5,6 +5,7 @@
 #include "wabactl/config_service.hpp"
 #include "wabactl/configs.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/messages.hpp"
 #include "wabactl/secrets.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
@@ -106,6 +107,9 @@ void check_rows_survived(Store& store, int version, const MasterKey& key) {
     CHECK(count(store, "SELECT count(*) FROM webhook_deliveries") == 1);
     CHECK(count(store, "SELECT count(*) FROM delivery_tenants") == 1);
     CHECK(count(store, "SELECT count(*) FROM events WHERE type = 'message.received'") == 1);
+    // The unread counter is filled from the messages that were there before it existed.
+    CHECK(unread_count(store, "acme") == 1);
+    CHECK(unread_count(store, "beta") == 0);
   }
   if (version >= 3) {
     CHECK(count(store, "SELECT count(*) FROM api_tokens WHERE id = 'tok1'") == 1);
@@ -138,6 +142,76 @@ TEST_CASE("a database from every older schema version migrates with its data int
     add_tenant(store, "after", std::nullopt);
     CHECK(find_tenant(store, "after").has_value());
   }
+}
+
+TEST_CASE("the unread count follows every change to a message, whoever writes it") {
+  Store store = Store::in_memory();
+  add_tenant(store, "acme", std::nullopt);
+  add_tenant(store, "beta", std::nullopt);
+  // Raw SQL on purpose: the count must hold for any writer, not only for wabactl's own code.
+  auto insert = [&](const std::string& tenant, const std::string& wamid, const char* direction,
+                    const char* read_at) {
+    store.db().exec(fmt::format(
+        "INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, "
+        "direction, status, type, timestamp, created_at, read_at) VALUES('{0}', '15550001111', "
+        "'15550001111', '{1}', '{2}', 'received', 'text', '2026-01-01T00:00:00Z', "
+        "'2026-01-01T00:00:00Z', {3})",
+        tenant, wamid, direction, read_at));
+  };
+  auto truth = [&](const std::string& tenant) {
+    return count(store, fmt::format("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = "
+                                    "'{}' AND direction = 'incoming' AND read_at IS NULL",
+                                    tenant));
+  };
+  auto agrees = [&] {
+    return unread_count(store, "acme") == truth("acme") &&
+           unread_count(store, "beta") == truth("beta");
+  };
+
+  CHECK(unread_count(store, "acme") == 0);
+  insert("acme", "wamid.A1", "incoming", "NULL");
+  insert("acme", "wamid.A2", "incoming", "NULL");
+  insert("acme", "wamid.A3", "incoming", "'2026-01-02T00:00:00Z'");
+  insert("acme", "wamid.A4", "outgoing", "NULL");
+  insert("beta", "wamid.B1", "incoming", "NULL");
+  CHECK(unread_count(store, "acme") == 2);
+  CHECK(unread_count(store, "beta") == 1);
+  CHECK(agrees());
+
+  store.db().exec("UPDATE whatsapp_messages SET read_at = '2026-01-03T00:00:00Z' "
+                  "WHERE message_id = 'wamid.A1'");
+  CHECK(unread_count(store, "acme") == 1);
+  // Marking a read message read again, or touching other columns, changes nothing.
+  store.db().exec("UPDATE whatsapp_messages SET read_at = '2026-01-04T00:00:00Z', "
+                  "message_text = 'x' WHERE tenant_id = 'acme'");
+  CHECK(unread_count(store, "acme") == 0);
+  store.db().exec("UPDATE whatsapp_messages SET status = 'read' WHERE tenant_id = 'acme'");
+  CHECK(unread_count(store, "acme") == 0);
+  store.db().exec("UPDATE whatsapp_messages SET read_at = NULL WHERE tenant_id = 'acme'");
+  CHECK(unread_count(store, "acme") == 3);
+  store.db().exec("UPDATE whatsapp_messages SET direction = 'outgoing' "
+                  "WHERE message_id = 'wamid.A2'");
+  CHECK(unread_count(store, "acme") == 2);
+  store.db().exec("UPDATE whatsapp_messages SET tenant_id = 'beta' WHERE message_id = 'wamid.A1'");
+  CHECK(unread_count(store, "acme") == 1);
+  CHECK(unread_count(store, "beta") == 2);
+  store.db().exec("DELETE FROM whatsapp_messages WHERE message_id IN ('wamid.A3', 'wamid.A4')");
+  CHECK(unread_count(store, "acme") == 0);
+  CHECK(agrees());
+
+  // A transaction that rolls back leaves the count as it was.
+  CHECK_THROWS(store.transaction([&] {
+    insert("beta", "wamid.B2", "incoming", "NULL");
+    throw std::runtime_error("abandoned");
+  }));
+  CHECK(unread_count(store, "beta") == 2);
+
+  // Removing a tenant removes its counter; a tenant of the same name starts from zero.
+  remove_tenant(store, "beta");
+  CHECK(count(store, "SELECT count(*) FROM unread_counts WHERE tenant_id = 'beta'") == 0);
+  add_tenant(store, "beta", std::nullopt);
+  CHECK(unread_count(store, "beta") == 0);
+  CHECK(agrees());
 }
 
 TEST_CASE("opening a database twice does not re-run migrations") {
