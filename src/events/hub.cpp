@@ -176,6 +176,15 @@ void EventHub::run() {
 }
 
 void EventHub::poll_once(Store& store) {
+  {
+    std::lock_guard lock(mu_);
+    if (subs_.empty()) {
+      // Nobody to deliver to: skip the rows; a later subscriber goes live from here on (and
+      // replays what it missed from the table by its Last-Event-ID).
+      cursor_ = last_event_id(store);
+      return;
+    }
+  }
   for (;;) {
     std::int64_t after = cursor();
     std::vector<StreamEventPtr> batch =
