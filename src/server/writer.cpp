@@ -1,17 +1,19 @@
 #include "server/writer.hpp"
 
+#include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <chrono>
 
 namespace wabactl::server {
 
 DeliveryWriter::DeliveryWriter(const std::filesystem::path& db, Durability durability,
-                               Metrics& metrics)
-    : db_path_(db), durability_(durability), metrics_(metrics) {}
+                               Metrics& metrics, CheckpointPolicy checkpoints)
+    : db_path_(db), durability_(durability), metrics_(metrics), checkpoints_(checkpoints) {}
 
 DeliveryWriter::~DeliveryWriter() {
   stop();
@@ -19,6 +21,10 @@ DeliveryWriter::~DeliveryWriter() {
 
 void DeliveryWriter::start() {
   store_ = std::make_unique<Store>(db_path_, durability_);
+  checkpoint_store_ = std::make_unique<Store>(db_path_, durability_);
+  // Replaces SQLite's automatic checkpoint on this connection (it runs inside COMMIT).
+  sqlite3_wal_hook(store_->db().getHandle(), &DeliveryWriter::on_wal_commit, this);
+  checkpoint_thread_ = std::thread([this] { run_checkpoints(); });
   std::lock_guard lock(mu_);
   running_ = true;
   thread_ = std::thread([this] { run(); });
@@ -32,8 +38,51 @@ void DeliveryWriter::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   std::lock_guard lock(mu_);
   running_ = false;
+}
+
+int DeliveryWriter::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+  auto* w = static_cast<DeliveryWriter*>(self);
+  w->wal_frames_ = frames;
+  int idle = checkpoint_idle;
+  if (frames >= w->checkpoints_.background_frames &&
+      w->checkpoint_state_.compare_exchange_strong(idle, checkpoint_running)) {
+    {
+      std::lock_guard lock(w->checkpoint_mu_);
+      w->checkpoint_wanted_ = true;
+    }
+    w->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void DeliveryWriter::run_checkpoints() {
+  sqlite3* db = checkpoint_store_->db().getHandle();
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mu_);
+      checkpoint_cv_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stopping_; });
+      if (checkpoint_stopping_) return;
+      checkpoint_wanted_ = false;
+    }
+    checkpoint(db);
+    checkpoint_state_.store(checkpoint_done);
+  }
+}
+
+void DeliveryWriter::checkpoint(sqlite3* db) {
+  // PASSIVE never waits for the writer or for readers; what it cannot copy yet, the next does.
+  int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    LOG_WARN("checkpointing the database failed: {}", sqlite3_errmsg(db));
+  }
 }
 
 void DeliveryWriter::on_commit(std::function<void()> listener) {
@@ -69,6 +118,15 @@ void DeliveryWriter::run() {
       }
     }
     commit_group(group);
+    // The tail waits until the background pass is over: two checkpoints at once, one of
+    // them returns SQLITE_BUSY having copied nothing.
+    bool tail = checkpoint_state_.load() == checkpoint_done;
+    if (tail || (wal_frames_ >= checkpoints_.inline_frames &&
+                 checkpoint_state_.load() != checkpoint_running)) {
+      checkpoint(store_->db().getHandle());
+      wal_frames_ = 0;
+      checkpoint_state_.store(checkpoint_idle);
+    }
   }
 }
 
@@ -78,19 +136,18 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
   bool events = false;
   try {
     store_->transaction([&] {
-      auto& db = store_->db();
       for (std::size_t i = 0; i < group.size(); ++i) {
         const auto& job = group[i].job;
-        db.exec("SAVEPOINT delivery");
+        store_->prepare("SAVEPOINT delivery")->exec();
         try {
           outcomes[i].stats = ingest_delivery(*store_, job.body, job.parsed, job.tenant_of_number,
                                               job.route, job.verified_by);
-          db.exec("RELEASE delivery");
+          store_->prepare("RELEASE delivery")->exec();
           outcomes[i].stored = true;
           events = events || !outcomes[i].stats.event_ids.empty();
         } catch (const std::exception& e) {
-          db.exec("ROLLBACK TO delivery");
-          db.exec("RELEASE delivery");
+          store_->prepare("ROLLBACK TO delivery")->exec();
+          store_->prepare("RELEASE delivery")->exec();
           outcomes[i] = {false, {}, e.what()};
         }
       }

@@ -3,11 +3,19 @@
 // parsed deliveries and wait on a future; the writer drains the queue and commits many
 // deliveries in one transaction (each in its own SAVEPOINT, so a delivery that fails is
 // rolled back alone), then answers every future. One fsync serves the whole group.
+//
+// Checkpoints (copying the WAL back into the database file) run on a thread of their own
+// with its own connection, so the writer does not stall on the bulk of the copying. The WAL
+// only starts over when a checkpoint has copied every frame before a write begins, which a
+// background checkpoint never achieves while the writer keeps committing: once a background
+// pass is done, the writer copies the few frames committed meanwhile itself, between two
+// groups, and the next group starts the WAL over.
 
 #include "server/metrics.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/webhook.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -19,6 +27,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+struct sqlite3;
 
 namespace wabactl::server {
 
@@ -38,12 +48,23 @@ struct DeliveryOutcome {
   std::string error; ///< for failures, for the log (never secrets)
 };
 
+/// When the WAL is checkpointed, in frames (pages) it holds after a commit.
+struct CheckpointPolicy {
+  /// The background thread checkpoints once the WAL holds this many frames (SQLite's own
+  /// automatic checkpoint uses 1000).
+  int background_frames = 2000;
+  /// The writer checkpoints everything itself, between groups, beyond this many (when the
+  /// background thread falls behind).
+  int inline_frames = 16000;
+};
+
 class DeliveryWriter {
 public:
   /// The most deliveries one transaction carries.
   static constexpr std::size_t max_group = 512;
 
-  DeliveryWriter(const std::filesystem::path& db, Durability durability, Metrics& metrics);
+  DeliveryWriter(const std::filesystem::path& db, Durability durability, Metrics& metrics,
+                 CheckpointPolicy checkpoints = {});
   DeliveryWriter(const DeliveryWriter&) = delete;
   DeliveryWriter& operator=(const DeliveryWriter&) = delete;
   ~DeliveryWriter();
@@ -64,6 +85,9 @@ private:
   };
   void run();
   void commit_group(std::vector<Pending>& group);
+  void run_checkpoints();
+  static void checkpoint(sqlite3* db);
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
 
   std::filesystem::path db_path_;
   Durability durability_;
@@ -76,6 +100,21 @@ private:
   bool running_ = false;
   bool stopping_ = false;
   std::vector<std::function<void()>> listeners_;
+
+  CheckpointPolicy checkpoints_;
+  int wal_frames_ = 0; ///< written by the writer thread only
+  std::unique_ptr<Store> checkpoint_store_;
+  std::thread checkpoint_thread_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stopping_ = false;
+  // idle -> running (set by the commit hook) -> done (background pass over) -> idle (the
+  // writer copied the tail).
+  static constexpr int checkpoint_idle = 0;
+  static constexpr int checkpoint_running = 1;
+  static constexpr int checkpoint_done = 2;
+  std::atomic<int> checkpoint_state_{checkpoint_idle};
 };
 
 } // namespace wabactl::server
