@@ -56,6 +56,7 @@ Store& Context::store() {
         globals.db.empty() ? std::nullopt : std::optional<std::filesystem::path>(globals.db));
     LOG_DEBUG("database {} ({})", resolved.path.string(), resolved.origin);
     store_ = std::make_unique<Store>(resolved.path);
+    store_->skip_checkpoint_on_close();
   }
   return *store_;
 }

@@ -51,6 +51,11 @@ public:
   /// another transaction, it uses a savepoint that rolls back only its own changes.
   void transaction(const std::function<void()>& fn);
 
+  /// Leaves the WAL as it is when this connection closes, even as the last one: no
+  /// checkpoint and its two fsyncs at exit. For short-lived CLI processes; the WAL is still
+  /// checkpointed by SQLite's automatic checkpoint after commits, and by the daemon.
+  void skip_checkpoint_on_close();
+
   /// A prepared statement for `sql` from this connection's cache, for SQL that runs again
   /// and again (webhook ingest, event log): preparing costs more than running most of it.
   /// The statement is reset and its bindings cleared when the lease ends. A statement that

@@ -210,6 +210,13 @@ void Store::transaction(const std::function<void()>& fn) {
   }
 }
 
+void Store::skip_checkpoint_on_close() {
+  if (sqlite3_db_config(impl_->db.getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr) !=
+      SQLITE_OK) {
+    throw Error(Exit::internal, "SQLite refused SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE");
+  }
+}
+
 StatementLease Store::prepare(std::string_view sql) {
   auto& cache = impl_->statements;
   auto it = cache.find(sql);

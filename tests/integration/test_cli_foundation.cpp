@@ -572,3 +572,16 @@ TEST_CASE("cli: --help and --version exit 0; unknown commands and flags exit 2")
   // Nothing was created by failed parsing.
   CHECK_FALSE(std::filesystem::exists(w.db));
 }
+
+TEST_CASE("cli: a command exits without checkpointing, and what it wrote is there") {
+  Env e(false);
+  auto& w = e.w;
+  for (int i = 0; i < 20; ++i) check_ok(w({"tenant", "add", fmt::format("t{}", i)}));
+  // No connection is left, yet the WAL is still there: the last one closed without a
+  // checkpoint (two fsyncs a short-lived command does not need to pay).
+  CHECK(std::filesystem::exists(w.db.string() + "-wal"));
+  SQLite::Database db(w.db.string(), SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM tenants").getInt() == 20);
+  CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  CHECK(json_lines(w({"tenant", "list", "--json"}).out).size() == 20);
+}
