@@ -58,7 +58,7 @@ int DeliveryWriter::on_wal_commit(void* self, sqlite3*, const char*, int frames)
       std::lock_guard lock(w->checkpoint_mu_);
       w->checkpoint_wanted_ = true;
     }
-    w->checkpoint_cv_.notify_one();
+    w->checkpoint_cv_.notify_all();
   }
   return SQLITE_OK;
 }
@@ -73,7 +73,11 @@ void DeliveryWriter::run_checkpoints() {
       checkpoint_wanted_ = false;
     }
     checkpoint(db);
-    checkpoint_state_.store(checkpoint_done);
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_state_.store(checkpoint_done);
+    }
+    checkpoint_cv_.notify_all();
   }
 }
 
@@ -118,11 +122,17 @@ void DeliveryWriter::run() {
       }
     }
     commit_group(group);
-    // The tail waits until the background pass is over: two checkpoints at once, one of
-    // them returns SQLITE_BUSY having copied nothing.
-    bool tail = checkpoint_state_.load() == checkpoint_done;
-    if (tail || (wal_frames_ >= checkpoints_.inline_frames &&
-                 checkpoint_state_.load() != checkpoint_running)) {
+    // The tail waits until the background pass is over: of two checkpoints at once, one
+    // returns SQLITE_BUSY having copied nothing. Past the inline bound (a background pass
+    // slowed down by a busy machine), the writer waits for that pass to end.
+    bool over = wal_frames_ >= checkpoints_.inline_frames;
+    if (over) {
+      std::unique_lock lock(checkpoint_mu_);
+      checkpoint_cv_.wait(lock, [this] {
+        return checkpoint_state_.load() != checkpoint_running || checkpoint_stopping_;
+      });
+    }
+    if (over || checkpoint_state_.load() == checkpoint_done) {
       checkpoint(store_->db().getHandle());
       wal_frames_ = 0;
       checkpoint_state_.store(checkpoint_idle);
