@@ -47,6 +47,12 @@ struct GraphClient::Impl {
   GraphTimeouts timeouts;
   CURL* curl = nullptr;
 
+  // A constructor, not parenthesised aggregate initialisation: clang 14 (the fuzz build)
+  // does not implement the latter.
+  Impl(const CurlApi& a, GraphTarget t, GraphTimeouts to)
+      : api(a), target(std::move(t)), timeouts(to) {}
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
   ~Impl() {
     if (curl != nullptr) api.easy_cleanup(curl);
   }
