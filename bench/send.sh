@@ -59,30 +59,31 @@ PY
 stats() { python3 -c "import json,urllib.request;print(json.load(urllib.request.urlopen('$graph/stats')))" ; }
 reset() { python3 -c "import urllib.request;urllib.request.urlopen(urllib.request.Request('$graph/reset', data=b''))"; }
 
-echo "== batch: $rows rows, --rate 1000 --concurrency 32"
-make_csv "$work/fast.csv" "$rows" 0
-set -- $(timed "$bin" send --tenant bench --batch "$work/fast.csv" --rate 1000 --concurrency 32)
-python3 - "$1" "$2" "$rows" "$(stats)" <<'PY'
+# fast_batch FILE OFFSET RATE: sends $rows rows at RATE over 32 connections and prints the
+# wall and server-side rates.
+fast_batch() {
+  make_csv "$1" "$rows" "$2"
+  # shellcheck disable=SC2046 # timed prints two words: seconds and exit code.
+  set -- $(timed "$bin" send --tenant bench --batch "$1" --rate "$3" --concurrency 32)
+  python3 - "$1" "$2" "$rows" "$(stats)" <<'PY'
 import ast, sys
 secs, rc, rows, s = float(sys.argv[1]), sys.argv[2], int(sys.argv[3]), ast.literal_eval(sys.argv[4])
 print(f"exit {rc}; {rows} messages in {secs:.2f} s wall = {rows / secs:.0f} messages/s "
       f"(server: {s['rate']:.0f}/s between first and last, max {s['max_in_any_1s_window']} in any 1 s)")
 PY
+}
+
+echo "== batch: $rows rows, --rate 1000 --concurrency 32"
+fast_batch "$work/fast.csv" 0 1000
 
 echo "== batch: $rows rows, --rate 10000 --concurrency 32 (the pipeline, not the limiter)"
 reset
-make_csv "$work/capacity.csv" "$rows" 2000000
-set -- $(timed "$bin" send --tenant bench --batch "$work/capacity.csv" --rate 10000 --concurrency 32)
-python3 - "$1" "$2" "$rows" "$(stats)" <<'PY'
-import ast, sys
-secs, rc, rows, s = float(sys.argv[1]), sys.argv[2], int(sys.argv[3]), ast.literal_eval(sys.argv[4])
-print(f"exit {rc}; {rows} messages in {secs:.2f} s wall = {rows / secs:.0f} messages/s "
-      f"(server: {s['rate']:.0f}/s between first and last)")
-PY
+fast_batch "$work/capacity.csv" 2000000 10000
 
 echo "== batch: $rows80 rows, --rate 80 --concurrency 8"
 reset
 make_csv "$work/slow.csv" "$rows80" 1000000
+# shellcheck disable=SC2046 # timed prints two words: seconds and exit code.
 set -- $(timed "$bin" send --tenant bench --batch "$work/slow.csv" --rate 80 --concurrency 8)
 python3 - "$1" "$2" "$(stats)" <<'PY'
 import ast, sys

@@ -36,15 +36,19 @@ server::DeliveryJob job_for(const std::string& body) {
   return {body, parse_delivery(body), {{number, "acme"}}, "shared", "signature"};
 }
 
+// A database file with the tenant acme, closed again: the writer opens its own connections.
+std::filesystem::path database_with_acme(const TempDir& dir) {
+  auto path = dir / "wabactl.db";
+  Store store(path);
+  add_tenant(store, "acme", std::nullopt);
+  return path;
+}
+
 } // namespace
 
 TEST_CASE("the group writer commits deliveries from many threads once each, WAL bounded") {
   TempDir dir;
-  auto path = dir / "wabactl.db";
-  {
-    Store store(path);
-    add_tenant(store, "acme", std::nullopt);
-  }
+  auto path = database_with_acme(dir);
   server::Metrics metrics;
   // Small thresholds so a test-sized load crosses them many times. Without checkpoints the
   // 1,600 deliveries below leave a WAL of well over 10,000 frames.
@@ -90,11 +94,7 @@ TEST_CASE("the group writer commits deliveries from many threads once each, WAL 
 
 TEST_CASE("a stopped group writer refuses new deliveries instead of losing them") {
   TempDir dir;
-  auto path = dir / "wabactl.db";
-  {
-    Store store(path);
-    add_tenant(store, "acme", std::nullopt);
-  }
+  auto path = database_with_acme(dir);
   server::Metrics metrics;
   server::DeliveryWriter writer(path, Durability::normal, metrics);
   writer.start();
