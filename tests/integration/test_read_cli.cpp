@@ -14,9 +14,6 @@ using testsupport::Wabactl;
 
 namespace {
 
-const std::string acme_number = "100000000000001";
-const std::string beta_number = "100000000000002";
-
 std::vector<nlohmann::json> lines(const std::string& out) {
   std::vector<nlohmann::json> v;
   std::istringstream in(out);

@@ -16,9 +16,6 @@ using testsupport::Wabactl;
 
 namespace {
 
-const std::string number = "100000000000001";
-const std::string secret = "acme-app-secret-0123456789abcdef";
-
 // A datagram socket standing in for systemd's notify socket.
 class NotifySocket {
 public:
@@ -152,7 +149,7 @@ TEST_CASE("SIGTERM while clients post: exit 0, and every 200 is committed") {
   TempDir dir;
   Wabactl w(dir);
   REQUIRE(w({"key", "init"}).exit_code == 0);
-  add_tenant_config(w, dir, "acme", number, secret, "verify-token-1");
+  add_tenant_config(w, dir, "acme", acme_number, acme_secret, "verify-token-1");
   Daemon d(w, dir);
   std::mutex mu;
   std::vector<std::string> acknowledged;
@@ -163,8 +160,8 @@ TEST_CASE("SIGTERM while clients post: exit 0, and every 200 is committed") {
       auto c = d.client();
       for (int i = 0; i < 100000; ++i) {
         std::string id = fmt::format("wamid.T{}-{}", t, i);
-        std::string body = inbound(number, "15551230000", id, "drain", 1764000000 + i);
-        httplib::Headers h{{"X-Hub-Signature-256", wabactl::signature_header(body, secret)}};
+        std::string body = inbound(acme_number, "15551230000", id, "drain", 1764000000 + i);
+        httplib::Headers h{{"X-Hub-Signature-256", wabactl::signature_header(body, acme_secret)}};
         auto r = c.Post("/api/whatsapp/webhook", h, body, "application/json");
         if (!r) return;
         ++answered;

@@ -23,6 +23,11 @@
 
 namespace servetest {
 
+/// The phone number ids and App Secrets of the test tenants acme and beta.
+inline const std::string acme_number = "100000000000001";
+inline const std::string beta_number = "100000000000002";
+inline const std::string acme_secret = "acme-app-secret-0123456789abcdef";
+
 /// A port the kernel considers free right now (bound to port 0, then released).
 inline int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -9,9 +9,6 @@ using testsupport::Wabactl;
 
 namespace {
 
-const std::string acme_number = "100000000000001";
-const std::string beta_number = "100000000000002";
-const std::string acme_secret = "acme-app-secret-0123456789abcdef";
 const std::string beta_secret = "beta-app-secret-0123456789abcdef";
 const std::string acme_verify = "acme-verify-token-42";
 const std::string beta_verify = "beta-verify-token-43";

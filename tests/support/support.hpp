@@ -11,10 +11,25 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace testsupport {
+
+/// The keys of a config's JSON object (`config get --json`, GET /api/whatsapp/config): the
+/// contract's list, exactly.
+inline const std::set<std::string> config_json_keys = {
+    "tenant_id",  "phone_number_id", "business_account_id", "api_version",
+    "graph_url",  "is_active",       "needs_reauth",        "access_token",
+    "app_secret", "verify_token",    "created_at",          "updated_at"};
+
+/// The keys of `j`, to compare with a contract's list.
+inline std::set<std::string> keys_of(const nlohmann::json& j) {
+  std::set<std::string> keys;
+  for (const auto& [k, v] : j.items()) keys.insert(k);
+  return keys;
+}
 
 /// A fresh folder under $TMPDIR, removed on destruction (WABACTL_KEEP_TMP=1 keeps it for
 /// a post-mortem).

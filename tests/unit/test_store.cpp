@@ -480,12 +480,7 @@ TEST_CASE("config JSON has exactly the contract's keys, secrets masked unless as
   c.created_at = c.updated_at = "2026-11-24T10:15:00Z";
   ConfigSecrets s{std::string("EAAGabcdefghijklmnop9Qf1"), std::string("short"), std::nullopt};
   auto j = config_json(c, s, false);
-  std::set<std::string> keys;
-  for (const auto& [k, v] : j.items()) keys.insert(k);
-  CHECK(keys == std::set<std::string>{"tenant_id", "phone_number_id", "business_account_id",
-                                      "api_version", "graph_url", "is_active", "needs_reauth",
-                                      "access_token", "app_secret", "verify_token", "created_at",
-                                      "updated_at"});
+  CHECK(testsupport::keys_of(j) == testsupport::config_json_keys);
   CHECK(j["access_token"] == "EAAG…9Qf1");
   CHECK(j["app_secret"] == "…");
   CHECK(j["verify_token"].is_null());
