@@ -2,9 +2,9 @@
 # Send throughput of `wabactl send` against a fake Graph API on loopback (bench/fake_graph.cpp,
 # cpp-httplib with tcp_nodelay, answering like Meta). Builds Release, then prints:
 #   1. a 5,000-row batch with --rate 1000 --concurrency 32: messages/s (target >= 1,000/s;
-#      the limiter keeps every 1,000 grants 1.02 s apart, so at this rate it allows at most
-#      980/s by design), then the same rows at --rate 10000, where the limiter is not the
-#      bound: what the send pipeline itself can do over 32 connections;
+#      the limiter lets the first 1,000 go at once, and each send holds its place until a
+#      second after its answer), then the same rows at --rate 10000, where the limiter is not the bound: what
+#      the send pipeline itself can do over 32 connections;
 #   2. a batch with --rate 80: the achieved rate and the most messages the server saw in any
 #      one-second window (target: within 5 % of 80, never above 80);
 #   3. `wabactl send --text` as a whole process: wall time (target < 15 ms).

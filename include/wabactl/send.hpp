@@ -15,7 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -51,25 +53,50 @@ public:
 /// The real clock (std::chrono::steady_clock and real sleeps).
 Clock& steady_clock();
 
-/// The per-number rate limit: never more than `rate` grants in any half-open one-second
-/// window. Grants are spaced evenly (a little over 1 s / rate apart) and, as a hard bound,
-/// each grant is at least a second (plus a small guard) after the grant `rate` places
-/// before it, measured when the caller is actually released: a caller that wakes late
-/// cannot make the next ones crowd a window. Thread-safe.
+/// The per-number rate limit: never more than `rate` requests in any one-second window,
+/// wherever along the way Meta counts them. Like a token bucket that starts full, the first
+/// `rate` grants go at once. A request holds its place in the window from its grant until a
+/// second after its answer (Meta counted it at some moment in between), and a grant waits
+/// while `rate` places are held. So requests that take long in transit or in a queue can
+/// never crowd one second at Meta's end; a slow one holds up only its own place.
+/// Thread-safe.
 class RateLimiter {
 public:
+  /// A place in the window, held from the grant until the request's answer (or failure)
+  /// is back. finish() or the destructor records that moment.
+  class Grant {
+  public:
+    Grant() = default;
+    Grant(Grant&& other) noexcept;
+    Grant& operator=(Grant&& other) noexcept;
+    Grant(const Grant&) = delete;
+    Grant& operator=(const Grant&) = delete;
+    ~Grant() { finish(); }
+    /// The time the caller was released.
+    std::chrono::nanoseconds at() const { return at_; }
+    /// The request has been answered (or has failed) now.
+    void finish();
+
+  private:
+    friend class RateLimiter;
+    Grant(RateLimiter* limiter, std::chrono::nanoseconds at) : limiter_(limiter), at_(at) {}
+    RateLimiter* limiter_ = nullptr;
+    std::chrono::nanoseconds at_{0};
+  };
+
   RateLimiter(int rate_per_second, Clock& clock);
-  /// Waits for the next slot and returns the time the caller was released.
-  std::chrono::nanoseconds acquire();
+  /// Waits for a place in the window.
+  Grant acquire();
 
 private:
+  void finish();
+
   Clock& clock_;
-  std::chrono::nanoseconds interval_{0};
-  std::chrono::nanoseconds next_{0};
-  std::vector<std::chrono::nanoseconds> recent_; ///< the last `rate` grants, a ring
-  std::size_t oldest_ = 0;
-  bool started_ = false;
+  std::size_t rate_ = 0;
+  std::size_t in_flight_ = 0;
+  std::deque<std::chrono::nanoseconds> answered_; ///< answers of the last second, oldest first
   std::mutex mu_;
+  std::condition_variable answer_;
 };
 
 /// Spacing of messages to the same recipient within one run (Meta's pair rate limit).

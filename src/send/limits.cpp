@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <utility>
 
 namespace wabactl {
 namespace {
@@ -18,10 +19,7 @@ public:
   }
 };
 
-// The window the limiter keeps to: a second plus a guard of 2 %, so that jitter between a
-// grant and the request reaching Meta (scheduling, a busy machine) cannot squeeze rate + 1
-// requests into one second at Meta's end.
-constexpr std::chrono::nanoseconds window = std::chrono::milliseconds(1020);
+constexpr std::chrono::nanoseconds window = std::chrono::seconds(1);
 
 } // namespace
 
@@ -33,32 +31,53 @@ Clock& steady_clock() {
 RateLimiter::RateLimiter(int rate_per_second, Clock& clock) : clock_(clock) {
   if (rate_per_second < 1)
     throw Error(Exit::usage, "the rate must be at least 1 message per second");
-  interval_ = std::chrono::nanoseconds(window.count() / rate_per_second);
-  recent_.assign(static_cast<std::size_t>(rate_per_second), std::chrono::nanoseconds::min());
+  rate_ = static_cast<std::size_t>(rate_per_second);
 }
 
-std::chrono::nanoseconds RateLimiter::acquire() {
+RateLimiter::Grant RateLimiter::acquire() {
   std::unique_lock lock(mu_);
   for (;;) {
     auto now = clock_.now();
-    if (!started_) {
-      next_ = now;
-      started_ = true;
+    // An answer a full second ago: Meta counted that request before it, in an earlier window.
+    while (!answered_.empty() && answered_.front() <= now - window) answered_.pop_front();
+    if (in_flight_ + answered_.size() < rate_) {
+      ++in_flight_;
+      return Grant(this, now);
     }
-    auto bound =
-        recent_[oldest_] == std::chrono::nanoseconds::min() ? now : recent_[oldest_] + window;
-    auto slot = std::max(next_, bound);
-    if (now >= slot) {
-      recent_[oldest_] = now;
-      oldest_ = (oldest_ + 1) % recent_.size();
-      // Lateness of up to one interval is made up; beyond that the spacing restarts now.
-      next_ = std::max(next_, now - interval_) + interval_;
-      return now;
+    if (answered_.empty()) {
+      answer_.wait(lock); // every place is held by a request still on its way
+      continue;
     }
+    auto free_at = answered_.front() + window;
     lock.unlock();
-    clock_.sleep_until(slot);
+    clock_.sleep_until(free_at);
     lock.lock();
   }
+}
+
+void RateLimiter::finish() {
+  {
+    std::lock_guard lock(mu_);
+    --in_flight_;
+    answered_.push_back(clock_.now());
+  }
+  answer_.notify_all();
+}
+
+RateLimiter::Grant::Grant(Grant&& other) noexcept
+    : limiter_(std::exchange(other.limiter_, nullptr)), at_(other.at_) {}
+
+RateLimiter::Grant& RateLimiter::Grant::operator=(Grant&& other) noexcept {
+  if (this != &other) {
+    finish();
+    limiter_ = std::exchange(other.limiter_, nullptr);
+    at_ = other.at_;
+  }
+  return *this;
+}
+
+void RateLimiter::Grant::finish() {
+  if (limiter_ != nullptr) std::exchange(limiter_, nullptr)->finish();
 }
 
 RecipientSpacer::RecipientSpacer(std::chrono::nanoseconds gap, Clock& clock)

@@ -326,8 +326,10 @@ struct Sender::Impl {
     Exchange x;
     for (int attempt = 1; attempt <= policy.max_attempts; ++attempt) {
       x.attempts = attempt;
-      if (call == Call::message && limiter != nullptr) limiter->acquire();
+      RateLimiter::Grant grant;
+      if (call == Call::message && limiter != nullptr) grant = limiter->acquire();
       x.result = perform();
+      grant.finish();
       if (x.result.ok()) {
         x.kind = Exchange::Kind::ok;
         return x;

@@ -399,7 +399,7 @@ TEST_CASE("rate limiter: no one-second window ever holds more than the rate (2,0
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&] {
         for (int i = 0; i < 250; ++i) {
-          auto g = limiter.acquire().count();
+          auto g = limiter.acquire().at().count();
           std::lock_guard lock(mu);
           grants.push_back(g);
         }
@@ -420,6 +420,52 @@ TEST_CASE("rate limiter: no one-second window ever holds more than the rate (2,0
   }
   sendtest::FakeClock clock;
   CHECK_THROWS_AS(RateLimiter(0, clock), Error);
+}
+
+TEST_CASE("rate limiter: a full second's worth at once, then a window per rate grants") {
+  sendtest::FakeClock clock;
+  RateLimiter limiter(1000, clock);
+  auto first = limiter.acquire().at();
+  int immediate = 1;
+  for (int i = 1; i < 1000; ++i) immediate += limiter.acquire().at() == first ? 1 : 0;
+  CHECK(immediate == 1000);
+  CHECK(limiter.acquire().at() - first == 1s);
+  std::chrono::nanoseconds last{};
+  for (int i = 1001; i < 5000; ++i) last = limiter.acquire().at();
+  // 5,000 messages at --rate 1000 take four windows, not five seconds: Meta's top tier is
+  // reached without any one-second window going over.
+  CHECK(last - first == 4s);
+}
+
+TEST_CASE("rate limiter: the window runs from the answer, and waits for one still on its way") {
+  sendtest::FakeClock clock;
+  RateLimiter limiter(1, clock);
+  auto slow = limiter.acquire();
+  auto t0 = slow.at();
+  // The next grant has to wait for the slow request's answer: Meta may count it that late.
+  std::chrono::nanoseconds next_at{};
+  std::thread next([&] { next_at = limiter.acquire().at(); });
+  clock.sleep_until(t0 + 5s);
+  slow.finish();
+  next.join();
+  CHECK(next_at >= t0 + 6s);
+}
+
+TEST_CASE("rate limiter: a request still on its way holds up only its own place") {
+  sendtest::FakeClock clock;
+  RateLimiter limiter(2, clock);
+  auto slow = limiter.acquire();
+  auto t0 = slow.at();
+  std::vector<std::chrono::nanoseconds> others;
+  for (int i = 0; i < 3; ++i) others.push_back(limiter.acquire().at());
+  // The slow one is in every window, so one place is left: one a second.
+  CHECK(others == std::vector<std::chrono::nanoseconds>{t0, t0 + 1s, t0 + 2s});
+  clock.sleep_until(t0 + 10s);
+  slow.finish();
+  auto after = limiter.acquire().at();
+  auto last = limiter.acquire().at();
+  CHECK(after == t0 + 10s);
+  CHECK(last == t0 + 11s);
 }
 
 TEST_CASE("recipient spacer: 6 s between messages to one recipient, none across recipients") {
