@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   httplib::Server server;
   server.set_tcp_nodelay(true);
   server.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  // Meta keeps a connection open for many requests. cpp-httplib closes it after 5 by default,
+  // and the reconnect storms overflow its 5-deep listen queue: a dropped SYN costs 1 s.
+  server.set_keep_alive_max_count(100000);
   server.Post(R"(/v[0-9.]+/([0-9]+)/messages)", [](const httplib::Request& req,
                                                    httplib::Response& res) {
     std::int64_t t = now_ns();

@@ -547,8 +547,12 @@ BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector
   }
   std::exception_ptr failure;
   std::mutex failure_mu;
-  auto guarded = [&](Sender& sender) {
+  // Workers open their connections 1 ms apart: 32 connects in one instant overflow a small
+  // listen queue (cpp-httplib's holds 5), and each SYN the server drops costs a 1 s
+  // retransmit, a request that holds its place in the rate window that long.
+  auto guarded = [&](Sender& sender, std::size_t w) {
     try {
+      clock.sleep_until(started + std::chrono::milliseconds(w));
       work(sender);
     } catch (...) {
       std::lock_guard lock(failure_mu);
@@ -557,8 +561,10 @@ BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector
     }
   };
   std::vector<std::thread> threads;
-  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back([&, w] { guarded(senders[w]); });
-  guarded(senders[0]);
+  for (std::size_t w = 1; w < workers; ++w) {
+    threads.emplace_back([&, w] { guarded(senders[w], w); });
+  }
+  guarded(senders[0], 0);
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
   summary.credentials_rejected = stop.load();
