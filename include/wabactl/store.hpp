@@ -3,6 +3,7 @@
 // migrated forward on open. Repositories (tenants.hpp, configs.hpp, ...) work on a Store.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -51,10 +52,13 @@ public:
   /// another transaction, it uses a savepoint that rolls back only its own changes.
   void transaction(const std::function<void()>& fn);
 
-  /// Leaves the WAL as it is when this connection closes, even as the last one: no
-  /// checkpoint and its two fsyncs at exit. For short-lived CLI processes; the WAL is still
-  /// checkpointed by SQLite's automatic checkpoint after commits, and by the daemon.
-  void skip_checkpoint_on_close();
+  /// When this connection closes as the last one, leaves the WAL as it is (no checkpoint
+  /// and its fsyncs at exit) while the WAL file is under `wal_bytes`; past that, SQLite's
+  /// checkpoint on close runs and removes it. For short-lived CLI processes: every process
+  /// that opens the database as the first connection reads the whole WAL to rebuild its
+  /// index (about 3 us a page), so the WAL must not be left to grow to SQLite's 1,000-page
+  /// automatic checkpoint.
+  void checkpoint_on_close_past(std::uintmax_t wal_bytes);
 
   /// A prepared statement for `sql` from this connection's cache, for SQL that runs again
   /// and again (webhook ingest, event log): preparing costs more than running most of it.

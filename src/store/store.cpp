@@ -43,6 +43,7 @@ struct Store::Impl {
   // Declared after `db`: statements are finalized before the connection closes.
   std::unordered_map<std::string, std::unique_ptr<CachedStatement>, SqlHash, std::equal_to<>>
       statements;
+  std::optional<std::uintmax_t> close_checkpoint_past; ///< see checkpoint_on_close_past()
   Impl(std::filesystem::path p, const std::string& name, int flags)
       : path(std::move(p)), db(name, flags) {}
 };
@@ -164,7 +165,14 @@ Store Store::at_version(const std::filesystem::path& path, int version) {
 
 Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
-Store::~Store() = default;
+Store::~Store() {
+  if (!impl_ || !impl_->close_checkpoint_past) return;
+  std::error_code ec;
+  auto wal = std::filesystem::file_size(impl_->path.string() + "-wal", ec);
+  int skip = ec || wal < *impl_->close_checkpoint_past ? 1 : 0;
+  // A refusal only means the default (a checkpoint when this is the last connection).
+  sqlite3_db_config(impl_->db.getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, skip, nullptr);
+}
 
 SQLite::Database& Store::db() {
   return impl_->db;
@@ -210,11 +218,8 @@ void Store::transaction(const std::function<void()>& fn) {
   }
 }
 
-void Store::skip_checkpoint_on_close() {
-  if (sqlite3_db_config(impl_->db.getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr) !=
-      SQLITE_OK) {
-    throw Error(Exit::internal, "SQLite refused SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE");
-  }
+void Store::checkpoint_on_close_past(std::uintmax_t wal_bytes) {
+  impl_->close_checkpoint_past = wal_bytes;
 }
 
 StatementLease Store::prepare(std::string_view sql) {

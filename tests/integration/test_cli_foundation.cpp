@@ -6,6 +6,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -568,15 +569,30 @@ TEST_CASE("cli: --help and --version exit 0; unknown commands and flags exit 2")
   CHECK_FALSE(std::filesystem::exists(w.db));
 }
 
-TEST_CASE("cli: a command exits without checkpointing, and what it wrote is there") {
+TEST_CASE("cli: a command leaves a small WAL without a checkpoint, and folds in a large one") {
   Env e(false);
   auto& w = e.w;
+  auto wal = w.db.string() + "-wal";
   for (int i = 0; i < 20; ++i) check_ok(w({"tenant", "add", fmt::format("t{}", i)}));
   // No connection is left, yet the WAL is still there: the last one closed without a
-  // checkpoint (two fsyncs a short-lived command does not need to pay).
-  CHECK(std::filesystem::exists(w.db.string() + "-wal"));
-  SQLite::Database db(w.db.string(), SQLite::OPEN_READONLY);
-  CHECK(db.execAndGet("SELECT count(*) FROM tenants").getInt() == 20);
-  CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  // checkpoint (fsyncs a short-lived command does not need to pay).
+  REQUIRE(std::filesystem::exists(wal));
+  CHECK(std::filesystem::file_size(wal) < 512 * 1024);
+  {
+    SQLite::Database db(w.db.string(), SQLite::OPEN_READWRITE);
+    CHECK(db.execAndGet("SELECT count(*) FROM tenants").getInt() == 20);
+    CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+    // 1 MiB more in the WAL, left there as a CLI process would leave it.
+    sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    db.exec("CREATE TABLE filler(b BLOB)");
+    db.exec("INSERT INTO filler VALUES (zeroblob(1048576))");
+  }
+  REQUIRE(std::filesystem::file_size(wal) > 1024 * 1024);
+  // The next command, the last connection again, checkpoints it away at exit, so the
+  // process after it does not read a megabyte of WAL to start.
   CHECK(json_lines(w({"tenant", "list", "--json"}).out).size() == 20);
+  CHECK_FALSE(std::filesystem::exists(wal));
+  SQLite::Database db(w.db.string(), SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT length(b) FROM filler").getInt() == 1048576);
+  CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
 }
