@@ -99,13 +99,10 @@ std::vector<Message> history(Store& store, const std::string& tenant, const Hist
   q.bind(i++, static_cast<std::int64_t>(query.limit));
   q.bind(i++, static_cast<std::int64_t>(std::min<std::size_t>(query.offset, INT64_MAX)));
 
-  std::vector<std::int64_t> ids;
-  while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
   std::vector<Message> page;
-  page.reserve(ids.size());
-  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
-    if (auto m = find_message_by_local_id(store, tenant, *it)) page.push_back(std::move(*m));
-  }
+  page.reserve(query.limit);
+  while (q.executeStep()) page.push_back(row_to_message(q));
+  std::reverse(page.begin(), page.end()); // newest first from the index; printed oldest first
   return page;
 }
 

@@ -17,6 +17,8 @@ nlohmann::json opt_json(const std::optional<std::string>& v) {
   return *v;
 }
 
+} // namespace
+
 Message row_to_message(SQLite::Statement& q) {
   Message m;
   m.id = q.getColumn(0).getInt64();
@@ -47,8 +49,6 @@ Message row_to_message(SQLite::Statement& q) {
   }
   return m;
 }
-
-} // namespace
 
 const char* message_select() {
   return "m.id, m.tenant_id, m.message_id, m.direction, m.status, m.phone_number, m.user_id, "

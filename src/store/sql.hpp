@@ -2,6 +2,8 @@
 // Binding and reading SQL NULLs as std::optional, and the lease on a cached prepared statement
 // (Store::prepare), for the modules that write SQL.
 
+#include "wabactl/messages.hpp"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <memory>
@@ -9,6 +11,9 @@
 #include <string>
 
 namespace wabactl {
+
+/// The message on the current row of a statement that selects message_select().
+Message row_to_message(SQLite::Statement& q);
 
 /// A column's text, or nullopt when it is NULL.
 inline std::optional<std::string> opt_text(const SQLite::Column& c) {
