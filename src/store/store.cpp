@@ -56,6 +56,12 @@ void apply_pragmas(SQLite::Database& db, Durability durability, bool on_disk) {
   db.exec("PRAGMA foreign_keys = ON");
   db.setBusyTimeout(10000);
   if (on_disk) {
+    // New databases get 2 KiB pages. Every delivery dirties a few pages at random places in
+    // the indexes, and each goes to the WAL and again to the database at checkpoint: the
+    // webhook bench does 7,180 req/s with 2 KiB pages against 6,030-6,200 with SQLite's 4 KiB
+    // (169 vs 197-209 us of daemon CPU per request); reads of a 50-message page stay within
+    // noise. SQLite ignores this on a database that already has tables.
+    db.exec("PRAGMA page_size = 2048");
     std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
     if (mode != "wal") {
       throw Error(Exit::internal, "the database could not be switched to WAL mode");

@@ -261,6 +261,26 @@ TEST_CASE("the database file is private and in WAL mode") {
   CHECK(store.db().execAndGet("PRAGMA foreign_keys").getInt() == 1);
 }
 
+TEST_CASE("new databases get 2 KiB pages; an existing one keeps its own") {
+  TempDir dir;
+  {
+    Store store(dir / "new.db");
+    CHECK(store.db().execAndGet("PRAGMA page_size").getInt() == 2048);
+  }
+  auto old_path = dir / "old.db";
+  {
+    SQLite::Database db(old_path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA page_size = 4096");
+    db.exec("CREATE TABLE host_notes(t TEXT)");
+    db.exec("INSERT INTO host_notes VALUES ('kept')");
+  }
+  Store store(old_path);
+  CHECK(store.db().execAndGet("PRAGMA page_size").getInt() == 4096);
+  CHECK(store.db().execAndGet("SELECT t FROM host_notes").getString() == "kept");
+  CHECK(store.db().execAndGet("PRAGMA integrity_check").getString() == "ok");
+  CHECK(store.version() == Store::latest_version());
+}
+
 TEST_CASE("transactions roll back when the body throws") {
   Store store = Store::in_memory();
   CHECK_THROWS_AS(store.transaction([&] {
