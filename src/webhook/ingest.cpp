@@ -7,6 +7,7 @@
 #include "wabactl/webhook.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -179,12 +180,14 @@ void advance_message(Store& store, const std::string& tenant, const StatusUpdate
 
 std::optional<Message> outgoing_message(Store& store, const std::string& tenant,
                                         const std::string& wamid) {
-  auto q = store.prepare("SELECT id FROM whatsapp_messages WHERE tenant_id = ? AND "
-                         "message_id = ? AND direction = 'outgoing'");
+  static const std::string sql = fmt::format(
+      "SELECT {} WHERE m.tenant_id = ? AND m.message_id = ? AND m.direction = 'outgoing'",
+      message_select());
+  auto q = store.prepare(sql);
   q->bind(1, tenant);
   q->bind(2, wamid);
   if (!q->executeStep()) return std::nullopt;
-  return find_message_by_local_id(store, tenant, q->getColumn(0).getInt64());
+  return row_to_message(*q);
 }
 
 } // namespace
