@@ -77,13 +77,13 @@ TEST_CASE("the group writer commits deliveries from many threads once each, WAL 
   writer.stop();
 
   for (int t = 0; t < threads; ++t) CHECK(stored[static_cast<std::size_t>(t)] == per_thread);
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
   std::uintmax_t wal_bytes = std::filesystem::file_size(dir / "wabactl.db-wal");
-  constexpr std::uintmax_t frame_bytes = 4096 + 24;
+  auto frame_bytes = static_cast<std::uintmax_t>(db.execAndGet("PRAGMA page_size").getInt()) + 24;
   CAPTURE(wal_bytes);
   // The inline bound plus the frames of the groups committed before the WAL starts over.
   CHECK(wal_bytes <= 1024 * frame_bytes);
 
-  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM whatsapp_messages").getInt64() == threads * per_thread);
   CHECK(db.execAndGet("SELECT count(DISTINCT message_id) FROM whatsapp_messages").getInt64() ==
         threads * per_thread);
