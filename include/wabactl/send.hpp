@@ -273,12 +273,36 @@ struct OutboxClaim {
   std::string timestamp; ///< the earlier send's timestamp when not owned
 };
 
+/// The media ids of local files already uploaded in a batch, so a file that many rows send
+/// (a campaign's header image) goes to Meta once. A file is known by its path, size,
+/// modification time and MIME type: one changed during the batch is uploaded again.
+/// Thread-safe.
+class UploadCache {
+public:
+  struct Key {
+    std::string path;
+    std::uintmax_t size = 0;
+    std::int64_t modified = 0;
+    std::string mime_type;
+    auto operator<=>(const Key&) const = default;
+  };
+  /// The file's identity as it is now; nullopt when it cannot be read (it is then not cached).
+  static std::optional<Key> key_of(const MediaSource& file);
+  std::optional<std::string> find(const Key& key);
+  void remember(const Key& key, std::string media_id);
+
+private:
+  std::mutex mu_;
+  std::map<Key, std::string> ids_;
+};
+
 /// Sends prepared messages for one tenant through one reusable connection. Use one Sender
 /// per thread; they may share a SharedStore, RateLimiter, RecipientSpacer and Clock.
 class Sender {
 public:
   Sender(SharedStore& store, SendTarget target, SendPolicy policy, Clock& clock,
-         RateLimiter* limiter = nullptr, RecipientSpacer* spacer = nullptr);
+         RateLimiter* limiter = nullptr, RecipientSpacer* spacer = nullptr,
+         UploadCache* uploads = nullptr);
   Sender(Sender&&) noexcept;
   ~Sender();
 

@@ -540,10 +540,11 @@ BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector
       std::count_if(rows.begin(), rows.end(), [](const BatchRow& r) { return r.prepared; }));
   std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(options.concurrency),
                                               std::max<std::size_t>(valid, 1));
+  UploadCache uploads;
   std::vector<Sender> senders;
   senders.reserve(workers);
   for (std::size_t w = 0; w < workers; ++w) {
-    senders.emplace_back(store, target, options.policy, clock, &limiter, &spacer);
+    senders.emplace_back(store, target, options.policy, clock, &limiter, &spacer, &uploads);
   }
   std::exception_ptr failure;
   std::mutex failure_mu;

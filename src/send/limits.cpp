@@ -1,4 +1,4 @@
-// Time, the per-number rate limiter and per-recipient spacing.
+// Time, the per-number rate limiter, per-recipient spacing and a batch's upload cache.
 #include "wabactl/send.hpp"
 
 #include <algorithm>
@@ -101,6 +101,30 @@ void RecipientSpacer::defer(const std::string& recipient, std::chrono::nanosecon
   auto until = clock_.now() + delay;
   auto& next = next_[recipient];
   if (next < until) next = until;
+}
+
+std::optional<UploadCache::Key> UploadCache::key_of(const MediaSource& file) {
+  std::error_code ec;
+  auto path = std::filesystem::canonical(file.path, ec);
+  if (ec) return std::nullopt;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) return std::nullopt;
+  auto modified = std::filesystem::last_write_time(path, ec);
+  if (ec) return std::nullopt;
+  return Key{path.string(), size, static_cast<std::int64_t>(modified.time_since_epoch().count()),
+             file.mime_type};
+}
+
+std::optional<std::string> UploadCache::find(const Key& key) {
+  std::lock_guard lock(mu_);
+  auto it = ids_.find(key);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+void UploadCache::remember(const Key& key, std::string media_id) {
+  std::lock_guard lock(mu_);
+  ids_.insert_or_assign(key, std::move(media_id));
 }
 
 } // namespace wabactl

@@ -48,15 +48,17 @@ struct Sender::Impl {
   Clock& clock;
   RateLimiter* limiter;
   RecipientSpacer* spacer;
+  UploadCache* uploads;
   GraphClient client;
   std::optional<GraphClient> uploader;
   std::mt19937_64 rng{std::random_device{}()};
   bool reauth_cleared = false;
   bool full_sync = false;
 
-  Impl(SharedStore& s, SendTarget t, SendPolicy p, Clock& c, RateLimiter* l, RecipientSpacer* sp)
+  Impl(SharedStore& s, SendTarget t, SendPolicy p, Clock& c, RateLimiter* l, RecipientSpacer* sp,
+       UploadCache* u)
       : shared(s), target(std::move(t)), policy(std::move(p)), clock(c), limiter(l), spacer(sp),
-        client(target.graph, policy.timeouts) {
+        uploads(u), client(target.graph, policy.timeouts) {
     std::lock_guard lock(shared.mu);
     full_sync = store().db().execAndGet("PRAGMA synchronous").getInt() >= 2;
   }
@@ -490,7 +492,14 @@ struct Sender::Impl {
     const std::string& tenant = p.request.tenant;
     const std::string& who = p.recipient.key();
     std::optional<std::string> media_id;
-    if (p.upload) {
+    std::optional<UploadCache::Key> cache_key;
+    if (p.upload && uploads != nullptr) {
+      // Known before the file is read: a change after this point uploads it again next time.
+      cache_key = UploadCache::key_of(*p.upload);
+      if (cache_key) media_id = uploads->find(*cache_key);
+      if (media_id) body[p.upload_at]["id"] = *media_id;
+    }
+    if (p.upload && !media_id) {
       std::string content;
       try {
         content = read_file_limited(p.upload->path, p.upload->size + 1, "the media file");
@@ -523,6 +532,7 @@ struct Sender::Impl {
       }
       media_id = doc["id"].get<std::string>();
       body[p.upload_at]["id"] = *media_id;
+      if (cache_key) uploads->remember(*cache_key, *media_id);
     }
     if (spacer != nullptr) spacer->acquire(who);
     std::string path = target.config.phone_number_id + "/messages";
@@ -577,9 +587,9 @@ struct Sender::Impl {
 };
 
 Sender::Sender(SharedStore& store, SendTarget target, SendPolicy policy, Clock& clock,
-               RateLimiter* limiter, RecipientSpacer* spacer)
+               RateLimiter* limiter, RecipientSpacer* spacer, UploadCache* uploads)
     : impl_(std::make_unique<Impl>(store, std::move(target), std::move(policy), clock, limiter,
-                                   spacer)) {}
+                                   spacer, uploads)) {}
 Sender::Sender(Sender&&) noexcept = default;
 Sender::~Sender() = default;
 

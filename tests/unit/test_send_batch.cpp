@@ -5,11 +5,13 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <set>
 
 using nlohmann::json;
 using sendtest::Fixture;
 using testsupport::Recorded;
 using testsupport::Reply;
+using testsupport::TempDir;
 using namespace wabactl;
 using namespace std::chrono_literals;
 
@@ -264,4 +266,66 @@ TEST_CASE("batch: --concurrency outside 1-32 is refused") {
   CHECK_THROWS_AS(run(f, rows, o), Error);
   o.concurrency = 0;
   CHECK_THROWS_AS(run(f, rows, o), Error);
+}
+
+TEST_CASE("batch: a local file that many rows send is uploaded once") {
+  Fixture f;
+  auto banner = write(f, "banner.png", std::string(2048, 'b'));
+  auto other = write(f, "other.png", std::string(1024, 'o'));
+  std::string csv = "to,template,lang,header_image\n";
+  for (int i = 0; i < 6; ++i) csv += fmt::format("+1555{:07},promo,en,{}\n", i, banner.string());
+  csv += fmt::format("+15559999999,promo,en,{}\n", other.string());
+  auto rows = read_batch(write(f, "b.csv", csv), "acme");
+  BatchOptions o;
+  o.concurrency = 1; // one row after the other: every repeat finds the first upload
+  auto r = run(f, rows, o);
+  CHECK(r.summary.sent == 7);
+  CHECK(f.graph.count("POST", "/media") == 2);
+  std::set<std::string> banner_ids;
+  std::string other_id;
+  for (const auto& req : f.graph.requests()) {
+    if (req.path.find("/messages") == std::string::npos) continue;
+    auto body = json::parse(req.body);
+    auto id = body["template"]["components"][0]["parameters"][0]["image"]["id"].get<std::string>();
+    if (body["to"] == "15559999999") {
+      other_id = id;
+    } else {
+      banner_ids.insert(id);
+    }
+  }
+  CHECK(banner_ids.size() == 1);
+  CHECK_FALSE(other_id.empty());
+  CHECK(banner_ids.count(other_id) == 0);
+}
+
+TEST_CASE("upload cache: a file is known by path, size, time and type") {
+  TempDir dir;
+  auto path = dir / "banner.png";
+  std::ofstream(path, std::ios::binary) << "first";
+  MediaSource file{{}, path, "image/png", 5};
+  auto key = UploadCache::key_of(file);
+  REQUIRE(key);
+  UploadCache cache;
+  CHECK_FALSE(cache.find(*key));
+  cache.remember(*key, "111");
+  CHECK(cache.find(*key) == std::optional<std::string>("111"));
+  // The same file by another spelling of its path is the same file.
+  MediaSource spelled{{}, dir / "." / "banner.png", "image/png", 5};
+  CHECK(UploadCache::key_of(spelled) == key);
+  // Sent as another type, or changed since: a new upload.
+  MediaSource as_sticker{{}, path, "image/webp", 5};
+  REQUIRE(UploadCache::key_of(as_sticker));
+  CHECK_FALSE(cache.find(*UploadCache::key_of(as_sticker)));
+  std::filesystem::last_write_time(path, std::filesystem::last_write_time(path) - 1h);
+  auto touched = UploadCache::key_of(file);
+  REQUIRE(touched);
+  CHECK_FALSE(cache.find(*touched));
+  std::ofstream(path, std::ios::binary | std::ios::app) << "more";
+  auto longer = UploadCache::key_of(file);
+  REQUIRE(longer);
+  CHECK(longer->size == 9);
+  CHECK_FALSE(cache.find(*longer));
+  // A file that is gone is not cached at all.
+  std::filesystem::remove(path);
+  CHECK_FALSE(UploadCache::key_of(file));
 }
