@@ -33,8 +33,9 @@ constexpr RouteRegistrar registrars[] = {
 // delivery is durable, and Meta never resends what got a 200, so a power cut must not lose
 // it (NORMAL in WAL mode survives a process crash, not a power cut before the checkpoint).
 // Group commit makes one fsync serve every delivery queued meanwhile. Measured with
-// bench/webhook.sh (8 connections, 2 cores shared with other builds, load ~9): FULL 2,083
-// req/s, p99 33 ms; NORMAL 2,489-2,670 req/s, p99 23-26 ms: FULL costs ~15 %.
+// bench/webhook.sh (8 connections, 2 cores, quiet, 2 KiB pages, alternating runs): FULL
+// 6,670-7,700 req/s, p99 5.2-6.5 ms; NORMAL 8,580-8,940 req/s, p99 6.7-7.0 ms. FULL costs
+// 13-20 % of throughput, which is the price of a 200 that survives a power cut.
 constexpr Durability writer_durability = Durability::full;
 
 constexpr std::size_t max_headers = 100;
