@@ -24,19 +24,6 @@ constexpr SetupFn families[] = {
 
 constexpr const char* system_config = "/etc/wabactl/wabactl.conf";
 
-// `serve` reads /etc/wabactl/wabactl.conf by default; other commands read a config file
-// only when --config names one.
-bool runs_serve(int argc, const char* const* argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "serve") return true;
-    if (a.empty() || a[0] != '-') return false;
-    // Global options that take a value may be written as two words.
-    if ((a == "--db" || a == "--key-file" || a == "--config") && i + 1 < argc) ++i;
-  }
-  return false;
-}
-
 // 512 KiB of WAL costs the next process at most about 0.4 ms to read; at 16-23 KiB per
 // send, the last command folds it in about once every 25 sends when no daemon keeps the
 // database open.
@@ -118,6 +105,39 @@ std::string format_fields(const std::vector<std::pair<std::string, std::string>>
   return out;
 }
 
+std::string_view command_word(int argc, const char* const* argv) noexcept {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a.empty() || a[0] != '-') return a;
+    // Global options that take a value may be written as two words.
+    if ((a == "--db" || a == "--key-file" || a == "--config") && i + 1 < argc) ++i;
+  }
+  return {};
+}
+
+bool opens_no_connection(int argc, const char* const* argv) noexcept {
+  auto has = [&](std::string_view option) {
+    for (int i = 1; i < argc; ++i) {
+      std::string_view a = argv[i];
+      if (a == option || (a.size() > option.size() && a.substr(0, option.size()) == option &&
+                          a[option.size()] == '=')) {
+        return true;
+      }
+    }
+    return false;
+  };
+  // A config file may set any option, --watch included.
+  if (has("--config")) return false;
+  std::string_view command = command_word(argc, argv);
+  if (command.empty()) return true; // --help, --version or a usage error
+  if (command == "history" || command == "status" || command == "tenant" || command == "key" ||
+      command == "token") {
+    return true;
+  }
+  // `unread --watch` may follow the daemon's stream over https.
+  return command == "unread" && !has("--watch");
+}
+
 void build_app(CLI::App& app, Context& ctx, bool serve_config_default) {
   app.name("wabactl");
   app.description("wabactl: the WhatsApp Business Cloud API for servers: tenants, sending, "
@@ -148,7 +168,9 @@ void build_app(CLI::App& app, Context& ctx, bool serve_config_default) {
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   Context ctx(out, err, ::isatty(STDOUT_FILENO) == 1);
   CLI::App app;
-  build_app(app, ctx, runs_serve(argc, argv));
+  // `serve` reads /etc/wabactl/wabactl.conf by default; other commands read a config file
+  // only when --config names one.
+  build_app(app, ctx, command_word(argc, argv) == "serve");
 
   try {
     try {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace wabactl::cli {
 
@@ -75,6 +76,17 @@ void setup_serve(CLI::App& app, Context& ctx);
 /// parsing anything; `serve_config_default` makes --config default to
 /// /etc/wabactl/wabactl.conf. Used by run() and by tests that walk the tree.
 void build_app(CLI::App& app, Context& ctx, bool serve_config_default);
+
+/// The subcommand argv names (the first word that is not a global option or its value),
+/// or an empty view when there is none. Allocates nothing and touches no global state, so
+/// it may run before static constructors.
+std::string_view command_word(int argc, const char* const* argv) noexcept;
+
+/// Whether argv names a command that never opens a network connection (history, unread
+/// without --watch, status, tenant, key, token, or no command at all). Conservative: any
+/// --config gives false, since a config file may set any option. Safe before static
+/// constructors, like command_word().
+bool opens_no_connection(int argc, const char* const* argv) noexcept;
 
 /// Runs the CLI; returns the process exit code. Errors are printed to `err` as one line.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
