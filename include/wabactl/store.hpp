@@ -24,6 +24,11 @@ class StatementLease;
 /// `normal` syncs at checkpoints (survives a process crash).
 enum class Durability { full, normal };
 
+/// How a connection writes its WAL: `direct` as SQLite does (two writes per frame),
+/// `batched` gathered into one write per commit (src/store/wal_batch.hpp). Batched needs
+/// Durability::full: the commit's sync is what makes the frames reach the file.
+enum class WalWrites { direct, batched };
+
 class Store {
 public:
   /// The schema version this build writes; older databases are migrated up to it.
@@ -31,7 +36,8 @@ public:
 
   /// Opens (creating it and its 0700 parent folder if needed) and migrates the database.
   /// Newer schema versions than this build knows are refused with a clear error.
-  explicit Store(const std::filesystem::path& path, Durability durability = Durability::full);
+  explicit Store(const std::filesystem::path& path, Durability durability = Durability::full,
+                 WalWrites wal = WalWrites::direct);
   /// An in-memory database (tests).
   static Store in_memory();
   /// Opens without migrating beyond `version` (tests of migrations).

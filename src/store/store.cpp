@@ -2,6 +2,7 @@
 
 #include "store/migrations.hpp"
 #include "store/sql.hpp"
+#include "store/wal_batch.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/util.hpp"
 
@@ -44,8 +45,8 @@ struct Store::Impl {
   std::unordered_map<std::string, std::unique_ptr<CachedStatement>, SqlHash, std::equal_to<>>
       statements;
   std::optional<std::uintmax_t> close_checkpoint_past; ///< see checkpoint_on_close_past()
-  Impl(std::filesystem::path p, const std::string& name, int flags)
-      : path(std::move(p)), db(name, flags) {}
+  Impl(std::filesystem::path p, const std::string& name, int flags, const char* vfs = nullptr)
+      : path(std::move(p)), db(name.c_str(), flags, 0, vfs) {}
 };
 
 namespace {
@@ -97,10 +98,15 @@ int user_version(SQLite::Database& db) {
 } // namespace
 
 static std::unique_ptr<Store::Impl> open_store_impl(const std::filesystem::path& path,
-                                                    Durability durability) {
+                                                    Durability durability,
+                                                    WalWrites wal = WalWrites::direct) {
+  if (wal == WalWrites::batched && durability != Durability::full) {
+    throw Error(Exit::internal, "batched WAL writes need synchronous=FULL");
+  }
   precreate(path);
   try {
-    auto impl = std::make_unique<Store::Impl>(path, path.string(), open_flags);
+    const char* vfs = wal == WalWrites::batched ? batched_wal_vfs() : nullptr;
+    auto impl = std::make_unique<Store::Impl>(path, path.string(), open_flags, vfs);
     apply_pragmas(impl->db, durability, true);
     return impl;
   } catch (const SQLite::Exception& e) {
@@ -144,8 +150,8 @@ int Store::latest_version() {
   return static_cast<int>(migrations().size());
 }
 
-Store::Store(const std::filesystem::path& path, Durability durability)
-    : impl_(open_store_impl(path, durability)) {
+Store::Store(const std::filesystem::path& path, Durability durability, WalWrites wal)
+    : impl_(open_store_impl(path, durability, wal)) {
   try {
     migrate(impl_->db, latest_version());
   } catch (const SQLite::Exception& e) {
