@@ -88,11 +88,14 @@ public:
   /// Stops the thread and drops every subscriber. Idempotent.
   void stop();
   /// Polls now instead of at the next interval (the daemon's writer calls it after a
-  /// commit that appended events).
+  /// commit that appended events). Without subscribers it does nothing: the interval's
+  /// poll moves the cursor on, and the writer does not pay a thread switch per commit.
   void wake();
 
-  /// Registers a subscriber for `tenant`'s events appended after this call (replay of
-  /// earlier events is the caller's job, from read_events). `notify`, when set, is called
+  /// Registers a subscriber for `tenant`'s events appended after this call; it may also get
+  /// some from up to one poll interval before it (the cursor of a hub without subscribers
+  /// moves at each interval), so callers skip ids at or below their own cursor. Replay of
+  /// earlier events is the caller's job, from read_events. `notify`, when set, is called
   /// on the hub thread after events were queued or the subscription was dropped; it must
   /// not block.
   std::shared_ptr<Subscription> subscribe(const std::string& tenant,

@@ -122,6 +122,7 @@ void EventHub::stop() {
 void EventHub::wake() {
   {
     std::lock_guard lock(mu_);
+    if (subs_.empty()) return;
     woken_ = true;
   }
   cv_.notify_all();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 using namespace wabactl;
 using namespace std::chrono_literals;
@@ -21,8 +22,9 @@ struct HubFixture {
   Store writer{db};
   EventHub hub;
 
-  explicit HubFixture(std::size_t queue_limit = 4096)
-      : hub(EventHubOptions{db, std::chrono::milliseconds(20), queue_limit}) {
+  explicit HubFixture(std::size_t queue_limit = 4096,
+                      std::chrono::milliseconds poll_interval = std::chrono::milliseconds(20))
+      : hub(EventHubOptions{db, poll_interval, queue_limit}) {
     add_tenant(writer, "acme", std::nullopt);
     add_tenant(writer, "globex", std::nullopt);
   }
@@ -107,6 +109,37 @@ TEST_CASE("event hub: a subscriber that falls behind is dropped, others keep rec
   CHECK(slow->dropped());
   CHECK(slow->take().empty());
   CHECK(f.hub.subscribers() == 1);
+}
+
+TEST_CASE("event hub: without subscribers a wake costs no poll; the interval moves the cursor") {
+  HubFixture f(4096, 2s);
+  f.hub.start();
+  auto start = f.hub.cursor();
+  std::int64_t a1 = f.event("acme", 1);
+  f.hub.wake();
+  std::this_thread::sleep_for(100ms);
+  CHECK(f.hub.cursor() == start); // the wake found nobody to poll for
+
+  // A subscriber that joins before the interval's poll also gets the event from before it
+  // (streams skip ids at or below their own cursor); a wake now polls at once.
+  auto sub = f.hub.subscribe("acme");
+  std::int64_t a2 = f.event("acme", 2);
+  f.hub.wake();
+  auto got = collect(*sub, 2);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0]->id == a1);
+  CHECK(got[1]->id == a2);
+  CHECK(f.hub.cursor() == a2);
+
+  // Once it leaves, the cursor follows the table at the interval's poll again.
+  f.hub.unsubscribe(sub);
+  std::int64_t a3 = f.event("acme", 3);
+  f.hub.wake();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (f.hub.cursor() != a3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(f.hub.cursor() == a3);
 }
 
 TEST_CASE("event hub: stopping drops every subscriber and later subscriptions") {
