@@ -75,7 +75,9 @@ struct InboundMessage {
   std::optional<std::string> reply_to;   ///< context.id, or the reacted message
   bool forwarded = false;                ///< context.forwarded / frequently_forwarded
   std::int64_t timestamp = 0;            ///< unix seconds; 0 when absent or malformed
-  nlohmann::json payload;                ///< Meta's object, whole
+  /// Meta's object, whole, as JSON text: serialised while parsing, on the request's thread,
+  /// so the single writer thread only stores it.
+  std::string payload;
 };
 
 /// One status update, parsed.
@@ -90,7 +92,7 @@ struct StatusUpdate {
   std::optional<int> error_code;            ///< errors[0]
   std::optional<std::string> error_title;
   std::optional<std::string> error_details;
-  nlohmann::json payload;
+  std::string payload; ///< Meta's object, whole, as JSON text (like InboundMessage::payload)
 };
 
 /// A contact seen in a change (profile name, wa_id, user_id).

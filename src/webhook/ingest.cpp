@@ -134,7 +134,7 @@ std::optional<std::int64_t> insert_message(Store& store, const std::string& tena
   bind_opt(*q, ":reply_to", m.reply_to);
   q->bind(":ts", iso_or_now(m.timestamp, now));
   q->bind(":now", now);
-  q->bind(":payload", dump(m.payload));
+  q->bind(":payload", m.payload);
   if (q->exec() == 0) return std::nullopt;
   return store.db().getLastInsertRowid();
 }
@@ -152,7 +152,7 @@ bool insert_status(Store& store, const std::string& tenant, const StatusUpdate& 
   bind_opt(*q, ":code", s.error_code);
   bind_opt(*q, ":title", s.error_title);
   bind_opt(*q, ":details", s.error_details);
-  q->bind(":payload", dump(s.payload));
+  q->bind(":payload", s.payload);
   return q->exec() > 0;
 }
 

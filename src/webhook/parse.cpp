@@ -45,6 +45,12 @@ void check_depth(std::string_view body) {
   }
 }
 
+// Invalid UTF-8 in a string Meta sent is stored as U+FFFD rather than refused: the archive
+// keeps the raw bytes.
+std::string payload_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 const json* member(const json& obj, const char* key) {
   if (!obj.is_object()) return nullptr;
   auto it = obj.find(key);
@@ -279,7 +285,7 @@ std::optional<InboundMessage> parse_message(const json& msg, const std::string& 
       break;
     }
   }
-  m.payload = msg;
+  m.payload = payload_text(msg);
   return m;
 }
 
@@ -300,7 +306,7 @@ std::optional<StatusUpdate> parse_status(const json& st, const std::string& numb
   s.error_code = e.code;
   s.error_title = e.title;
   s.error_details = e.details;
-  s.payload = st;
+  s.payload = payload_text(st);
   return s;
 }
 
