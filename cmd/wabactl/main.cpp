@@ -7,7 +7,7 @@
 namespace {
 
 // libcpp-httplib's constructor initialises OpenSSL in full: it reads openssl.cnf, loads
-// every error string and registers every cipher and digest. That is about 1.3 ms of the
+// every error string and registers every cipher and digest. That is about 0.6 ms of the
 // 6 ms a `wabactl history` takes on a 2-core VM, spent by commands that never open a
 // connection. Functions in .preinit_array run before any shared library's constructor
 // (only an executable has one; glibc passes them argc, argv and envp): for those commands
