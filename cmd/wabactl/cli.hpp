@@ -72,10 +72,13 @@ void run_unread_watch(Context& ctx, const std::string& tenant);
 void setup_read(CLI::App& app, Context& ctx);
 void setup_serve(CLI::App& app, Context& ctx);
 
-/// Builds the whole command tree (global options and every family) on `app` without
-/// parsing anything; `serve_config_default` makes --config default to
-/// /etc/wabactl/wabactl.conf. Used by run() and by tests that walk the tree.
-void build_app(CLI::App& app, Context& ctx, bool serve_config_default);
+/// Builds the command tree (global options and every family) on `app` without parsing
+/// anything; `serve_config_default` makes --config default to /etc/wabactl/wabactl.conf.
+/// When `only_command` names a top-level command, only the family that registers it is
+/// built (what run() does for the command argv names). Used by run() and by tests that
+/// walk the tree.
+void build_app(CLI::App& app, Context& ctx, bool serve_config_default,
+               std::string_view only_command = {});
 
 /// The subcommand argv names (the first word that is not a global option or its value),
 /// or an empty view when there is none. Allocates nothing and touches no global state, so

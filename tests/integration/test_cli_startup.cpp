@@ -1,8 +1,11 @@
-// Commands that never open a connection skip OpenSSL's full set-up (cmd/wabactl/main.cpp):
-// which commands those are, and, on the real binary, that they do not read OpenSSL's
-// configuration file while the others still do.
+// What a short-lived process skips at start-up. Commands that never open a connection skip
+// OpenSSL's full set-up (cmd/wabactl/main.cpp): which commands those are, and, on the real
+// binary, that they do not read OpenSSL's configuration file while the others still do.
+// And each command builds only its own family of the command tree.
 #include "integration/test_cli_helpers.hpp"
 #include "wabactl/cli.hpp"
+
+#include <sstream>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -120,4 +123,60 @@ TEST_CASE("tls setup: local commands do not read openssl.cnf; the others still d
   check_ok(r);
   CHECK(conf.read());
   CHECK(e.graph.count("POST", "/messages") == 1);
+}
+
+namespace {
+
+// The top-level command names of a tree built for `only_command` (empty: the whole tree).
+std::set<std::string> top_commands(std::string_view only_command) {
+  std::ostringstream out;
+  std::ostringstream err;
+  wabactl::cli::Context ctx(out, err, false);
+  CLI::App app;
+  wabactl::cli::build_app(app, ctx, false, only_command);
+  std::set<std::string> names;
+  for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    names.insert(sub->get_name());
+  }
+  return names;
+}
+
+} // namespace
+
+TEST_CASE("startup: each command builds only its own family of the command tree") {
+  auto all = top_commands({});
+  REQUIRE(all.size() >= 10);
+  for (const auto& command : all) {
+    CAPTURE(command);
+    auto own = top_commands(command);
+    // Its family has it (a command mapped to the wrong family would be "unknown").
+    CHECK(own.count(command) == 1);
+    CHECK(own.size() < all.size());
+  }
+  // The four reading commands are one family.
+  CHECK(top_commands("unread") ==
+        std::set<std::string>{"history", "unread", "mark-read", "status"});
+  // No command, or one that does not exist: the whole tree, for --help and a clear error.
+  CHECK(top_commands("bogus") == all);
+}
+
+TEST_CASE("startup: the smaller tree parses and fails like the whole one") {
+  Env e;
+  check_ok(e.set_config({"--no-test"}));
+  auto r = e.w({"unread", "--tenant", "acme", "--json"});
+  check_ok(r);
+  CHECK(r.out == "{\"count\":0}\n");
+  // Global options before and after the command still work.
+  check_ok(e.w({"--json", "history", "--tenant", "acme"}));
+  check_error(e.w({"history", "--tenant", "acme", "--bogus"}), 2);
+  check_error(e.w({"histroy", "--tenant", "acme"}), 2);
+  auto help = e.w({"--help"});
+  check_ok(help);
+  for (const auto* command : {"key", "tenant", "config", "send", "history", "serve", "token"}) {
+    CAPTURE(command);
+    CHECK(help.out.find(std::string("  ") + command) != std::string::npos);
+  }
+  auto own_help = e.w({"status", "--help"});
+  check_ok(own_help);
+  CHECK(own_help.out.find("--tenant") != std::string::npos);
 }
