@@ -27,6 +27,13 @@ void make_table(Store& store) {
   store.db().exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)");
 }
 
+// A connection with batched WAL writes on the test table.
+Store batched_writer(const std::filesystem::path& path) {
+  Store writer(path, Durability::full, WalWrites::batched);
+  make_table(writer);
+  return writer;
+}
+
 // Inserts `rows` rows with random-looking keys (so every commit dirties index pages at
 // several places) starting at `first`, in one transaction.
 void insert_rows(Store& store, int first, int rows, std::size_t value_size = 200) {
@@ -70,9 +77,8 @@ long long write_calls() {
 TEST_CASE("batched WAL: a commit is one write, and the other connections read it at once") {
   TempDir dir;
   auto path = dir / "w.db";
-  Store writer(path, Durability::full, WalWrites::batched);
+  Store writer = batched_writer(path);
   Store direct_writer(path, Durability::full, WalWrites::direct);
-  make_table(writer);
   insert_rows(writer, 0, 1); // the WAL header and the schema are in place
 
   Store reader(path);
@@ -102,8 +108,7 @@ TEST_CASE("batched WAL: a transaction that spills its cache or outgrows the buff
   TempDir dir;
   auto path = dir / "w.db";
   {
-    Store writer(path, Durability::full, WalWrites::batched);
-    make_table(writer);
+    Store writer = batched_writer(path);
     // A tiny cache makes SQLite write pages to the WAL mid-transaction and read them back.
     writer.db().exec("PRAGMA cache_size = 5");
     insert_rows(writer, 0, 3000, 300);
@@ -129,8 +134,7 @@ TEST_CASE("batched WAL: a transaction that spills its cache or outgrows the buff
 TEST_CASE("batched WAL: writing goes on across checkpoints that restart the WAL") {
   TempDir dir;
   auto path = dir / "w.db";
-  Store writer(path, Durability::full, WalWrites::batched);
-  make_table(writer);
+  Store writer = batched_writer(path);
   Store other(path);
   for (int round = 0; round < 6; ++round) {
     insert_rows(writer, round * 1000, 200);
