@@ -62,6 +62,11 @@ class DeliveryWriter {
 public:
   /// The most deliveries one transaction carries.
   static constexpr std::size_t max_group = 512;
+  /// How many nice levels the writer thread asks to run above the process, when allowed
+  /// (CAP_SYS_NICE or RLIMIT_NICE): requests wait for its commits, so it goes first. In the
+  /// webhook bench: 7,095 -> 8,132 req/s (medians of 5 alternating runs), commits 490 ->
+  /// 360 us.
+  static constexpr int priority_boost = 10;
 
   DeliveryWriter(const std::filesystem::path& db, Durability durability, Metrics& metrics,
                  CheckpointPolicy checkpoints = {});

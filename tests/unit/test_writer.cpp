@@ -11,7 +11,12 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -44,7 +49,50 @@ std::filesystem::path database_with_acme(const TempDir& dir) {
   return path;
 }
 
+// The nice value of each of this process's threads (/proc/self/task/*/stat, field 19).
+std::vector<int> thread_nice_values() {
+  std::vector<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    // After the command come state (field 3) ... nice (field 19).
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+      if (i == 19) out.push_back(std::stoi(field));
+    }
+  }
+  return out;
+}
+
 } // namespace
+
+TEST_CASE("the group writer runs above the request threads' priority when allowed") {
+  TempDir dir;
+  auto path = database_with_acme(dir);
+  int base = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  int wanted = std::max(-20, base - server::DeliveryWriter::priority_boost);
+  // Whether this process may do it at all (root, CAP_SYS_NICE, RLIMIT_NICE), tried on a
+  // thread of its own.
+  bool allowed = false;
+  std::thread([&] {
+    allowed = setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), wanted) == 0;
+  }).join();
+  CAPTURE(base);
+  CAPTURE(allowed);
+  for (int nice : thread_nice_values()) CHECK(nice == base);
+
+  server::Metrics metrics;
+  server::DeliveryWriter writer(path, Durability::normal, metrics);
+  writer.start();
+  // Stored either way: a refused priority is not an error.
+  CHECK(writer.submit(job_for(inbound(1))).get().stored);
+  auto values = thread_nice_values();
+  CHECK(std::count(values.begin(), values.end(), wanted) == (allowed && wanted != base ? 1 : 0));
+  writer.stop();
+}
 
 TEST_CASE("the group writer commits deliveries from many threads once each, WAL bounded") {
   TempDir dir;
