@@ -103,7 +103,7 @@ void run_history(const HistoryOptions& o, Context& ctx) {
   check_tenant(ctx, o.tenant);
   auto page = history(ctx.store(), o.tenant, q);
   if (ctx.globals.json) {
-    for (const auto& m : page) ctx.print_json(to_json(m));
+    for (const auto& m : page) ctx.out << to_json_text(m) << '\n';
     return;
   }
   if (page.empty()) {

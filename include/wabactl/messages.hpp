@@ -41,11 +41,15 @@ struct Message {
   std::string timestamp;
   std::optional<std::string> read_at;
   std::optional<MessageError> error;
-  nlohmann::json payload; ///< Meta's object (or the request we sent), whole; null if none
+  std::string payload; ///< Meta's object (or the request we sent) as JSON text; or empty
 };
 
-/// The Message JSON of CONTRACT.md §3.
+/// The Message JSON of CONTRACT.md §3. A payload that is not valid JSON shows as null.
 nlohmann::json to_json(const Message& m);
+/// The same Message JSON as compact text, byte for byte what to_json(m).dump() gives for a
+/// payload stored as dump() wrote it, without building the tree: the webhook writer makes
+/// one for every stored change, and `history --json` one per line.
+std::string to_json_text(const Message& m);
 
 /// The ordering rank of a status: queued 0, sent 1, delivered 2, read 3, played 4;
 /// failed and received are terminal (5). Status updates only move to a higher rank.

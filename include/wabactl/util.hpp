@@ -46,6 +46,11 @@ struct Utf8Char {
 std::optional<Utf8Char> decode_utf8(std::string_view s);
 /// Whether all of `s` is valid UTF-8 in the sense of decode_utf8.
 bool valid_utf8(std::string_view s);
+/// Appends `s` as a JSON string literal, quotes included, exactly as nlohmann::json's
+/// dump() writes it with error_handler_t::replace and ensure_ascii off: `"` and `\\`
+/// escaped, \b \f \n \r \t by name, other control characters as \u00xx, everything else
+/// as it is, and each invalid UTF-8 sequence (its maximal valid prefix) as U+FFFD.
+void append_json_string(std::string& out, std::string_view s);
 
 /// Reads at most `limit` bytes of a file; throws Error(usage) when it cannot be read or is
 /// larger, naming `what` in the message.

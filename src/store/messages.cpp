@@ -17,6 +17,67 @@ nlohmann::json opt_json(const std::optional<std::string>& v) {
   return *v;
 }
 
+// `,"key":` then the value: a JSON string, or null when absent.
+void append_field(std::string& out, std::string_view key, const std::optional<std::string>& v) {
+  out.append(",\"").append(key).append("\":");
+  if (v) {
+    append_json_string(out, *v);
+  } else {
+    out.append("null");
+  }
+}
+
+void append_field(std::string& out, std::string_view key, const std::string& v) {
+  out.append(",\"").append(key).append("\":");
+  append_json_string(out, v);
+}
+
+// What to_json() builds, written directly. nlohmann::json keeps object keys sorted, so the
+// fields go in that order; the stored payload is already compact JSON (dump() wrote it) and
+// goes in as it is once it is known to parse.
+void append_message_json(std::string& out, const Message& m) {
+  out.append("{\"contact_id\":");
+  if (m.contact_id) {
+    append_json_string(out, *m.contact_id);
+  } else {
+    out.append("null");
+  }
+  append_field(out, "contact_name", m.contact_name);
+  append_field(out, "direction", m.direction);
+  out.append(",\"error\":");
+  if (m.error) {
+    out.append("{\"code\":").append(std::to_string(m.error->code)).append(",\"details\":");
+    append_json_string(out, m.error->details);
+    out.append(",\"title\":");
+    append_json_string(out, m.error->title);
+    out.push_back('}');
+  } else {
+    out.append("null");
+  }
+  append_field(out, "id", std::to_string(m.id));
+  append_field(out, "media_id", m.media_id);
+  append_field(out, "media_type", m.media_type);
+  append_field(out, "media_url", m.media_url);
+  append_field(out, "message_id", m.message_id);
+  out.append(",\"payload\":");
+  if (!m.payload.empty() && nlohmann::json::accept(m.payload)) {
+    out.append(m.payload);
+  } else {
+    out.append("null");
+  }
+  append_field(out, "phone_number", m.phone_number);
+  append_field(out, "read_at", m.read_at);
+  append_field(out, "reply_to", m.reply_to);
+  append_field(out, "status", m.status);
+  append_field(out, "template_name", m.template_name);
+  append_field(out, "tenant_id", m.tenant_id);
+  append_field(out, "text", m.text);
+  append_field(out, "timestamp", m.timestamp);
+  append_field(out, "type", m.type);
+  append_field(out, "user_id", m.user_id);
+  out.push_back('}');
+}
+
 } // namespace
 
 Message row_to_message(SQLite::Statement& q) {
@@ -43,10 +104,7 @@ Message row_to_message(SQLite::Statement& q) {
     m.error = MessageError{q.getColumn(18).getInt(), q.getColumn(19).getString(),
                            q.getColumn(20).getString()};
   }
-  if (!q.getColumn(21).isNull()) {
-    m.payload = nlohmann::json::parse(q.getColumn(21).getString(), nullptr, false);
-    if (m.payload.is_discarded()) m.payload = nullptr;
-  }
+  if (!q.getColumn(21).isNull()) m.payload = q.getColumn(21).getString();
   return m;
 }
 
@@ -62,6 +120,11 @@ const char* message_select() {
 }
 
 nlohmann::json to_json(const Message& m) {
+  nlohmann::json payload = nullptr;
+  if (!m.payload.empty()) {
+    payload = nlohmann::json::parse(m.payload, nullptr, false);
+    if (payload.is_discarded()) payload = nullptr;
+  }
   nlohmann::json error = nullptr;
   if (m.error) {
     error = {{"code", m.error->code}, {"title", m.error->title}, {"details", m.error->details}};
@@ -85,7 +148,14 @@ nlohmann::json to_json(const Message& m) {
           {"timestamp", m.timestamp},
           {"read_at", opt_json(m.read_at)},
           {"error", error},
-          {"payload", m.payload}};
+          {"payload", payload}};
+}
+
+std::string to_json_text(const Message& m) {
+  std::string out;
+  out.reserve(512 + m.payload.size() + (m.text ? m.text->size() : 0));
+  append_message_json(out, m);
+  return out;
 }
 
 int status_rank(const std::string& status) {
@@ -145,19 +215,28 @@ std::int64_t append_event(Store& store, const std::string& tenant, const std::st
     if (next->executeStep()) id = next->getColumn(0).getInt64();
   }
   std::string at = now_iso();
-  nlohmann::json data = {{"id", id},
-                         {"type", type},
-                         {"tenant_id", tenant},
-                         {"at", at},
-                         {"message", message ? to_json(*message) : nlohmann::json(nullptr)},
-                         {"unread", unread ? nlohmann::json(*unread) : nlohmann::json(nullptr)}};
+  // The Event JSON with its keys in nlohmann::json's (sorted) order, like every other JSON
+  // wabactl writes.
+  std::string data = "{\"at\":";
+  append_json_string(data, at);
+  data.append(",\"id\":").append(std::to_string(id)).append(",\"message\":");
+  if (message) {
+    append_message_json(data, *message);
+  } else {
+    data.append("null");
+  }
+  data.append(",\"tenant_id\":");
+  append_json_string(data, tenant);
+  data.append(",\"type\":");
+  append_json_string(data, type);
+  data.append(",\"unread\":").append(unread ? std::to_string(*unread) : "null").append("}");
   auto ins =
       store.prepare("INSERT INTO events(id, tenant_id, type, at, data) VALUES(?, ?, ?, ?, ?)");
   ins->bind(1, static_cast<std::int64_t>(id));
   ins->bind(2, tenant);
   ins->bind(3, type);
   ins->bind(4, at);
-  ins->bind(5, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  ins->bind(5, data);
   ins->exec();
   return id;
 }

@@ -317,6 +317,100 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// How many bytes at the front of `s` (not empty, not starting with valid UTF-8) start a
+// well-formed sequence before it breaks off: the span one U+FFFD replaces. The second byte's
+// range depends on the lead byte (Unicode table 3-7): that is what rules out overlong forms,
+// surrogates and values past U+10FFFF as early as a validating decoder sees them.
+std::size_t invalid_utf8_span(std::string_view s) {
+  const auto lead = static_cast<unsigned char>(s[0]);
+  std::size_t len = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    len = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    len = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    len = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 1;
+  }
+  std::size_t k = 1;
+  for (; k < len && k < s.size(); ++k) {
+    const auto b = static_cast<unsigned char>(s[k]);
+    if (b < low || b > high) break;
+    low = 0x80;
+    high = 0xBF;
+  }
+  return k;
+}
+
+} // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // Runs of printable ASCII, most of any text, go in one append.
+    std::size_t plain = i;
+    while (plain < s.size()) {
+      const auto b = static_cast<unsigned char>(s[plain]);
+      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+      ++plain;
+    }
+    out.append(s.substr(i, plain - i));
+    i = plain;
+    if (i == s.size()) break;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (auto ch = decode_utf8(s.substr(i))) {
+        out.append(s.substr(i, ch->length));
+        i += ch->length;
+      } else {
+        out.append("\xEF\xBF\xBD");
+        i += invalid_utf8_span(s.substr(i));
+      }
+      continue;
+    }
+    switch (c) {
+    case '"':
+      out.append("\\\"");
+      break;
+    case '\\':
+      out.append("\\\\");
+      break;
+    case '\b':
+      out.append("\\b");
+      break;
+    case '\f':
+      out.append("\\f");
+      break;
+    case '\n':
+      out.append("\\n");
+      break;
+    case '\r':
+      out.append("\\r");
+      break;
+    case '\t':
+      out.append("\\t");
+      break;
+    default:
+      out.append("\\u00");
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0xF]);
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
 bool is_business_scoped_user_id(std::string_view s) {
   // Two-letter country prefix, a dot, then an opaque id of letters and digits.
   if (s.size() < 4 || s.size() > 128 || s[2] != '.') return false;

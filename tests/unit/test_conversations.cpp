@@ -304,3 +304,102 @@ TEST_CASE("message_status lists the status history of the tenant's own message")
   CHECK_THROWS_AS(message_status(f.store, "acme", "wamid.NOPE"), Error);
   CHECK_THROWS_AS(message_status(f.store, "acme", ""), Error);
 }
+
+namespace {
+
+std::string dumped(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
+TEST_CASE("the Message JSON text is what the JSON tree dumps, byte for byte") {
+  Message bare;
+  bare.id = 7;
+  bare.tenant_id = "acme";
+  bare.direction = "outgoing";
+  bare.status = "queued";
+  bare.type = "text";
+  bare.timestamp = "2026-11-24T10:00:00Z";
+
+  Message full = bare;
+  full.id = 9007199254740993;
+  full.message_id = "wamid.HBgL\"quoted\"==";
+  full.direction = "incoming";
+  full.status = "received";
+  full.phone_number = "15551230000";
+  full.user_id = "US.13491208655302741";
+  full.contact_id = "c-1";
+  full.contact_name = "Zoë \\ \"Z\" 😀";
+  full.type = "document";
+  full.text = "line 1\nline 2\ttab \x01 ctl @ / end";
+  full.media_url = "https://example.com/a?b=c&d=e";
+  full.media_type = "application/pdf";
+  full.media_id = "1234567890";
+  full.template_name = "invoice_v2";
+  full.reply_to = "wamid.PARENT";
+  full.read_at = "2026-11-24T10:05:00Z";
+  full.error = MessageError{131047, "Re-engagement \"message\"", "More than 24 hours"};
+  full.payload = dumped({{"from", "15551230000"},
+                         {"text", {{"body", "Grüße \"x\" \\ y"}}},
+                         {"type", "text"},
+                         {"n", {1, 2.5, true, nullptr}}});
+
+  Message broken = full;
+  broken.text = "bad \xff utf-8 \xe2\x9c";
+  broken.contact_name = "\xc0\xaf";
+  broken.payload = "{\"not\": json";
+
+  for (const auto* m : {&bare, &full, &broken}) {
+    CAPTURE(m->id);
+    CHECK(to_json_text(*m) == dumped(to_json(*m)));
+  }
+  CHECK(to_json(broken)["payload"].is_null());
+
+  // A payload someone stored with other spacing or key order is still the same JSON.
+  Message spaced = full;
+  spaced.payload = "{ \"type\" : \"text\", \"a\" : [ 1 , 2 ] }";
+  CHECK(nlohmann::json::parse(to_json_text(spaced)) == to_json(spaced));
+
+  // Messages as the store gives them back.
+  Fixture f;
+  f.receive(acme_number, {{"15551230000", "wamid.A", 1764000000, "héllo \"there\" \\ 😀"},
+                          {"US.13491208655302741", "wamid.B", 1764000060, "ctl\x02\n", "Bob"}});
+  auto page = history(f.store, "acme", HistoryQuery{});
+  REQUIRE(page.size() == 2);
+  for (const auto& m : page) {
+    CAPTURE(m.id);
+    CHECK_FALSE(m.payload.empty());
+    CHECK(to_json_text(m) == dumped(to_json(m)));
+  }
+}
+
+TEST_CASE("an event's stored JSON is the Event JSON of its message, keys in order") {
+  Fixture f;
+  f.receive(acme_number, {{"15551230000", "wamid.A", 1764000000, "hi \"you\" ✓"}});
+  auto m = find_message(f.store, "acme", "wamid.A");
+  REQUIRE(m.has_value());
+  std::int64_t id = 0;
+  f.store.transaction([&] { id = append_event(f.store, "acme", event_message_status, m, 3); });
+  std::int64_t unread_only = 0;
+  f.store.transaction([&] {
+    unread_only = append_event(f.store, "acme", event_unread_changed, std::nullopt, std::nullopt);
+  });
+  CHECK(unread_only == id + 1);
+
+  auto rows = event_rows_after(f.store, std::string("acme"), id - 1, 10);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].id == id);
+  CHECK(rows[0].data == dumped({{"id", id},
+                                {"type", event_message_status},
+                                {"tenant_id", "acme"},
+                                {"at", rows[0].at},
+                                {"message", to_json(*m)},
+                                {"unread", 3}}));
+  CHECK(rows[1].data == dumped({{"id", id + 1},
+                                {"type", event_unread_changed},
+                                {"tenant_id", "acme"},
+                                {"at", rows[1].at},
+                                {"message", nullptr},
+                                {"unread", nullptr}}));
+}

@@ -6,9 +6,11 @@
 #include "wabactl/util.hpp"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
 #include <fstream>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -271,6 +273,70 @@ TEST_CASE("UTF-8 validation rejects overlongs, surrogates and truncations") {
     CAPTURE(bytes);
     CHECK(valid_utf8(bytes) == valid);
     CHECK(valid_utf8("ok " + bytes + " ok") == valid);
+  }
+}
+
+namespace {
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+std::string nlohmann_string(std::string_view s) {
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
+TEST_CASE("append_json_string escapes what JSON needs and keeps the rest") {
+  CHECK(json_string("") == R"("")");
+  CHECK(json_string("plain text") == R"("plain text")");
+  CHECK(json_string("say \"hi\" \\ @ /") == R"("say \"hi\" \\ @ /")");
+  CHECK(json_string("a\nb\tc\rd\be\ff") == R"("a\nb\tc\rd\be\ff")");
+  CHECK(json_string(std::string("nul\0x\x01\x1f\x7f", 8)) == "\"nul\\u0000x\\u0001\\u001f\x7f\"");
+  CHECK(json_string("héllo ✓ 😀") == "\"héllo ✓ 😀\"");
+  // Each invalid sequence, as far as it is a valid prefix, becomes one U+FFFD.
+  CHECK(json_string("a\xff") == "\"a\xEF\xBF\xBD\"");
+  CHECK(json_string("\xe2\x9c") == "\"\xEF\xBF\xBD\"");
+  CHECK(json_string("\xe2\x9cx") == "\"\xEF\xBF\xBDx\"");
+  CHECK(json_string("\xed\xa0\x80") == "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
+}
+
+TEST_CASE("append_json_string writes what nlohmann::json's dump writes, invalid UTF-8 included") {
+  std::vector<std::string> cases = {
+      "",
+      "ascii only",
+      "quote \" backslash \\ slash /",
+      std::string("\0\x01\x08\x09\x0a\x0b\x0c\x0d\x1e\x1f\x20\x7f", 12),
+      "Grüße, 日本語, 😀🎉",
+      "\xc0\xaf",
+      "\xc1\xbf",
+      "\xe0\x9f\xbf",
+      "\xed\xbf\xbf",
+      "\xf0\x8f\xbf\xbf",
+      "\xf4\x90\x80\x80",
+      "\xf8\x88\x80\x80\x80",
+      "\x80\x80",
+      "\xc3\x28",
+      "a\xf0\x9f\x98",
+      "\xf0\x9f\x98\xe2\x9c\x93",
+      "\xe2\x9c\xf0\x9f\x98\x80"};
+  // And random bytes, mostly high ones, where the two must agree too.
+  std::mt19937 rng(20261124);
+  for (int n = 0; n < 2000; ++n) {
+    std::string bytes(static_cast<std::size_t>(rng() % 12), '\0');
+    for (auto& b : bytes) {
+      auto r = rng();
+      b = static_cast<char>(r % 4 == 0 ? r % 0x80 : 0x80 + r % 0x80);
+    }
+    cases.push_back(bytes);
+  }
+  for (const auto& c : cases) {
+    CAPTURE(c);
+    CHECK(json_string(c) == nlohmann_string(c));
   }
 }
 
