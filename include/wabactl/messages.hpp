@@ -110,7 +110,7 @@ std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::st
 /// Events of `tenant` with id > `after`, oldest first, at most `limit`.
 std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
                                 std::size_t limit);
-/// The highest event id in the database (0 when empty).
+/// The highest event id ever given (0 when none): new events get higher ones.
 std::int64_t last_event_id(Store& store);
 
 } // namespace wabactl

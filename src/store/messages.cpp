@@ -12,6 +12,12 @@
 namespace wabactl {
 namespace {
 
+// The highest event id ever given: the log's newest, or the mark remove_tenant() leaves when
+// the newest went with a tenant (a running daemon's event hub may have passed it already).
+constexpr const char* highest_event_id_sql =
+    "SELECT max(coalesce((SELECT max(id) FROM events), 0), coalesce((SELECT CAST(value AS "
+    "INTEGER) FROM settings WHERE name = 'events.high_water'), 0))";
+
 nlohmann::json opt_json(const std::optional<std::string>& v) {
   if (!v) return nullptr;
   return *v;
@@ -206,13 +212,13 @@ std::int64_t append_event(Store& store, const std::string& tenant, const std::st
   if (sqlite3_get_autocommit(store.db().getHandle()) != 0) {
     throw Error(Exit::internal, "events must be appended inside a transaction");
   }
-  // The Event JSON carries its own id. AUTOINCREMENT ids are never reused, so the next one is
-  // the sequence plus one; the caller's transaction makes it ours (a writer that got there
-  // first turns our INSERT into an error, never into a wrong id).
+  // The Event JSON carries its own id: one past the highest ever given. The caller's
+  // transaction makes it ours (a writer that got there first turns our INSERT into an
+  // error, never into a wrong id).
   std::int64_t id = 1;
   {
-    auto next = store.prepare("SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'");
-    if (next->executeStep()) id = next->getColumn(0).getInt64();
+    auto next = store.prepare(highest_event_id_sql);
+    if (next->executeStep()) id = next->getColumn(0).getInt64() + 1;
   }
   std::string at = now_iso();
   // The Event JSON with its keys in nlohmann::json's (sorted) order, like every other JSON
@@ -280,7 +286,7 @@ std::vector<Event> events_after(Store& store, const std::string& tenant, std::in
 }
 
 std::int64_t last_event_id(Store& store) {
-  auto q = store.prepare("SELECT coalesce(max(id), 0) FROM events");
+  auto q = store.prepare(highest_event_id_sql);
   q->executeStep();
   return q->getColumn(0).getInt64();
 }

@@ -76,6 +76,11 @@ Tenant require_tenant(Store& store, const std::string& id) {
 void remove_tenant(Store& store, const std::string& id) {
   require_tenant_id(id);
   store.transaction([&] {
+    // The tenant's events go with it, perhaps the newest: event ids must still not go back
+    // (append_event), for a daemon's event hub may have seen them.
+    store.db().exec("INSERT INTO settings(name, value) SELECT 'events.high_water', max(id) "
+                    "FROM events HAVING max(id) IS NOT NULL ON CONFLICT(name) DO UPDATE SET "
+                    "value = max(CAST(value AS INTEGER), excluded.value)");
     // Raw deliveries that belong to this tenant alone go with it.
     SQLite::Statement raw(store.db(),
                           "DELETE FROM webhook_deliveries WHERE id IN "

@@ -107,6 +107,8 @@ void check_rows_survived(Store& store, int version, const MasterKey& key) {
     CHECK(count(store, "SELECT count(*) FROM webhook_deliveries") == 1);
     CHECK(count(store, "SELECT count(*) FROM delivery_tenants") == 1);
     CHECK(count(store, "SELECT count(*) FROM events WHERE type = 'message.received'") == 1);
+    CHECK(count(store, "SELECT count(*) FROM delivery_tenants WHERE tenant_id = 'acme' AND "
+                       "delivery_id = 1") == 1);
     // The unread counter is filled from the messages that were there before it existed.
     CHECK(unread_count(store, "acme") == 1);
     CHECK(unread_count(store, "beta") == 0);
@@ -142,6 +144,51 @@ TEST_CASE("a database from every older schema version migrates with its data int
     add_tenant(store, "after", std::nullopt);
     CHECK(find_tenant(store, "after").has_value());
   }
+}
+
+TEST_CASE("event ids never go back: not across the migration, not after removing a tenant") {
+  // A version 4 database whose newest event was deleted: AUTOINCREMENT had given id 2.
+  TempDir dir;
+  auto path = dir / "v4.db";
+  {
+    Store old = Store::at_version(path, 4);
+    old.db().exec("INSERT INTO tenants(id, created_at) VALUES ('acme', '2026-01-01T00:00:00Z'), "
+                  "('beta', '2026-01-01T00:00:00Z')");
+    old.db().exec("INSERT INTO events(tenant_id, type, at, data) VALUES "
+                  "('acme', 'message.received', '2026-01-01T00:00:00Z', '{}'), "
+                  "('acme', 'message.received', '2026-01-01T00:00:01Z', '{}')");
+    old.db().exec("DELETE FROM events WHERE id = 2");
+  }
+  Store store(path);
+  CHECK(count(store, "SELECT count(*) FROM sqlite_sequence WHERE name = 'events'") == 0);
+  CHECK(count(store, "SELECT count(*) FROM events") == 1);
+  CHECK(last_event_id(store) == 2);
+  auto append = [&](const std::string& tenant) {
+    std::int64_t id = 0;
+    store.transaction(
+        [&] { id = append_event(store, tenant, event_config_changed, std::nullopt, std::nullopt); });
+    return id;
+  };
+  CHECK(append("acme") == 3);
+  CHECK(append("beta") == 4);
+  CHECK(append("acme") == 5);
+
+  // The newest event goes with beta; the next one still gets a new id.
+  remove_tenant(store, "acme");
+  CHECK(count(store, "SELECT count(*) FROM events") == 1);
+  CHECK(last_event_id(store) == 5);
+  add_tenant(store, "gamma", std::nullopt);
+  CHECK(append("gamma") == 6);
+  CHECK(append("beta") == 7);
+  // Removing a tenant with no events, or from an empty log, keeps the mark where it is.
+  remove_tenant(store, "gamma");
+  remove_tenant(store, "beta");
+  CHECK(count(store, "SELECT count(*) FROM events") == 0);
+  CHECK(last_event_id(store) == 7);
+  add_tenant(store, "delta", std::nullopt);
+  remove_tenant(store, "delta");
+  add_tenant(store, "delta", std::nullopt);
+  CHECK(append("delta") == 8);
 }
 
 TEST_CASE("the unread count follows every change to a message, whoever writes it") {
