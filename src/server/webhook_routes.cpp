@@ -151,7 +151,7 @@ void receive(const httplib::Request& req, httplib::Response& res, Context& ctx,
 
   DeliveryJob job{req.body, std::move(*parsed), std::move(tenant_of_number),
                   tenant ? "tenant:" + *tenant : "shared", "signature"};
-  DeliveryOutcome outcome = ctx.writer.submit(std::move(job)).get();
+  DeliveryOutcome outcome = ctx.writer.store(job);
   if (!outcome.stored) {
     ctx.metrics.reject(Metrics::Rejection::failed);
     send_error(res, 500, "internal", "the delivery could not be stored; retry");

@@ -103,19 +103,17 @@ void DeliveryWriter::on_commit(std::function<void()> listener) {
   listeners_.push_back(std::move(listener));
 }
 
-std::future<DeliveryOutcome> DeliveryWriter::submit(DeliveryJob job) {
-  std::promise<DeliveryOutcome> promise;
-  auto future = promise.get_future();
+DeliveryOutcome DeliveryWriter::store(const DeliveryJob& job) {
+  DeliveryOutcome outcome;
+  std::binary_semaphore done(0);
   {
     std::lock_guard lock(mu_);
-    if (!running_ || stopping_) {
-      promise.set_value({false, {}, "the writer is stopping"});
-      return future;
-    }
-    queue_.push_back({std::move(job), std::move(promise)});
+    if (!running_ || stopping_) return {false, {}, "the writer is stopping"};
+    queue_.push_back({&job, &outcome, &done});
   }
   cv_.notify_one();
-  return future;
+  done.acquire();
+  return outcome;
 }
 
 namespace {
@@ -178,7 +176,7 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
   try {
     store_->transaction([&] {
       for (std::size_t i = 0; i < group.size(); ++i) {
-        const auto& job = group[i].job;
+        const auto& job = *group[i].job;
         store_->prepare("SAVEPOINT delivery")->exec();
         try {
           outcomes[i].stats = ingest_delivery(*store_, job.body, job.parsed, job.tenant_of_number,
@@ -214,7 +212,9 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
     if (!outcomes[i].stored && !outcomes[i].error.empty()) {
       LOG_ERROR("storing a webhook delivery failed: {}", outcomes[i].error);
     }
-    group[i].promise.set_value(std::move(outcomes[i]));
+    // The waiter returns as soon as it is released: nothing of group[i] is touched after.
+    *group[i].outcome = std::move(outcomes[i]);
+    group[i].done->release();
   }
 }
 

@@ -88,7 +88,7 @@ TEST_CASE("the group writer runs above the request threads' priority when allowe
   server::DeliveryWriter writer(path, Durability::normal, metrics);
   writer.start();
   // Stored either way: a refused priority is not an error.
-  CHECK(writer.submit(job_for(inbound(1))).get().stored);
+  CHECK(writer.store(job_for(inbound(1))).stored);
   auto values = thread_nice_values();
   CHECK(std::count(values.begin(), values.end(), wanted) == (allowed && wanted != base ? 1 : 0));
   writer.stop();
@@ -111,14 +111,14 @@ TEST_CASE("the group writer commits deliveries from many threads once each, WAL 
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
-        auto outcome = writer.submit(job_for(inbound(t * per_thread + i))).get();
+        auto outcome = writer.store(job_for(inbound(t * per_thread + i)));
         if (outcome.stored && outcome.stats.messages == 1) ++stored[static_cast<std::size_t>(t)];
       }
     });
   }
   for (auto& th : pool) th.join();
   // The same delivery again is absorbed, not stored twice.
-  auto again = writer.submit(job_for(inbound(7))).get();
+  auto again = writer.store(job_for(inbound(7)));
   CHECK(again.stored);
   CHECK(again.stats.duplicate_delivery);
   CHECK(again.stats.messages == 0);
@@ -146,9 +146,9 @@ TEST_CASE("a stopped group writer refuses new deliveries instead of losing them"
   server::Metrics metrics;
   server::DeliveryWriter writer(path, Durability::normal, metrics);
   writer.start();
-  CHECK(writer.submit(job_for(inbound(1))).get().stored);
+  CHECK(writer.store(job_for(inbound(1))).stored);
   writer.stop();
-  auto late = writer.submit(job_for(inbound(2))).get();
+  auto late = writer.store(job_for(inbound(2)));
   CHECK_FALSE(late.stored);
   CHECK_FALSE(late.error.empty());
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
