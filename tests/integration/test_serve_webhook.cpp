@@ -84,7 +84,15 @@ TEST_CASE("a signed delivery is stored and visible to history, unread and status
                   acme_secret);
   REQUIRE(r);
   CHECK(r->status == 200);
-  CHECK(nlohmann::json::parse(r->body)["messages"] == 1);
+  CHECK(r->get_header_value("Content-Type") == "application/json");
+  CHECK(nlohmann::json::parse(r->body) ==
+        nlohmann::json{{"status", "ok"}, {"messages", 1}, {"statuses", 0}, {"duplicates", 0}});
+  // The same delivery again: stored once, counted as a duplicate.
+  r = d.post(route, inbound(acme_number, "15551230000", "wamid.IN1", "Hello, invoice?"),
+             acme_secret);
+  REQUIRE(r);
+  CHECK(nlohmann::json::parse(r->body) ==
+        nlohmann::json{{"status", "ok"}, {"messages", 0}, {"statuses", 0}, {"duplicates", 1}});
 
   auto h = s.w({"history", "--tenant", "acme", "--phone", "+15551230000", "--json"});
   REQUIRE(h.exit_code == 0);
