@@ -165,8 +165,9 @@ TEST_CASE("event ids never go back: not across the migration, not after removing
   CHECK(last_event_id(store) == 2);
   auto append = [&](const std::string& tenant) {
     std::int64_t id = 0;
-    store.transaction(
-        [&] { id = append_event(store, tenant, event_config_changed, std::nullopt, std::nullopt); });
+    store.transaction([&] {
+      id = append_event(store, tenant, event_config_changed, std::nullopt, std::nullopt);
+    });
     return id;
   };
   CHECK(append("acme") == 3);
