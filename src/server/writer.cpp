@@ -100,6 +100,7 @@ void DeliveryWriter::checkpoint(sqlite3* db) {
 
 void DeliveryWriter::on_commit(std::function<void()> listener) {
   std::lock_guard lock(mu_);
+  if (running_) throw Error(Exit::internal, "commit listeners are registered before start()");
   listeners_.push_back(std::move(listener));
 }
 
@@ -201,12 +202,7 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.commit(seconds, group.size());
   if (events) {
-    std::vector<std::function<void()>> listeners;
-    {
-      std::lock_guard lock(mu_);
-      listeners = listeners_;
-    }
-    for (auto& l : listeners) l();
+    for (auto& l : listeners_) l();
   }
   for (std::size_t i = 0; i < group.size(); ++i) {
     if (!outcomes[i].stored && !outcomes[i].error.empty()) {

@@ -84,7 +84,8 @@ public:
   /// request thread that built it also frees it: glibc's malloc frees another thread's
   /// memory through that thread's arena lock, which took the writer ~6 us per delivery.
   DeliveryOutcome store(const DeliveryJob& job);
-  /// Called on the writer thread after each commit that appended events.
+  /// Called on the writer thread after each commit that appended events. Register before
+  /// start() (Error after): the writer then reads the list without a lock or a copy.
   void on_commit(std::function<void()> listener);
 
 private:
@@ -110,7 +111,7 @@ private:
   std::deque<Pending> queue_;
   bool running_ = false;
   bool stopping_ = false;
-  std::vector<std::function<void()>> listeners_;
+  std::vector<std::function<void()>> listeners_; ///< fixed once the thread runs
 
   CheckpointPolicy checkpoints_;
   int wal_frames_ = 0; ///< written by the writer thread only

@@ -3,6 +3,7 @@
 #include "server/metrics.hpp"
 #include "server/writer.hpp"
 #include "support/support.hpp"
+#include "wabactl/error.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/webhook.hpp"
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -153,4 +155,21 @@ TEST_CASE("a stopped group writer refuses new deliveries instead of losing them"
   CHECK_FALSE(late.error.empty());
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM whatsapp_messages").getInt64() == 1);
+}
+
+TEST_CASE("commit listeners run after commits that add events, and only join before start") {
+  TempDir dir;
+  auto path = database_with_acme(dir);
+  server::Metrics metrics;
+  server::DeliveryWriter writer(path, Durability::normal, metrics);
+  std::atomic<int> calls{0};
+  writer.on_commit([&] { ++calls; });
+  writer.start();
+  CHECK_THROWS_AS(writer.on_commit([] {}), Error);
+  CHECK(writer.store(job_for(inbound(1))).stored);
+  CHECK(calls.load() == 1);
+  // A duplicate adds no event: no call.
+  CHECK(writer.store(job_for(inbound(1))).stored);
+  CHECK(calls.load() == 1);
+  writer.stop();
 }
