@@ -13,6 +13,8 @@
 
 #include <array>
 #include <limits>
+#include <set>
+#include <tuple>
 
 namespace wabactl {
 namespace {
@@ -219,9 +221,13 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
     q->exec();
   }
 
+  // Who contacts[] already upserted: a sender among them needs no second statement.
+  std::set<std::tuple<std::string, std::optional<std::string>, std::optional<std::string>>>
+      upserted;
   for (const auto& c : parsed.contacts) {
     if (const auto* tenant = tenant_of(c.phone_number_id)) {
       upsert_contact(store, *tenant, c.wa_id, c.user_id, c.name, now);
+      upserted.emplace(*tenant, c.wa_id, c.user_id);
     }
   }
 
@@ -233,7 +239,9 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
       continue;
     }
     // Senders without a contacts[] entry (system messages) still get a contact row.
-    upsert_contact(store, *tenant, m.from, m.from_user_id, std::nullopt, now);
+    if (upserted.count({*tenant, m.from, m.from_user_id}) == 0) {
+      upsert_contact(store, *tenant, m.from, m.from_user_id, std::nullopt, now);
+    }
     auto id = insert_message(store, *tenant, m, now);
     if (!id) {
       ++stats.duplicates;

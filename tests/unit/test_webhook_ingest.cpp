@@ -182,6 +182,35 @@ TEST_CASE("webhook ingest: username users are keyed by user id") {
                 "'US.13491208655302741918' AND name = 'Anon User'") == 1);
 }
 
+TEST_CASE("webhook ingest: every sender gets a contact, named when contacts[] names it") {
+  Fixture f;
+  nlohmann::json value = {
+      {"messaging_product", "whatsapp"},
+      {"metadata", {{"display_phone_number", "15550000000"}, {"phone_number_id", acme_number}}},
+      {"contacts", {{{"profile", {{"name", "Ann"}}}, {"wa_id", "16505550001"}}}},
+      {"messages",
+       {{{"from", "16505550001"},
+         {"id", "wamid.FROMANN"},
+         {"timestamp", "1764000000"},
+         {"type", "text"},
+         {"text", {{"body", "hi"}}}},
+        {{"from", "16505550002"},
+         {"id", "wamid.FROMBOB"},
+         {"timestamp", "1764000001"},
+         {"type", "text"},
+         {"text", {{"body", "hello"}}}}}}};
+  nlohmann::json body = {
+      {"object", "whatsapp_business_account"},
+      {"entry", {{{"id", "1"}, {"changes", {{{"field", "messages"}, {"value", value}}}}}}}};
+  CHECK(f.ingest(body.dump()).messages == 2);
+  CHECK(f.count("SELECT count(*) FROM contacts WHERE tenant_id = 'acme'") == 2);
+  CHECK(f.text("SELECT name FROM contacts WHERE phone_number = '16505550001'") == "Ann");
+  CHECK(f.count("SELECT count(*) FROM contacts WHERE phone_number = '16505550002' AND name IS "
+                "NULL") == 1);
+  CHECK(find_message(f.store, "acme", "wamid.FROMANN")->contact_name == "Ann");
+  CHECK_FALSE(find_message(f.store, "acme", "wamid.FROMBOB")->contact_name);
+}
+
 TEST_CASE("webhook ingest: re-ingesting a delivery adds no rows and no events") {
   Fixture f;
   f.outgoing("acme", outgoing_wamid, "sent");
