@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -113,6 +114,9 @@ struct ParsedDelivery {
   std::size_t changes = 0;            ///< number of entry[].changes[] seen
   std::size_t other_fields = 0;       ///< changes whose field is not "messages" (archive only)
   std::size_t skipped = 0;            ///< malformed records (wrong types, missing ids) left out
+  /// SHA-256 of the body, the archive's key: worked out by the request thread, not by the
+  /// daemon's single writer.
+  std::array<unsigned char, 32> body_sha256{};
 };
 
 /// Parses a delivery body. Throws Error(usage) when it is not a JSON object with an
@@ -132,7 +136,8 @@ struct IngestStats {
   std::vector<std::int64_t> event_ids;
 };
 
-/// Stores one verified delivery. Must run inside a transaction the caller holds
+/// Stores one verified delivery, `parsed` being parse_delivery(raw_body). Must run inside a
+/// transaction the caller holds
 /// (Store::transaction; the daemon's writer groups many deliveries into one), else
 /// Error(internal). Writes:
 /// - the raw body once (webhook_deliveries, deduplicated on its SHA-256) and one

@@ -8,7 +8,6 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
-#include <sodium.h>
 #include <sqlite3.h>
 
 #include <array>
@@ -38,13 +37,12 @@ bool moves_message(const std::string& status) {
          status == "failed";
 }
 
-std::int64_t archive(Store& store, std::string_view body, std::string_view route,
-                     std::string_view verified_by, const std::string& now, bool& duplicate) {
+std::int64_t archive(Store& store, std::string_view body, const std::array<unsigned char, 32>& hash,
+                     std::string_view route, std::string_view verified_by, const std::string& now,
+                     bool& duplicate) {
   if (body.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw Error(Exit::usage, "webhook body is too large to archive");
   }
-  std::array<unsigned char, crypto_hash_sha256_BYTES> hash{};
-  crypto_hash_sha256(hash.data(), reinterpret_cast<const unsigned char*>(body.data()), body.size());
   auto ins = store.prepare("INSERT INTO webhook_deliveries(received_at, route, verified_by, "
                            "body, body_hash) VALUES(:at, :route, :by, :body, :hash) "
                            "ON CONFLICT DO NOTHING");
@@ -201,7 +199,6 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
   if (sqlite3_get_autocommit(db.getHandle()) != 0) {
     throw Error(Exit::internal, "webhook ingest must run inside a transaction");
   }
-  if (sodium_init() < 0) throw Error(Exit::internal, "libsodium failed to initialise");
   const std::string now = now_iso();
   IngestStats stats;
   auto tenant_of = [&](const std::string& number) -> const std::string* {
@@ -209,7 +206,8 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
     return it == tenant_of_number.end() ? nullptr : &it->second;
   };
 
-  stats.delivery_id = archive(store, raw_body, route, verified_by, now, stats.duplicate_delivery);
+  stats.delivery_id = archive(store, raw_body, parsed.body_sha256, route, verified_by, now,
+                              stats.duplicate_delivery);
   for (const auto& number : parsed.phone_number_ids) {
     if (const auto* tenant = tenant_of(number)) stats.tenants.insert(*tenant);
   }

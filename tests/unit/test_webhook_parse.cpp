@@ -1,5 +1,6 @@
 #include "support/support.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/util.hpp"
 #include "wabactl/webhook.hpp"
 
 #include <doctest/doctest.h>
@@ -73,6 +74,15 @@ TEST_CASE("webhook parse: every message type gives its type and the text a perso
     CHECK(payload_of(m).is_object());
     CHECK(payload_of(m)["type"] == c.type);
   }
+}
+
+TEST_CASE("webhook parse: the body's SHA-256 comes with the records") {
+  std::string body = R"({"object":"whatsapp_business_account","entry":[]})";
+  auto d = parse_delivery(body);
+  CHECK(to_hex(d.body_sha256.data(), d.body_sha256.size()) ==
+        "9857fe35c06c25fc654f5b1baaff4d59c1485d4f042fcaee4ceefb314c14e7ea");
+  // One byte more is another archive key.
+  CHECK(parse_delivery(body + " ").body_sha256 != d.body_sha256);
 }
 
 TEST_CASE("webhook parse: sender, profile name, media and timestamp") {
