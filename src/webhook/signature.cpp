@@ -6,7 +6,6 @@
 #include <sodium.h>
 
 #include <array>
-#include <cstdio>
 
 namespace wabactl {
 namespace {
@@ -70,10 +69,11 @@ bool has_non_ascii(std::string_view s) {
   return false;
 }
 
+// `unit` is one UTF-16 code unit (at most 0xFFFF): four lowercase hex digits.
 void append_escape(std::string& out, unsigned unit) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "\\u%04x", unit);
-  out += buf;
+  static constexpr char hex[] = "0123456789abcdef";
+  out += "\\u";
+  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(hex[(unit >> shift) & 0xFU]);
 }
 
 } // namespace
