@@ -11,17 +11,19 @@ need() {
   command -v "$1" >/dev/null || { echo "$2" >&2; exit 1; }
 }
 
-# build_release BUILD_DIR: builds the wabactl binary in Release into BUILD_DIR (ccache when
-# installed) and sets $bin to it; the build log is shown only when the build fails.
+# build_release BUILD_DIR [TARGET...]: builds the wabactl binary (and TARGETs) in Release into
+# BUILD_DIR (ccache when installed) and sets $bin to it; the build log is shown only when the
+# build fails.
 build_release() {
   build=$1
+  shift
   launcher=""
   command -v ccache >/dev/null && launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
   # Not a developer build: GCC 12 reports false -Wrestrict positives at -O2 that -Werror
   # would stop.
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWABACTL_BUILD_TESTS=OFF \
     -DWABACTL_DEVELOPER=OFF $launcher >/dev/null
-  cmake --build "$build" -j2 --target wabactl >"$build/bench-build.log" 2>&1 ||
+  cmake --build "$build" -j2 --target wabactl "$@" >"$build/bench-build.log" 2>&1 ||
     { cat "$build/bench-build.log" >&2; exit 1; }
   bin=$build/wabactl
 }

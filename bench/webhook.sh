@@ -25,32 +25,7 @@ printf '%s' "$secret" >"$work/app-secret"
 "$bin" config set --tenant bench --phone-number-id "$number" --app-secret-file "$work/app-secret" \
   --access-token-file "$work/token" --verify-token bench-verify --no-test >/dev/null
 
-python3 - "$work" "$secret" "$number" "$threads" "$per_thread" <<'PY'
-import hashlib, hmac, json, sys
-work, secret, number, threads, per_thread = sys.argv[1], sys.argv[2].encode(), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-def envelope(value):
-    value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": "15550000000", "phone_number_id": number}, **value}
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}]}
-for t in range(threads):
-    with open(f"{work}/bodies-{t}.txt", "w") as out:
-        for i in range(per_thread):
-            n = t * per_thread + i
-            ts = str(1764000000 + n // 100)
-            if i % 4 == 0:
-                phone = f"1555{n % 10000:07d}"
-                body = envelope({"contacts": [{"profile": {"name": f"Customer {n % 10000}"}, "wa_id": phone}],
-                                 "messages": [{"from": phone, "id": f"wamid.BENCHIN{n:010d}", "timestamp": ts,
-                                               "type": "text", "text": {"body": f"Hello, this is message {n}"}}]})
-            else:
-                body = envelope({"statuses": [{"id": f"wamid.BENCHOUT{n // 3:010d}",
-                                               "status": ("sent", "delivered", "read")[n % 3],
-                                               "timestamp": ts, "recipient_id": f"1555{n % 10000:07d}"}]})
-            raw = json.dumps(body, separators=(",", ":"))
-            sig = hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
-            out.write(f"sha256={sig}\t{raw}\n")
-PY
+python3 "$root/bench/bodies.py" "$work" "$secret" "$number" "$threads" "$per_thread"
 
 port=$(free_port)
 "$bin" serve --listen "127.0.0.1:$port" -q 2>"$work/serve.log" &

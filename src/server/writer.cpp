@@ -170,34 +170,43 @@ void DeliveryWriter::run() {
   }
 }
 
-void DeliveryWriter::commit_group(std::vector<Pending>& group) {
-  auto started = std::chrono::steady_clock::now();
-  std::vector<DeliveryOutcome> outcomes(group.size());
-  bool events = false;
+std::vector<DeliveryOutcome> store_group(Store& store,
+                                         const std::vector<const DeliveryJob*>& jobs) {
+  std::vector<DeliveryOutcome> outcomes(jobs.size());
   try {
-    store_->transaction([&] {
-      for (std::size_t i = 0; i < group.size(); ++i) {
-        const auto& job = *group[i].job;
-        store_->prepare("SAVEPOINT delivery")->exec();
+    store.transaction([&] {
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& job = *jobs[i];
+        store.prepare("SAVEPOINT delivery")->exec();
         try {
-          outcomes[i].stats = ingest_delivery(*store_, job.body, job.parsed, job.tenant_of_number,
+          outcomes[i].stats = ingest_delivery(store, job.body, job.parsed, job.tenant_of_number,
                                               job.route, job.verified_by);
-          store_->prepare("RELEASE delivery")->exec();
+          store.prepare("RELEASE delivery")->exec();
           outcomes[i].stored = true;
-          events = events || !outcomes[i].stats.event_ids.empty();
         } catch (const std::exception& e) {
-          store_->prepare("ROLLBACK TO delivery")->exec();
-          store_->prepare("RELEASE delivery")->exec();
+          store.prepare("ROLLBACK TO delivery")->exec();
+          store.prepare("RELEASE delivery")->exec();
           outcomes[i] = {false, {}, e.what()};
         }
       }
     });
   } catch (const std::exception& e) {
     // The COMMIT itself failed (disk full, I/O error): nothing of the group is durable.
-    LOG_ERROR("committing {} webhook deliveries failed: {}", group.size(), e.what());
+    LOG_ERROR("committing {} webhook deliveries failed: {}", jobs.size(), e.what());
     for (auto& o : outcomes) o = {false, {}, e.what()};
-    events = false;
   }
+  return outcomes;
+}
+
+void DeliveryWriter::commit_group(std::vector<Pending>& group) {
+  auto started = std::chrono::steady_clock::now();
+  std::vector<const DeliveryJob*> jobs;
+  jobs.reserve(group.size());
+  for (const auto& p : group) jobs.push_back(p.job);
+  std::vector<DeliveryOutcome> outcomes = store_group(*store_, jobs);
+  bool events = std::any_of(outcomes.begin(), outcomes.end(), [](const DeliveryOutcome& o) {
+    return o.stored && !o.stats.event_ids.empty();
+  });
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.commit(seconds, group.size());

@@ -49,6 +49,11 @@ struct DeliveryOutcome {
   std::string error; ///< for failures, for the log (never secrets)
 };
 
+/// Stores `jobs` in one transaction on `store`, each delivery in a savepoint of its own: one
+/// that fails is rolled back alone and reported failed; a COMMIT that fails fails them all.
+/// The writer's group commit (and bench/writer.cpp's, which times it without HTTP).
+std::vector<DeliveryOutcome> store_group(Store& store, const std::vector<const DeliveryJob*>& jobs);
+
 /// When the WAL is checkpointed, in frames (pages) it holds after a commit.
 struct CheckpointPolicy {
   /// The background thread checkpoints once the WAL holds this many frames (SQLite's own
