@@ -46,6 +46,8 @@ struct Utf8Char {
 std::optional<Utf8Char> decode_utf8(std::string_view s);
 /// Whether all of `s` is valid UTF-8 in the sense of decode_utf8.
 bool valid_utf8(std::string_view s);
+/// Appends `\\uXXXX` (four lowercase hex digits) for one UTF-16 code unit.
+void append_unicode_escape(std::string& out, char16_t unit);
 /// Appends `s` as a JSON string literal, quotes included, exactly as nlohmann::json's
 /// dump() writes it with error_handler_t::replace and ensure_ascii off: `"` and `\\`
 /// escaped, \b \f \n \r \t by name, other control characters as \u00xx, everything else

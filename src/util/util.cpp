@@ -353,8 +353,13 @@ std::size_t invalid_utf8_span(std::string_view s) {
 
 } // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
+void append_unicode_escape(std::string& out, char16_t unit) {
   static constexpr char hex[] = "0123456789abcdef";
+  out += "\\u";
+  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(hex[(unit >> shift) & 0xFU]);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   std::size_t i = 0;
   while (i < s.size()) {
@@ -402,9 +407,7 @@ void append_json_string(std::string& out, std::string_view s) {
       out.append("\\t");
       break;
     default:
-      out.append("\\u00");
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xF]);
+      append_unicode_escape(out, c);
     }
     ++i;
   }

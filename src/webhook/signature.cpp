@@ -69,13 +69,6 @@ bool has_non_ascii(std::string_view s) {
   return false;
 }
 
-// `unit` is one UTF-16 code unit (at most 0xFFFF): four lowercase hex digits.
-void append_escape(std::string& out, unsigned unit) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += "\\u";
-  for (int shift = 12; shift >= 0; shift -= 4) out.push_back(hex[(unit >> shift) & 0xFU]);
-}
-
 } // namespace
 
 std::optional<std::string> escape_non_ascii(std::string_view body) {
@@ -94,10 +87,10 @@ std::optional<std::string> escape_non_ascii(std::string_view body) {
     const unsigned cp = c->code_point;
     if (cp >= 0x10000) {
       unsigned v = cp - 0x10000;
-      append_escape(out, 0xD800 + (v >> 10));
-      append_escape(out, 0xDC00 + (v & 0x3FF));
+      append_unicode_escape(out, static_cast<char16_t>(0xD800 + (v >> 10)));
+      append_unicode_escape(out, static_cast<char16_t>(0xDC00 + (v & 0x3FF)));
     } else {
-      append_escape(out, cp);
+      append_unicode_escape(out, static_cast<char16_t>(cp));
     }
     i += c->length;
   }

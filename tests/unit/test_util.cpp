@@ -291,6 +291,14 @@ std::string nlohmann_string(std::string_view s) {
 
 } // namespace
 
+TEST_CASE("append_unicode_escape writes four lowercase hex digits") {
+  std::string out;
+  for (char16_t unit : {u'\x01', u'\xe9', char16_t{0xD83D}, char16_t{0xFFFF}}) {
+    append_unicode_escape(out, unit);
+  }
+  CHECK(out == R"(\u0001\u00e9\ud83d\uffff)");
+}
+
 TEST_CASE("append_json_string escapes what JSON needs and keeps the rest") {
   CHECK(json_string("") == R"("")");
   CHECK(json_string("plain text") == R"("plain text")");
