@@ -16,11 +16,13 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <fstream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace wabactl;
@@ -40,14 +42,26 @@ double wall_us() {
       .count();
 }
 
+// A decimal argument, 0 when it is not one (signs and trailing characters included).
+std::size_t number(std::string_view arg) {
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), n);
+  return ec == std::errc() && end == arg.data() + arg.size() ? n : 0;
+}
+
 int run(int argc, char** argv) {
   if (argc != 5) {
     fmt::print(stderr, "usage: bench_writer DB BODIES_FILE COUNT GROUP\n");
     return 2;
   }
   const std::string db = argv[1];
-  const std::size_t count = std::stoul(argv[3]);
-  const std::size_t group = std::max<std::size_t>(1, std::stoul(argv[4]));
+  std::size_t count = number(argv[3]);
+  std::size_t group = number(argv[4]);
+  if (count == 0 || group == 0 || group > server::DeliveryWriter::max_group) {
+    fmt::print(stderr, "COUNT must be at least 1, GROUP from 1 to {}\n",
+               server::DeliveryWriter::max_group);
+    return 2;
+  }
 
   std::vector<std::string> bodies;
   std::ifstream in(argv[2]);
