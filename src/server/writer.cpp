@@ -7,7 +7,9 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <linux/futex.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +18,26 @@
 #include <cstring>
 
 namespace wabactl::server {
+
+namespace {
+
+void futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value) noexcept {
+  static_assert(sizeof(word) == sizeof(std::uint32_t) &&
+                std::atomic<std::uint32_t>::is_always_lock_free);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, value, nullptr, nullptr, 0);
+}
+
+} // namespace
+
+void Handoff::wait() noexcept {
+  // Sleeps only while the word is still 0; EINTR, EAGAIN and stale wake-ups loop back here.
+  while (state_.load(std::memory_order_acquire) == 0) futex(state_, FUTEX_WAIT_PRIVATE, 0);
+}
+
+void Handoff::signal() noexcept {
+  state_.store(1, std::memory_order_release);
+  futex(state_, FUTEX_WAKE_PRIVATE, 1);
+}
 
 DeliveryWriter::DeliveryWriter(const std::filesystem::path& db, Durability durability,
                                Metrics& metrics, CheckpointPolicy checkpoints)
@@ -106,14 +128,14 @@ void DeliveryWriter::on_commit(std::function<void()> listener) {
 
 DeliveryOutcome DeliveryWriter::store(const DeliveryJob& job) {
   DeliveryOutcome outcome;
-  std::binary_semaphore done(0);
+  Handoff done;
   {
     std::lock_guard lock(mu_);
     if (!running_ || stopping_) return {false, {}, "the writer is stopping"};
     queue_.push_back({&job, &outcome, &done});
   }
   cv_.notify_one();
-  done.acquire();
+  done.wait();
   return outcome;
 }
 
@@ -219,7 +241,7 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
     }
     // The waiter returns as soon as it is released: nothing of group[i] is touched after.
     *group[i].outcome = std::move(outcomes[i]);
-    group[i].done->release();
+    group[i].done->signal();
   }
 }
 

@@ -173,3 +173,31 @@ TEST_CASE("commit listeners run after commits that add events, and only join bef
   CHECK(calls.load() == 1);
   writer.stop();
 }
+
+TEST_CASE("a handoff wakes its waiter once signalled, whichever comes first") {
+  SUBCASE("signalled before the wait: the wait returns at once") {
+    server::Handoff h;
+    h.signal();
+    h.wait();
+  }
+  SUBCASE("signalled while waiting: every waiter of many handoffs returns, none early") {
+    constexpr int rounds = 2000;
+    std::atomic<int> signalled{0};
+    std::atomic<int> early{0};
+    for (int i = 0; i < rounds; ++i) {
+      server::Handoff h;
+      std::atomic<bool> sent{false};
+      std::thread waker([&] {
+        if (i % 2 == 0) std::this_thread::yield();
+        sent.store(true);
+        h.signal();
+        signalled.fetch_add(1);
+      });
+      h.wait();
+      if (!sent.load()) early.fetch_add(1);
+      waker.join();
+    }
+    CHECK(signalled.load() == rounds);
+    CHECK(early.load() == 0);
+  }
+}
