@@ -1,8 +1,8 @@
 #pragma once
 // Group commit: one thread owns the write connection. Request threads queue verified,
 // parsed deliveries and wait; the writer drains the queue and commits many deliveries in
-// one transaction (each in its own SAVEPOINT, so a delivery that fails is rolled back
-// alone), then wakes every waiter. One fsync serves the whole group.
+// one transaction (a delivery that fails is rolled back alone), then wakes every waiter.
+// One fsync serves the whole group.
 //
 // Checkpoints (copying the WAL back into the database file) run on a thread of their own
 // with its own connection, so the writer does not stall on the bulk of the copying. The WAL
@@ -49,8 +49,9 @@ struct DeliveryOutcome {
   std::string error; ///< for failures, for the log (never secrets)
 };
 
-/// Stores `jobs` in one transaction on `store`, each delivery in a savepoint of its own: one
-/// that fails is rolled back alone and reported failed; a COMMIT that fails fails them all.
+/// Stores `jobs` in one transaction on `store`. A delivery that fails is rolled back alone
+/// (the group is stored again, each delivery in a savepoint of its own) and reported failed;
+/// a COMMIT that fails fails them all.
 /// The writer's group commit (and bench/writer.cpp's, which times it without HTTP).
 std::vector<DeliveryOutcome> store_group(Store& store, const std::vector<const DeliveryJob*>& jobs);
 

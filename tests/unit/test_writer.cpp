@@ -201,3 +201,53 @@ TEST_CASE("a handoff wakes its waiter once signalled, whichever comes first") {
     CHECK(early.load() == 0);
   }
 }
+
+TEST_CASE("a delivery that fails in a group is rolled back alone; the others are stored") {
+  TempDir dir;
+  auto path = database_with_acme(dir);
+  Store store(path);
+  // Stands in for any failure inside one delivery's ingest (a constraint, a bug).
+  store.db().exec("CREATE TRIGGER refuse BEFORE INSERT ON whatsapp_messages "
+                  "WHEN NEW.message_id = 'wamid.WRITER0000000002' "
+                  "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+  auto count = [&](const char* sql) { return store.db().execAndGet(sql).getInt64(); };
+
+  SUBCASE("in a group of three, the middle one") {
+    std::vector<std::string> bodies = {inbound(1), inbound(2), inbound(3)};
+    std::vector<server::DeliveryJob> jobs;
+    for (const auto& b : bodies) jobs.push_back(job_for(b));
+    auto outcomes = server::store_group(store, {&jobs[0], &jobs[1], &jobs[2]});
+    REQUIRE(outcomes.size() == 3);
+    CHECK(outcomes[0].stored);
+    CHECK_FALSE(outcomes[1].stored);
+    CHECK(outcomes[1].error.find("refused by the test") != std::string::npos);
+    CHECK(outcomes[2].stored);
+    CHECK(count("SELECT count(*) FROM whatsapp_messages") == 2);
+    CHECK(count("SELECT count(*) FROM whatsapp_messages WHERE message_id = "
+                "'wamid.WRITER0000000002'") == 0);
+    // Its archived body and contact went with it.
+    CHECK(count("SELECT count(*) FROM webhook_deliveries") == 2);
+    CHECK(count("SELECT count(*) FROM contacts WHERE phone_number = '15550000002'") == 0);
+    CHECK(count("SELECT count FROM unread_counts WHERE tenant_id = 'acme'") == 2);
+    // The statistics are those of what was committed: each event id is in the table.
+    for (std::size_t i : {std::size_t{0}, std::size_t{2}}) {
+      CHECK(outcomes[i].stats.messages == 1);
+      REQUIRE_FALSE(outcomes[i].stats.event_ids.empty());
+      for (auto id : outcomes[i].stats.event_ids) {
+        CHECK(count(fmt::format("SELECT count(*) FROM events WHERE id = {}", id).c_str()) == 1);
+      }
+    }
+    CHECK(count("SELECT count(*) FROM events") ==
+          static_cast<std::int64_t>(outcomes[0].stats.event_ids.size() +
+                                    outcomes[2].stats.event_ids.size()));
+  }
+  SUBCASE("alone") {
+    auto job = job_for(inbound(2));
+    auto outcomes = server::store_group(store, {&job});
+    REQUIRE(outcomes.size() == 1);
+    CHECK_FALSE(outcomes[0].stored);
+    CHECK(outcomes[0].error.find("refused by the test") != std::string::npos);
+    CHECK(count("SELECT count(*) FROM webhook_deliveries") == 0);
+    CHECK(count("SELECT count(*) FROM events") == 0);
+  }
+}
