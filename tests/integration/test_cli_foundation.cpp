@@ -288,7 +288,7 @@ TEST_CASE("cli: a permanent refusal by Meta is not saved (exit 5)") {
   CHECK(e.config()["access_token"] == token);
 }
 
-TEST_CASE("cli: an unreachable Graph API saves with a warning; --no-test sends nothing") {
+TEST_CASE("cli: an unreachable Graph API saves with a warning, --no-test sends nothing") {
   Env e;
   SUBCASE("unreachable") {
     auto r = e.w({"config", "set", "--tenant", "acme", "--phone-number-id", phone_id,
@@ -535,7 +535,7 @@ TEST_CASE("cli: --config FILE sets long options") {
   check_error(e.w({"--config", (e.dir / "missing.conf").string(), "tenant", "list"}), 2);
 }
 
-TEST_CASE("cli: --help and --version exit 0; unknown commands and flags exit 2") {
+TEST_CASE("cli: --help and --version exit 0, unknown commands and flags exit 2") {
   TempDir dir;
   Wabactl w(dir);
   for (auto args : std::vector<std::vector<std::string>>{{"--help"},

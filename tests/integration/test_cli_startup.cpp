@@ -101,7 +101,7 @@ TEST_CASE("tls setup: only commands that never connect skip it") {
   CHECK_FALSE(no_connection({"--config=/etc/x.conf", "unread"}));
 }
 
-TEST_CASE("tls setup: local commands do not read openssl.cnf; the others still do") {
+TEST_CASE("tls setup: local commands do not read openssl.cnf, the others still do") {
   Env e;
   check_ok(e.set_config({"--no-test"}));
   ConfigWatch conf(e.dir);

@@ -216,7 +216,7 @@ TEST_CASE("mark-read sends exactly one read receipt per conversation") {
             .getInt() >= 1);
 }
 
-TEST_CASE("mark-read --no-receipt and --phone; receipt failures keep the local marks") {
+TEST_CASE("mark-read --no-receipt and --phone, receipt failures keep the local marks") {
   Setup s;
   conversation_of(s, "15551230000", "J", 3);
   auto r = s.w({"mark-read", "--tenant", "acme", "--phone", "+15551230000", "--no-receipt"});

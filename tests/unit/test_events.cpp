@@ -116,7 +116,7 @@ TEST_CASE("event hub: a subscriber that falls behind is dropped, others keep rec
   CHECK(f.hub.subscribers() == 1);
 }
 
-TEST_CASE("event hub: without subscribers a wake costs no poll; the interval moves the cursor") {
+TEST_CASE("event hub: without subscribers a wake costs no poll, the interval moves the cursor") {
   HubFixture f(4096, 2s);
   f.hub.start();
   auto start = f.hub.cursor();

@@ -137,7 +137,7 @@ TEST_CASE("a sealed secret does not open under another key, tenant or field") {
   CHECK(msg.find("test key") != std::string::npos);
 }
 
-TEST_CASE("Argon2id: short passphrases are refused; the same passphrase and salt agree") {
+TEST_CASE("Argon2id: short passphrases are refused, the same passphrase and salt agree") {
   std::vector<unsigned char> salt(16, 7);
   std::string short_pass(31, 'p');
   CHECK(code_of([&] { derive_key(short_pass, salt); }) == Exit::credentials);

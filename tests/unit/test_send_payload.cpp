@@ -126,7 +126,7 @@ TEST_CASE("send: an invoice template with document header, body and button param
   CHECK(m->reply_to == std::optional<std::string>("wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI="));
 }
 
-TEST_CASE("send: template headers of text, image and video; a template without parameters") {
+TEST_CASE("send: template headers of text, image and video, a template without parameters") {
   Fixture f;
   auto r = base();
   r.content.kind = ContentKind::templated;

@@ -166,7 +166,7 @@ TEST_CASE("send: is_transient makes an otherwise permanent code retry") {
   CHECK(f.graph.count("POST", "/messages") == 3);
 }
 
-TEST_CASE("send: an unreachable Graph API is retried, then exit 75; nothing left") {
+TEST_CASE("send: an unreachable Graph API is retried, then exit 75, nothing left") {
   Fixture f;
   auto t = f.target();
   t.graph.base_url = "http://127.0.0.1:9";
@@ -361,7 +361,7 @@ TEST_CASE("send: two processes racing with one key make exactly one request") {
   CHECK(duplicates == n - 1);
 }
 
-TEST_CASE("send: a key held by a live sender past the wait is exit 75; a stale one is unknown") {
+TEST_CASE("send: a key held by a live sender past the wait is exit 75, a stale one is unknown") {
   Fixture f;
   SQLite::Statement ins(f.store.db(),
                         "INSERT INTO whatsapp_messages(tenant_id, conversation, direction, status, "

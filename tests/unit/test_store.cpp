@@ -309,7 +309,7 @@ TEST_CASE("the database file is private and in WAL mode") {
   CHECK(store.db().execAndGet("PRAGMA foreign_keys").getInt() == 1);
 }
 
-TEST_CASE("new databases get 2 KiB pages; an existing one keeps its own") {
+TEST_CASE("new databases get 2 KiB pages, an existing one keeps its own") {
   TempDir dir;
   {
     Store store(dir / "new.db");

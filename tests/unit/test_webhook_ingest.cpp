@@ -267,7 +267,7 @@ TEST_CASE("webhook ingest: out-of-order and duplicate statuses never downgrade")
   CHECK(f.count("SELECT count(*) FROM events") == 3);
 }
 
-TEST_CASE("webhook ingest: statuses in order move the message forward; read without delivered") {
+TEST_CASE("webhook ingest: statuses in order move the message forward, read without delivered") {
   Fixture f;
   f.outgoing("acme", outgoing_wamid, "sent");
   auto body = nlohmann::json::parse(fixture("statuses.json"));

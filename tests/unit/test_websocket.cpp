@@ -433,7 +433,7 @@ TEST_CASE("websocket: pings are answered and protocol violations close the conne
   }
 }
 
-TEST_CASE("websocket: idle clients are pinged and then closed; the cap answers 503") {
+TEST_CASE("websocket: idle clients are pinged and then closed, the cap answers 503") {
   ServerOptions o;
   o.ping_interval = std::chrono::milliseconds(100);
   o.idle_timeout = std::chrono::milliseconds(600);
