@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <string_view>
 
 namespace wabactl::server {
 
@@ -26,6 +27,20 @@ void futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value) noexce
   static_assert(sizeof(word) == sizeof(std::uint32_t) &&
                 std::atomic<std::uint32_t>::is_always_lock_free);
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, value, nullptr, nullptr, 0);
+}
+
+// Adds `delta` to the calling thread's nice value (Linux keeps one per thread), within
+// -20..19. Raising it is always allowed; lowering it needs CAP_SYS_NICE or RLIMIT_NICE (the
+// systemd unit sets LimitNICE=-10), and without either the thread keeps its priority.
+void renice_self(int delta, std::string_view thread) {
+  auto self = static_cast<id_t>(gettid());
+  errno = 0;
+  int current = getpriority(PRIO_PROCESS, self);
+  if (current == -1 && errno != 0) return;
+  int wanted = std::clamp(current + delta, -20, 19);
+  if (setpriority(PRIO_PROCESS, self, wanted) != 0) {
+    LOG_DEBUG("the {} keeps nice {} (not {}: {})", thread, current, wanted, std::strerror(errno));
+  }
 }
 
 } // namespace
@@ -96,6 +111,9 @@ int DeliveryWriter::on_wal_commit(void* self, sqlite3*, const char*, int frames)
 }
 
 void DeliveryWriter::run_checkpoints() {
+  // Past its inline bound the writer checkpoints itself, so a starved checkpoint thread
+  // costs latency only then, never the WAL's bound.
+  renice_self(checkpoint_priority_drop, "checkpoint thread");
   sqlite3* db = checkpoint_store_->db().getHandle();
   for (;;) {
     {
@@ -140,29 +158,11 @@ DeliveryOutcome DeliveryWriter::store(const DeliveryJob& job) {
   return outcome;
 }
 
-namespace {
-
-// Every webhook request waits for the writer's next commit, and on a busy machine the writer
-// used to wait for a CPU behind the request threads it serves (22 % of its time runnable but
-// not running in the webhook bench). Linux gives each thread its own nice value; lowering it
-// needs CAP_SYS_NICE or RLIMIT_NICE (the systemd unit sets LimitNICE=-10). Without either
-// the writer keeps the process's priority.
-void raise_writer_priority() {
-  auto self = static_cast<id_t>(gettid());
-  errno = 0;
-  int current = getpriority(PRIO_PROCESS, self);
-  if (current == -1 && errno != 0) return;
-  int wanted = std::max(-20, current - DeliveryWriter::priority_boost);
-  if (setpriority(PRIO_PROCESS, self, wanted) != 0) {
-    LOG_DEBUG("the webhook writer keeps nice {} (lowering it to {}: {})", current, wanted,
-              std::strerror(errno));
-  }
-}
-
-} // namespace
-
 void DeliveryWriter::run() {
-  raise_writer_priority();
+  // Every webhook request waits for the writer's next commit, and on a busy machine the
+  // writer used to wait for a CPU behind the request threads it serves (22 % of its time
+  // runnable but not running in the webhook bench).
+  renice_self(-priority_boost, "webhook writer");
   for (;;) {
     std::vector<Pending> group;
     {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -94,6 +95,35 @@ TEST_CASE("the group writer runs above the request threads' priority when allowe
   auto values = thread_nice_values();
   CHECK(std::count(values.begin(), values.end(), wanted) == (allowed && wanted != base ? 1 : 0));
   writer.stop();
+}
+
+TEST_CASE("the checkpoint thread runs below the process's priority") {
+  TempDir dir;
+  auto path = database_with_acme(dir);
+  int base = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  int lowered = std::min(19, base + server::DeliveryWriter::checkpoint_priority_drop);
+  CAPTURE(base);
+  if (lowered == base) {
+    MESSAGE("this process already runs at nice 19: the checkpoint thread cannot be told apart");
+    return;
+  }
+  auto count_lowered = [&] {
+    auto values = thread_nice_values();
+    return std::count(values.begin(), values.end(), lowered);
+  };
+  CHECK(count_lowered() == 0);
+
+  server::Metrics metrics;
+  server::DeliveryWriter writer(path, Durability::normal, metrics);
+  writer.start();
+  // The thread lowers its own priority as it starts.
+  for (int i = 0; i < 500 && count_lowered() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(count_lowered() == 1);
+  CHECK(writer.store(job_for(inbound(1))).stored);
+  writer.stop();
+  CHECK(count_lowered() == 0);
 }
 
 TEST_CASE("the group writer commits deliveries from many threads once each, WAL bounded") {
