@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <iostream>
 #include <sys/stat.h>
@@ -24,13 +23,42 @@ std::optional<std::string> env(const char* name) {
   return std::string(v);
 }
 
+// The civil date is computed here rather than with gmtime_r and strftime: those take glibc's
+// time-zone lock and parse a format on every call, and the webhook writer formats a
+// timestamp for every message, status and event it stores. Days are counted in 400-year
+// eras of the proleptic Gregorian calendar, with years starting on 1 March so that the
+// leap day is the last day of a year.
 std::string iso_from_unix(std::int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  constexpr std::int64_t day = 86400;
+  std::int64_t days = seconds / day;
+  std::int64_t rest = seconds % day;
+  if (rest < 0) {
+    rest += day;
+    --days;
+  }
+  days += 719468; // 0000-03-01 to 1970-01-01
+  std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  std::int64_t day_of_era = days - era * 146097;
+  std::int64_t year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  std::int64_t month_index = (5 * day_of_year + 2) / 153; // 0 = March
+  std::int64_t month_day = day_of_year - (153 * month_index + 2) / 5 + 1;
+  std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
+  std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+  // Written digit by digit: fmt's padded integers cost a thousand instructions a field.
+  char out[] = "0000-00-00T00:00:00Z";
+  auto put = [&out](std::size_t at, std::int64_t value, std::size_t width) {
+    for (std::size_t i = width; i-- > 0; value /= 10)
+      out[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, year, 4);
+  put(5, month, 2);
+  put(8, month_day, 2);
+  put(11, rest / 3600, 2);
+  put(14, rest / 60 % 60, 2);
+  put(17, rest % 60, 2);
+  return std::string(out, sizeof out - 1);
 }
 
 std::int64_t now_ms() {
@@ -39,7 +67,15 @@ std::int64_t now_ms() {
 }
 
 std::string now_iso() {
-  return iso_from_unix(now_ms() / 1000);
+  // Formatted once per second and thread: a busy writer asks several times per delivery.
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached;
+  std::int64_t second = now_ms() / 1000;
+  if (second != cached_second) {
+    cached = iso_from_unix(second);
+    cached_second = second;
+  }
+  return cached;
 }
 
 bool valid_tenant_id(std::string_view id) {

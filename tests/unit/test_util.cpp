@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <utility>
@@ -144,7 +145,32 @@ TEST_CASE("trim and url_encode") {
 TEST_CASE("ISO 8601 times are UTC with seconds") {
   CHECK(iso_from_unix(0) == "1970-01-01T00:00:00Z");
   CHECK(iso_from_unix(1795515300) == "2026-11-24T10:15:00Z");
+  CHECK(iso_from_unix(951782400) == "2000-02-29T00:00:00Z");
+  CHECK(iso_from_unix(1709164800) == "2024-02-29T00:00:00Z");
+  CHECK(iso_from_unix(4107456000) == "2100-02-28T00:00:00Z");
+  CHECK(iso_from_unix(4107542400) == "2100-03-01T00:00:00Z");
+  CHECK(iso_from_unix(946684799) == "1999-12-31T23:59:59Z");
+  CHECK(iso_from_unix(253402300799) == "9999-12-31T23:59:59Z");
+  CHECK(iso_from_unix(-1) == "1969-12-31T23:59:59Z");
   CHECK(now_iso().size() == 20);
+  CHECK(now_iso() >= iso_from_unix(1795515300));
+}
+
+TEST_CASE("ISO 8601 times agree with the C library on every day from 1900 to 2500") {
+  auto libc = [](std::int64_t seconds) {
+    std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    REQUIRE(gmtime_r(&t, &tm) != nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf);
+  };
+  int mismatches = 0;
+  // A prime step walks through every hour, minute and second over the years.
+  for (std::int64_t s = -2208988800; s < 16725225600; s += 86400 + 3607) {
+    if (iso_from_unix(s) != libc(s)) ++mismatches;
+  }
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("read_file_limited refuses large, missing, directory and special files") {
