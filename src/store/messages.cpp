@@ -179,7 +179,7 @@ std::optional<Message> find_message_by_local_id(Store& store, const std::string&
   static const std::string sql =
       fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select());
   auto q = store.prepare(sql);
-  q->bind(1, tenant);
+  q->bindNoCopy(1, tenant);
   q->bind(2, static_cast<std::int64_t>(id));
   if (!q->executeStep()) return std::nullopt;
   return row_to_message(*q);
@@ -202,7 +202,7 @@ std::optional<Message> find_message(Store& store, const std::string& tenant,
 
 std::int64_t unread_count(Store& store, const std::string& tenant) {
   auto q = store.prepare("SELECT count FROM unread_counts WHERE tenant_id = ?");
-  q->bind(1, tenant);
+  q->bindNoCopy(1, tenant);
   return q->executeStep() ? q->getColumn(0).getInt64() : 0;
 }
 
@@ -239,10 +239,10 @@ std::int64_t append_event(Store& store, const std::string& tenant, const std::st
   auto ins =
       store.prepare("INSERT INTO events(id, tenant_id, type, at, data) VALUES(?, ?, ?, ?, ?)");
   ins->bind(1, static_cast<std::int64_t>(id));
-  ins->bind(2, tenant);
-  ins->bind(3, type);
-  ins->bind(4, at);
-  ins->bind(5, data);
+  ins->bindNoCopy(2, tenant);
+  ins->bindNoCopy(3, type);
+  ins->bindNoCopy(4, at);
+  ins->bindNoCopy(5, data);
   ins->exec();
   return id;
 }

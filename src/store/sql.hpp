@@ -31,6 +31,18 @@ void bind_opt(SQLite::Statement& q, Key key, const std::optional<T>& v) {
   }
 }
 
+/// Binds text to `key` without copying it, or NULL when it is nullopt. The text must stay
+/// alive until the statement has run: the webhook writer binds a dozen strings per delivery,
+/// and copying each (an allocation and a free) was 5 % of its work.
+template <typename Key>
+void bind_ref(SQLite::Statement& q, Key key, const std::optional<std::string>& v) {
+  if (v) {
+    q.bindNoCopy(key, *v);
+  } else {
+    q.bind(key);
+  }
+}
+
 /// A statement handed out by Store::prepare. When the lease ends the statement is reset and
 /// unbound, so a cached SELECT never keeps a read snapshot open between uses, and the cache
 /// may hand it out again.

@@ -44,137 +44,149 @@ std::int64_t archive(Store& store, std::string_view body, const std::array<unsig
     throw Error(Exit::usage, "webhook body is too large to archive");
   }
   auto ins = store.prepare("INSERT INTO webhook_deliveries(received_at, route, verified_by, "
-                           "body, body_hash) VALUES(:at, :route, :by, :body, :hash) "
-                           "ON CONFLICT DO NOTHING");
-  ins->bind(":at", now);
-  bind_opt(*ins, ":route", non_empty(route));
-  bind_opt(*ins, ":by", non_empty(verified_by));
-  ins->bind(":body", body.data(), static_cast<int>(body.size()));
-  ins->bind(":hash", hash.data(), static_cast<int>(hash.size()));
+                           "body, body_hash) VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  ins->bindNoCopy(1, now);
+  bind_opt(*ins, 2, non_empty(route));
+  bind_opt(*ins, 3, non_empty(verified_by));
+  ins->bindNoCopy(4, body.data(), static_cast<int>(body.size()));
+  ins->bindNoCopy(5, hash.data(), static_cast<int>(hash.size()));
   duplicate = ins->exec() == 0;
   if (!duplicate) return store.db().getLastInsertRowid();
   auto q = store.prepare("SELECT id FROM webhook_deliveries WHERE body_hash = ?");
-  q->bind(1, hash.data(), static_cast<int>(hash.size()));
+  q->bindNoCopy(1, hash.data(), static_cast<int>(hash.size()));
   q->executeStep();
   return q->getColumn(0).getInt64();
 }
 
 // Contacts are keyed by phone number when Meta shows one, else by the business-scoped user
 // id (username users). A username contact that later shows its number is completed in place.
+// The writer runs these for every message, so parameters are numbered (?1 tenant, ?2 phone,
+// ?3 user id, ?4 name, ?5 now): binding by name searches the statement's parameter list.
 void upsert_contact(Store& store, const std::string& tenant,
                     const std::optional<std::string>& phone, const std::optional<std::string>& user,
                     const std::optional<std::string>& name, const std::string& now) {
   if (phone) {
     if (user) {
-      auto merge = store.prepare("UPDATE contacts SET phone_number = :phone, updated_at = :now "
-                                 "WHERE tenant_id = :t AND user_id = :u AND phone_number IS NULL "
-                                 "AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = :t "
-                                 "AND phone_number = :phone)");
-      merge->bind(":phone", *phone);
-      merge->bind(":now", now);
-      merge->bind(":t", tenant);
-      merge->bind(":u", *user);
+      auto merge = store.prepare("UPDATE contacts SET phone_number = ?2, updated_at = ?5 "
+                                 "WHERE tenant_id = ?1 AND user_id = ?3 AND phone_number IS NULL "
+                                 "AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = ?1 "
+                                 "AND phone_number = ?2)");
+      merge->bindNoCopy(1, tenant);
+      merge->bindNoCopy(2, *phone);
+      merge->bindNoCopy(3, *user);
+      merge->bindNoCopy(5, now);
       merge->exec();
     }
     auto q = store.prepare(
         "INSERT INTO contacts(tenant_id, phone_number, user_id, name, created_at, updated_at) "
-        "VALUES(:t, :phone, CASE WHEN :u IS NULL OR EXISTS (SELECT 1 FROM contacts WHERE "
-        "tenant_id = :t AND user_id = :u) THEN NULL ELSE :u END, :name, :now, :now) "
+        "VALUES(?1, ?2, CASE WHEN ?3 IS NULL OR EXISTS (SELECT 1 FROM contacts WHERE "
+        "tenant_id = ?1 AND user_id = ?3) THEN NULL ELSE ?3 END, ?4, ?5, ?5) "
         "ON CONFLICT(tenant_id, phone_number) WHERE phone_number IS NOT NULL DO UPDATE SET "
         "name = coalesce(excluded.name, contacts.name), "
-        "user_id = CASE WHEN contacts.user_id IS NULL AND :u IS NOT NULL AND NOT EXISTS "
-        "(SELECT 1 FROM contacts c2 WHERE c2.tenant_id = :t AND c2.user_id = :u) THEN :u "
-        "ELSE contacts.user_id END, updated_at = :now");
-    q->bind(":t", tenant);
-    q->bind(":phone", *phone);
-    bind_opt(*q, ":u", user);
-    bind_opt(*q, ":name", name);
-    q->bind(":now", now);
+        "user_id = CASE WHEN contacts.user_id IS NULL AND ?3 IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM contacts c2 WHERE c2.tenant_id = ?1 AND c2.user_id = ?3) THEN ?3 "
+        "ELSE contacts.user_id END, updated_at = ?5");
+    q->bindNoCopy(1, tenant);
+    q->bindNoCopy(2, *phone);
+    bind_ref(*q, 3, user);
+    bind_ref(*q, 4, name);
+    q->bindNoCopy(5, now);
     q->exec();
   } else if (user) {
-    auto q =
-        store.prepare("INSERT INTO contacts(tenant_id, user_id, name, created_at, updated_at) "
-                      "VALUES(:t, :u, :name, :now, :now) "
-                      "ON CONFLICT(tenant_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET "
-                      "name = coalesce(excluded.name, contacts.name), updated_at = :now");
-    q->bind(":t", tenant);
-    q->bind(":u", *user);
-    bind_opt(*q, ":name", name);
-    q->bind(":now", now);
+    auto q = store.prepare("INSERT INTO contacts(tenant_id, user_id, name, created_at, updated_at) "
+                           "VALUES(?1, ?3, ?4, ?5, ?5) "
+                           "ON CONFLICT(tenant_id, user_id) WHERE user_id IS NOT NULL DO UPDATE "
+                           "SET name = coalesce(excluded.name, contacts.name), updated_at = ?5");
+    q->bindNoCopy(1, tenant);
+    q->bindNoCopy(3, *user);
+    bind_ref(*q, 4, name);
+    q->bindNoCopy(5, now);
     q->exec();
   }
 }
 
-// Returns the new row's local id, or nullopt for a duplicate.
-std::optional<std::int64_t> insert_message(Store& store, const std::string& tenant,
-                                           const InboundMessage& m, const std::string& now) {
-  auto q = store.prepare(
+// The INSERT of an inbound message, finding its contact by `contact` (numbered parameters
+// as in insert_message()).
+std::string insert_message_sql(std::string_view contact) {
+  return fmt::format(
       "INSERT INTO whatsapp_messages(tenant_id, contact_id, phone_number, user_id, "
       "conversation, message_id, direction, status, status_rank, type, message_text, "
-      "media_type, media_id, reply_to, timestamp, created_at, payload) VALUES(:t, "
-      "(SELECT external_id FROM contacts WHERE tenant_id = :t AND ((:phone IS NOT NULL AND "
-      "phone_number = :phone) OR (:phone IS NULL AND user_id = :u)) LIMIT 1), "
-      ":phone, :u, :conversation, :id, 'incoming', 'received', :rank, :type, :text, "
-      ":media_type, :media_id, :reply_to, :ts, :now, :payload) ON CONFLICT DO NOTHING");
-  q->bind(":t", tenant);
-  bind_opt(*q, ":phone", m.from);
-  bind_opt(*q, ":u", m.from_user_id);
-  q->bind(":conversation", m.from ? *m.from : *m.from_user_id);
-  q->bind(":id", m.message_id);
-  q->bind(":rank", status_rank("received"));
-  q->bind(":type", m.type);
+      "media_type, media_id, reply_to, timestamp, created_at, payload) VALUES(?1, "
+      "(SELECT external_id FROM contacts WHERE tenant_id = ?1 AND {} LIMIT 1), ?2, ?3, ?4, ?5, "
+      "'incoming', 'received', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO NOTHING",
+      contact);
+}
+
+// Returns the new row's local id, or nullopt for a duplicate. A sender's contact is found by
+// phone number, or by user id when Meta shows no number: two statements, because one with
+// an OR of both made SQLite search two indexes and merge the results for every message.
+std::optional<std::int64_t> insert_message(Store& store, const std::string& tenant,
+                                           const InboundMessage& m, const std::string& now) {
+  static const std::string by_phone = insert_message_sql("phone_number = ?2");
+  static const std::string by_user = insert_message_sql("user_id = ?3");
+  const std::string timestamp = iso_or_now(m.timestamp, now);
+  auto q = store.prepare(m.from ? by_phone : by_user);
+  q->bindNoCopy(1, tenant);
+  bind_ref(*q, 2, m.from);
+  bind_ref(*q, 3, m.from_user_id);
+  q->bindNoCopy(4, m.from ? *m.from : *m.from_user_id);
+  q->bindNoCopy(5, m.message_id);
+  q->bind(6, status_rank("received"));
+  q->bindNoCopy(7, m.type);
   // An empty reaction means "removed" and is worth keeping; other empty texts are none.
   if (m.text.empty() && m.type != "reaction") {
-    q->bind(":text");
+    q->bind(8);
   } else {
-    q->bind(":text", m.text);
+    q->bindNoCopy(8, m.text);
   }
-  bind_opt(*q, ":media_type", m.media_type);
-  bind_opt(*q, ":media_id", m.media_id);
-  bind_opt(*q, ":reply_to", m.reply_to);
-  q->bind(":ts", iso_or_now(m.timestamp, now));
-  q->bind(":now", now);
-  q->bind(":payload", m.payload);
+  bind_ref(*q, 9, m.media_type);
+  bind_ref(*q, 10, m.media_id);
+  bind_ref(*q, 11, m.reply_to);
+  q->bindNoCopy(12, timestamp);
+  q->bindNoCopy(13, now);
+  q->bindNoCopy(14, m.payload);
   if (q->exec() == 0) return std::nullopt;
   return store.db().getLastInsertRowid();
 }
 
 bool insert_status(Store& store, const std::string& tenant, const StatusUpdate& s,
                    const std::string& now) {
+  const std::string timestamp = iso_or_now(s.timestamp, now);
   auto q = store.prepare("INSERT INTO message_statuses(tenant_id, message_id, status, timestamp, "
-                         "error_code, error_title, error_details, payload) VALUES(:t, :id, "
-                         ":status, :ts, :code, :title, :details, :payload) "
-                         "ON CONFLICT DO NOTHING");
-  q->bind(":t", tenant);
-  q->bind(":id", s.message_id);
-  q->bind(":status", s.status);
-  q->bind(":ts", iso_or_now(s.timestamp, now));
-  bind_opt(*q, ":code", s.error_code);
-  bind_opt(*q, ":title", s.error_title);
-  bind_opt(*q, ":details", s.error_details);
-  q->bind(":payload", s.payload);
+                         "error_code, error_title, error_details, payload) "
+                         "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  q->bindNoCopy(1, tenant);
+  q->bindNoCopy(2, s.message_id);
+  q->bindNoCopy(3, s.status);
+  q->bindNoCopy(4, timestamp);
+  bind_opt(*q, 5, s.error_code);
+  bind_ref(*q, 6, s.error_title);
+  bind_ref(*q, 7, s.error_details);
+  q->bindNoCopy(8, s.payload);
   return q->exec() > 0;
 }
 
 // The rank comparison in the WHERE clause is what keeps late statuses from downgrading.
+// Parameters: ?1 status, ?2 its rank, ?3 whether it is a failure, ?4-?6 the error's code,
+// title and details, ?7 tenant, ?8 message id.
 void advance_message(Store& store, const std::string& tenant, const StatusUpdate& s) {
   if (!moves_message(s.status)) return;
   bool failed = s.status == "failed";
-  auto q = store.prepare("UPDATE whatsapp_messages SET status = :status, status_rank = :rank, "
-                         "error_code = CASE WHEN :failed THEN :code ELSE error_code END, "
-                         "error_title = CASE WHEN :failed THEN :title ELSE error_title END, "
-                         "error_details = CASE WHEN :failed THEN :details ELSE error_details END "
-                         "WHERE tenant_id = :t AND message_id = :id AND direction = 'outgoing' "
-                         "AND status_rank < :rank");
-  q->bind(":status", s.status);
-  q->bind(":rank", status_rank(s.status));
-  q->bind(":failed", failed ? 1 : 0);
+  auto q = store.prepare("UPDATE whatsapp_messages SET status = ?1, status_rank = ?2, "
+                         "error_code = CASE WHEN ?3 THEN ?4 ELSE error_code END, "
+                         "error_title = CASE WHEN ?3 THEN ?5 ELSE error_title END, "
+                         "error_details = CASE WHEN ?3 THEN ?6 ELSE error_details END "
+                         "WHERE tenant_id = ?7 AND message_id = ?8 AND direction = 'outgoing' "
+                         "AND status_rank < ?2");
+  q->bindNoCopy(1, s.status);
+  q->bind(2, status_rank(s.status));
+  q->bind(3, failed ? 1 : 0);
   // A failure without an error object still reads as failed, with code 0.
-  q->bind(":code", s.error_code.value_or(0));
-  q->bind(":title", s.error_title.value_or(""));
-  q->bind(":details", s.error_details.value_or(""));
-  q->bind(":t", tenant);
-  q->bind(":id", s.message_id);
+  q->bind(4, s.error_code.value_or(0));
+  q->bind(5, s.error_title.value_or(""));
+  q->bind(6, s.error_details.value_or(""));
+  q->bindNoCopy(7, tenant);
+  q->bindNoCopy(8, s.message_id);
   q->exec();
 }
 
@@ -184,8 +196,8 @@ std::optional<Message> outgoing_message(Store& store, const std::string& tenant,
       "SELECT {} WHERE m.tenant_id = ? AND m.message_id = ? AND m.direction = 'outgoing'",
       message_select());
   auto q = store.prepare(sql);
-  q->bind(1, tenant);
-  q->bind(2, wamid);
+  q->bindNoCopy(1, tenant);
+  q->bindNoCopy(2, wamid);
   if (!q->executeStep()) return std::nullopt;
   return row_to_message(*q);
 }
@@ -215,7 +227,7 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
     auto q = store.prepare("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?) "
                            "ON CONFLICT DO NOTHING");
     q->bind(1, static_cast<std::int64_t>(stats.delivery_id));
-    q->bind(2, tenant);
+    q->bindNoCopy(2, tenant);
     q->exec();
   }
 
