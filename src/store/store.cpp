@@ -35,7 +35,8 @@ struct SqlHash {
   std::size_t operator()(std::string_view s) const noexcept {
     if (s.size() < 16) return std::hash<std::string_view>{}(s);
     std::uint64_t h = s.size();
-    for (std::size_t at : {std::size_t{0}, s.size() / 3, s.size() * 2 / 3, s.size() - 8}) {
+    const std::size_t last = s.size() - 8; // every word read lies within the text
+    for (std::size_t at : {std::size_t{0}, last / 3, last * 2 / 3, last}) {
       std::uint64_t word = 0;
       std::memcpy(&word, s.data() + at, sizeof word);
       h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
