@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -114,9 +113,6 @@ struct ParsedDelivery {
   std::size_t changes = 0;            ///< number of entry[].changes[] seen
   std::size_t other_fields = 0;       ///< changes whose field is not "messages" (archive only)
   std::size_t skipped = 0;            ///< malformed records (wrong types, missing ids) left out
-  /// SHA-256 of the body, the archive's key: worked out by the request thread, not by the
-  /// daemon's single writer.
-  std::array<unsigned char, 32> body_sha256{};
 };
 
 /// Parses a delivery body. Throws Error(usage) when it is not a JSON object with an

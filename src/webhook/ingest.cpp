@@ -8,6 +8,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include <array>
@@ -37,25 +38,21 @@ bool moves_message(const std::string& status) {
          status == "failed";
 }
 
-std::int64_t archive(Store& store, std::string_view body, const std::array<unsigned char, 32>& hash,
-                     std::string_view route, std::string_view verified_by, const std::string& now,
-                     bool& duplicate) {
+// Archives the raw body and returns its row. The hash stays unset: ingest_delivery() sets it
+// only for a delivery that brings nothing new (see archived_before()).
+std::int64_t archive(Store& store, std::string_view body, std::string_view route,
+                     std::string_view verified_by, const std::string& now) {
   if (body.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw Error(Exit::usage, "webhook body is too large to archive");
   }
-  auto ins = store.prepare("INSERT INTO webhook_deliveries(received_at, route, verified_by, "
-                           "body, body_hash) VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  auto ins = store.prepare("INSERT INTO webhook_deliveries(received_at, route, verified_by, body) "
+                           "VALUES(?, ?, ?, ?)");
   ins->bindNoCopy(1, now);
   bind_opt(*ins, 2, non_empty(route));
   bind_opt(*ins, 3, non_empty(verified_by));
   ins->bindNoCopy(4, body.data(), static_cast<int>(body.size()));
-  ins->bindNoCopy(5, hash.data(), static_cast<int>(hash.size()));
-  duplicate = ins->exec() == 0;
-  if (!duplicate) return store.db().getLastInsertRowid();
-  auto q = store.prepare("SELECT id FROM webhook_deliveries WHERE body_hash = ?");
-  q->bindNoCopy(1, hash.data(), static_cast<int>(hash.size()));
-  q->executeStep();
-  return q->getColumn(0).getInt64();
+  ins->exec();
+  return store.db().getLastInsertRowid();
 }
 
 // Contacts are keyed by phone number when Meta shows one, else by the business-scoped user
@@ -111,9 +108,10 @@ std::string insert_message_sql(std::string_view contact) {
   return fmt::format(
       "INSERT INTO whatsapp_messages(tenant_id, contact_id, phone_number, user_id, "
       "conversation, message_id, direction, status, status_rank, type, message_text, "
-      "media_type, media_id, reply_to, timestamp, created_at, payload) VALUES(?1, "
+      "media_type, media_id, reply_to, timestamp, created_at, payload, delivery_id) VALUES(?1, "
       "(SELECT external_id FROM contacts WHERE tenant_id = ?1 AND {} LIMIT 1), ?2, ?3, ?4, ?5, "
-      "'incoming', 'received', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO NOTHING",
+      "'incoming', 'received', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+      "ON CONFLICT DO NOTHING",
       contact);
 }
 
@@ -121,7 +119,8 @@ std::string insert_message_sql(std::string_view contact) {
 // phone number, or by user id when Meta shows no number: two statements, because one with
 // an OR of both made SQLite search two indexes and merge the results for every message.
 std::optional<std::int64_t> insert_message(Store& store, const std::string& tenant,
-                                           const InboundMessage& m, const std::string& now) {
+                                           const InboundMessage& m, const std::string& now,
+                                           std::int64_t delivery) {
   static const std::string by_phone = insert_message_sql("phone_number = ?2");
   static const std::string by_user = insert_message_sql("user_id = ?3");
   const std::string timestamp = iso_or_now(m.timestamp, now);
@@ -145,16 +144,17 @@ std::optional<std::int64_t> insert_message(Store& store, const std::string& tena
   q->bindNoCopy(12, timestamp);
   q->bindNoCopy(13, now);
   q->bindNoCopy(14, m.payload);
+  q->bind(15, delivery);
   if (q->exec() == 0) return std::nullopt;
   return store.db().getLastInsertRowid();
 }
 
 bool insert_status(Store& store, const std::string& tenant, const StatusUpdate& s,
-                   const std::string& now) {
+                   const std::string& now, std::int64_t delivery) {
   const std::string timestamp = iso_or_now(s.timestamp, now);
   auto q = store.prepare("INSERT INTO message_statuses(tenant_id, message_id, status, timestamp, "
-                         "error_code, error_title, error_details, payload) "
-                         "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+                         "error_code, error_title, error_details, payload, delivery_id) "
+                         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   q->bindNoCopy(1, tenant);
   q->bindNoCopy(2, s.message_id);
   q->bindNoCopy(3, s.status);
@@ -163,6 +163,7 @@ bool insert_status(Store& store, const std::string& tenant, const StatusUpdate& 
   bind_ref(*q, 6, s.error_title);
   bind_ref(*q, 7, s.error_details);
   q->bindNoCopy(8, s.payload);
+  q->bind(9, delivery);
   return q->exec() > 0;
 }
 
@@ -202,6 +203,60 @@ std::optional<Message> outgoing_message(Store& store, const std::string& tenant,
   return row_to_message(*q);
 }
 
+// For a delivery that brought nothing new: the row of an earlier delivery with the same bytes,
+// if there is one. A delivery that brought a record is named by that record, and this body
+// carries the same records; one that brought nothing has its hash in the unique index, which
+// `delivery` (this body's new row) now joins unless the hash is taken.
+std::optional<std::int64_t>
+archived_before(Store& store, std::string_view body, const ParsedDelivery& parsed,
+                const std::map<std::string, std::string>& tenant_of_number, std::int64_t delivery) {
+  auto tenant_of = [&](const std::string& number) -> const std::string* {
+    auto it = tenant_of_number.find(number);
+    return it == tenant_of_number.end() ? nullptr : &it->second;
+  };
+  std::set<std::int64_t> origins;
+  auto origin = [&](SQLite::Statement& q) {
+    if (q.executeStep() && !q.getColumn(0).isNull()) origins.insert(q.getColumn(0).getInt64());
+  };
+  for (const auto& m : parsed.messages) {
+    if (const auto* tenant = tenant_of(m.phone_number_id)) {
+      auto q = store.prepare(
+          "SELECT delivery_id FROM whatsapp_messages WHERE tenant_id = ? AND message_id = ?");
+      q->bindNoCopy(1, *tenant);
+      q->bindNoCopy(2, m.message_id);
+      origin(*q);
+    }
+  }
+  for (const auto& st : parsed.statuses) {
+    if (const auto* tenant = tenant_of(st.phone_number_id)) {
+      auto q = store.prepare("SELECT delivery_id FROM message_statuses WHERE tenant_id = ? AND "
+                             "message_id = ? AND status = ?");
+      q->bindNoCopy(1, *tenant);
+      q->bindNoCopy(2, st.message_id);
+      q->bindNoCopy(3, st.status);
+      origin(*q);
+    }
+  }
+  for (std::int64_t id : origins) {
+    auto same = store.prepare("SELECT 1 FROM webhook_deliveries WHERE id = ? AND body = ?");
+    same->bind(1, id);
+    same->bindNoCopy(2, body.data(), static_cast<int>(body.size()));
+    if (same->executeStep()) return id;
+  }
+
+  if (sodium_init() < 0) throw Error(Exit::internal, "libsodium failed to initialise");
+  std::array<unsigned char, crypto_hash_sha256_BYTES> hash{};
+  crypto_hash_sha256(hash.data(), reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  auto claim = store.prepare("UPDATE OR IGNORE webhook_deliveries SET body_hash = ? WHERE id = ?");
+  claim->bindNoCopy(1, hash.data(), static_cast<int>(hash.size()));
+  claim->bind(2, delivery);
+  if (claim->exec() > 0) return std::nullopt;
+  auto q = store.prepare("SELECT id FROM webhook_deliveries WHERE body_hash = ?");
+  q->bindNoCopy(1, hash.data(), static_cast<int>(hash.size()));
+  if (!q->executeStep()) throw Error(Exit::internal, "a delivery's hash is taken by no row");
+  return q->getColumn(0).getInt64();
+}
+
 } // namespace
 
 IngestStats ingest_delivery(Store& store, std::string_view raw_body, const ParsedDelivery& parsed,
@@ -218,17 +273,9 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
     return it == tenant_of_number.end() ? nullptr : &it->second;
   };
 
-  stats.delivery_id = archive(store, raw_body, parsed.body_sha256, route, verified_by, now,
-                              stats.duplicate_delivery);
+  stats.delivery_id = archive(store, raw_body, route, verified_by, now);
   for (const auto& number : parsed.phone_number_ids) {
     if (const auto* tenant = tenant_of(number)) stats.tenants.insert(*tenant);
-  }
-  for (const auto& tenant : stats.tenants) {
-    auto q = store.prepare("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?) "
-                           "ON CONFLICT DO NOTHING");
-    q->bind(1, static_cast<std::int64_t>(stats.delivery_id));
-    q->bindNoCopy(2, tenant);
-    q->exec();
   }
 
   // Who contacts[] already upserted: a sender among them needs no second statement.
@@ -252,7 +299,7 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
     if (upserted.count({*tenant, m.from, m.from_user_id}) == 0) {
       upsert_contact(store, *tenant, m.from, m.from_user_id, std::nullopt, now);
     }
-    auto id = insert_message(store, *tenant, m, now);
+    auto id = insert_message(store, *tenant, m, now, stats.delivery_id);
     if (!id) {
       ++stats.duplicates;
       continue;
@@ -270,7 +317,7 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
       ++stats.archived_only;
       continue;
     }
-    if (!insert_status(store, *tenant, s, now)) {
+    if (!insert_status(store, *tenant, s, now, stats.delivery_id)) {
       ++stats.duplicates;
       continue;
     }
@@ -279,6 +326,26 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
     stats.event_ids.push_back(append_event(store, *tenant, event_message_status,
                                            outgoing_message(store, *tenant, s.message_id),
                                            std::nullopt));
+  }
+
+  // Only a body that brought nothing new can be one archived before: then this copy goes.
+  if (stats.messages == 0 && stats.statuses == 0) {
+    if (auto earlier =
+            archived_before(store, raw_body, parsed, tenant_of_number, stats.delivery_id)) {
+      auto drop = store.prepare("DELETE FROM webhook_deliveries WHERE id = ?");
+      drop->bind(1, stats.delivery_id);
+      drop->exec();
+      stats.delivery_id = *earlier;
+      stats.duplicate_delivery = true;
+    }
+  }
+  if (!stats.duplicate_delivery) {
+    for (const auto& tenant : stats.tenants) {
+      auto q = store.prepare("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?)");
+      q->bind(1, stats.delivery_id);
+      q->bindNoCopy(2, tenant);
+      q->exec();
+    }
   }
 
   // Value-level errors have no table of their own: the archive keeps them, operators see them.

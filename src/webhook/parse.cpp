@@ -2,7 +2,6 @@
 #include "wabactl/webhook.hpp"
 
 #include <fmt/format.h>
-#include <sodium.h>
 
 #include <limits>
 
@@ -388,9 +387,6 @@ ParsedDelivery parse_delivery(std::string_view body) {
   if (entries == nullptr) throw Error(Exit::usage, "webhook body has no \"entry\" array");
 
   ParsedDelivery out;
-  if (sodium_init() < 0) throw Error(Exit::internal, "libsodium failed to initialise");
-  crypto_hash_sha256(out.body_sha256.data(), reinterpret_cast<const unsigned char*>(body.data()),
-                     body.size());
   for (const auto& entry : *entries) {
     const json* changes = array_at(entry, "changes");
     if (changes == nullptr) {

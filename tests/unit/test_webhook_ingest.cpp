@@ -8,6 +8,9 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <sodium.h>
+
+#include <array>
 
 using namespace wabactl;
 
@@ -62,6 +65,12 @@ struct Fixture {
     return out;
   }
 };
+
+std::array<unsigned char, crypto_hash_sha256_BYTES> sha256_of(const std::string& body) {
+  std::array<unsigned char, crypto_hash_sha256_BYTES> out{};
+  crypto_hash_sha256(out.data(), reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  return out;
+}
 
 } // namespace
 
@@ -246,6 +255,97 @@ TEST_CASE("webhook ingest: re-ingesting a delivery adds no rows and no events") 
   CHECK_FALSE(stats.duplicate_delivery);
   CHECK(stats.duplicates == 1);
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages") == text_count);
+}
+
+TEST_CASE("webhook ingest: a retried body is found through its records or its hash") {
+  Fixture f;
+  auto rows = [&] {
+    return std::vector<std::int64_t>{f.count("SELECT count(*) FROM whatsapp_messages"),
+                                     f.count("SELECT count(*) FROM message_statuses"),
+                                     f.count("SELECT count(*) FROM events"),
+                                     f.count("SELECT count(*) FROM webhook_deliveries"),
+                                     f.count("SELECT count(*) FROM delivery_tenants")};
+  };
+
+  SUBCASE("a body that brought records is named by them and keeps no hash") {
+    std::string body = fixture("text.json");
+    auto first = f.ingest(body);
+    REQUIRE(first.messages == 1);
+    CHECK(f.count("SELECT count(*) FROM webhook_deliveries WHERE body_hash IS NULL") == 1);
+    CHECK(f.count("SELECT delivery_id FROM whatsapp_messages") == first.delivery_id);
+    auto before = rows();
+    auto again = f.ingest(body);
+    CHECK(again.duplicate_delivery);
+    CHECK(again.delivery_id == first.delivery_id);
+    CHECK(rows() == before);
+    // The next delivery gets the row id the retry's copy had.
+    auto next = f.ingest(fixture("image.json"));
+    CHECK(next.delivery_id == first.delivery_id + 1);
+    CHECK_FALSE(next.duplicate_delivery);
+  }
+
+  SUBCASE("statuses name their delivery too") {
+    f.outgoing("acme", outgoing_wamid, "sent");
+    std::string body = fixture("statuses.json");
+    auto first = f.ingest(body);
+    REQUIRE(first.statuses > 0);
+    CHECK(f.count(fmt::format("SELECT count(*) FROM message_statuses WHERE delivery_id = {}",
+                              first.delivery_id)) == static_cast<std::int64_t>(first.statuses));
+    auto before = rows();
+    auto again = f.ingest(body);
+    CHECK(again.duplicate_delivery);
+    CHECK(again.delivery_id == first.delivery_id);
+    CHECK(rows() == before);
+  }
+
+  SUBCASE("a body that brought nothing keeps its SHA-256 in the unique index") {
+    std::string body = R"({"object":"whatsapp_business_account","entry":[]})";
+    auto first = f.ingest(body);
+    CHECK_FALSE(first.duplicate_delivery);
+    CHECK(f.text("SELECT hex(body_hash) FROM webhook_deliveries") ==
+          "9857FE35C06C25FC654F5B1BAAFF4D59C1485D4F042FCAEE4CEEFB314C14E7EA");
+    auto before = rows();
+    auto again = f.ingest(body);
+    CHECK(again.duplicate_delivery);
+    CHECK(again.delivery_id == first.delivery_id);
+    CHECK(rows() == before);
+    // One byte more is another delivery.
+    auto other = f.ingest(body + " ");
+    CHECK_FALSE(other.duplicate_delivery);
+    CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 2);
+  }
+
+  SUBCASE("other bytes carrying records stored before are archived once") {
+    std::string body = fixture("text.json");
+    f.ingest(body);
+    auto rebatched = nlohmann::json::parse(body);
+    rebatched["entry"][0]["id"] = "another-waba";
+    std::string other = rebatched.dump();
+    auto first = f.ingest(other);
+    CHECK_FALSE(first.duplicate_delivery);
+    CHECK(first.duplicates == 1);
+    auto before = rows();
+    auto again = f.ingest(other);
+    CHECK(again.duplicate_delivery);
+    CHECK(again.delivery_id == first.delivery_id);
+    CHECK(rows() == before);
+  }
+
+  SUBCASE("a delivery archived before schema 6 is found by its hash") {
+    std::string body = fixture("text.json");
+    auto first = f.ingest(body);
+    // What migration 6 leaves: the archive's hash set, the records naming no delivery.
+    f.store.db().exec("UPDATE whatsapp_messages SET delivery_id = NULL");
+    SQLite::Statement set(f.store.db(), "UPDATE webhook_deliveries SET body_hash = ?");
+    auto hash = sha256_of(body);
+    set.bind(1, hash.data(), static_cast<int>(hash.size()));
+    set.exec();
+    auto before = rows();
+    auto again = f.ingest(body);
+    CHECK(again.duplicate_delivery);
+    CHECK(again.delivery_id == first.delivery_id);
+    CHECK(rows() == before);
+  }
 }
 
 TEST_CASE("webhook ingest: out-of-order and duplicate statuses never downgrade") {
