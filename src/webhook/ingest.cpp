@@ -341,7 +341,8 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
   }
   if (!stats.duplicate_delivery) {
     for (const auto& tenant : stats.tenants) {
-      auto q = store.prepare("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?)");
+      auto q = store.prepare("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?) "
+                             "ON CONFLICT DO NOTHING");
       q->bind(1, stats.delivery_id);
       q->bindNoCopy(2, tenant);
       q->exec();
