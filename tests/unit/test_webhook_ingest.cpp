@@ -266,6 +266,14 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
                                      f.count("SELECT count(*) FROM webhook_deliveries"),
                                      f.count("SELECT count(*) FROM delivery_tenants")};
   };
+  // Posting `body` again is recognised as delivery `first` and adds no row anywhere.
+  auto retry_is = [&](const std::string& body, std::int64_t first) {
+    auto before = rows();
+    auto again = f.ingest(body);
+    CHECK(again.duplicate_delivery);
+    CHECK(again.delivery_id == first);
+    CHECK(rows() == before);
+  };
 
   SUBCASE("a body that brought records is named by them and keeps no hash") {
     std::string body = fixture("text.json");
@@ -273,11 +281,7 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
     REQUIRE(first.messages == 1);
     CHECK(f.count("SELECT count(*) FROM webhook_deliveries WHERE body_hash IS NULL") == 1);
     CHECK(f.count("SELECT delivery_id FROM whatsapp_messages") == first.delivery_id);
-    auto before = rows();
-    auto again = f.ingest(body);
-    CHECK(again.duplicate_delivery);
-    CHECK(again.delivery_id == first.delivery_id);
-    CHECK(rows() == before);
+    retry_is(body, first.delivery_id);
     // The next delivery gets the row id the retry's copy had.
     auto next = f.ingest(fixture("image.json"));
     CHECK(next.delivery_id == first.delivery_id + 1);
@@ -291,11 +295,7 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
     REQUIRE(first.statuses > 0);
     CHECK(f.count(fmt::format("SELECT count(*) FROM message_statuses WHERE delivery_id = {}",
                               first.delivery_id)) == static_cast<std::int64_t>(first.statuses));
-    auto before = rows();
-    auto again = f.ingest(body);
-    CHECK(again.duplicate_delivery);
-    CHECK(again.delivery_id == first.delivery_id);
-    CHECK(rows() == before);
+    retry_is(body, first.delivery_id);
   }
 
   SUBCASE("a body that brought nothing keeps its SHA-256 in the unique index") {
@@ -304,11 +304,7 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
     CHECK_FALSE(first.duplicate_delivery);
     CHECK(f.text("SELECT hex(body_hash) FROM webhook_deliveries") ==
           "9857FE35C06C25FC654F5B1BAAFF4D59C1485D4F042FCAEE4CEEFB314C14E7EA");
-    auto before = rows();
-    auto again = f.ingest(body);
-    CHECK(again.duplicate_delivery);
-    CHECK(again.delivery_id == first.delivery_id);
-    CHECK(rows() == before);
+    retry_is(body, first.delivery_id);
     // One byte more is another delivery.
     auto other = f.ingest(body + " ");
     CHECK_FALSE(other.duplicate_delivery);
@@ -324,11 +320,7 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
     auto first = f.ingest(other);
     CHECK_FALSE(first.duplicate_delivery);
     CHECK(first.duplicates == 1);
-    auto before = rows();
-    auto again = f.ingest(other);
-    CHECK(again.duplicate_delivery);
-    CHECK(again.delivery_id == first.delivery_id);
-    CHECK(rows() == before);
+    retry_is(other, first.delivery_id);
   }
 
   SUBCASE("a delivery archived before schema 6 is found by its hash") {
@@ -340,11 +332,7 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
     auto hash = sha256_of(body);
     set.bind(1, hash.data(), static_cast<int>(hash.size()));
     set.exec();
-    auto before = rows();
-    auto again = f.ingest(body);
-    CHECK(again.duplicate_delivery);
-    CHECK(again.delivery_id == first.delivery_id);
-    CHECK(rows() == before);
+    retry_is(body, first.delivery_id);
   }
 }
 
