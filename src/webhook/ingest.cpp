@@ -203,6 +203,13 @@ std::optional<Message> outgoing_message(Store& store, const std::string& tenant,
   return row_to_message(*q);
 }
 
+// The tenant a verified phone number id belongs to, or nullptr.
+const std::string* tenant_of(const std::map<std::string, std::string>& tenant_of_number,
+                             const std::string& number) {
+  auto it = tenant_of_number.find(number);
+  return it == tenant_of_number.end() ? nullptr : &it->second;
+}
+
 // For a delivery that brought nothing new: the row of an earlier delivery with the same bytes,
 // if there is one. A delivery that brought a record is named by that record, and this body
 // carries the same records; one that brought nothing has its hash in the unique index, which
@@ -210,38 +217,39 @@ std::optional<Message> outgoing_message(Store& store, const std::string& tenant,
 std::optional<std::int64_t>
 archived_before(Store& store, std::string_view body, const ParsedDelivery& parsed,
                 const std::map<std::string, std::string>& tenant_of_number, std::int64_t delivery) {
-  auto tenant_of = [&](const std::string& number) -> const std::string* {
-    auto it = tenant_of_number.find(number);
-    return it == tenant_of_number.end() ? nullptr : &it->second;
-  };
-  std::set<std::int64_t> origins;
-  auto origin = [&](SQLite::Statement& q) {
-    if (q.executeStep() && !q.getColumn(0).isNull()) origins.insert(q.getColumn(0).getInt64());
+  // Each delivery the records name is compared once, by length first, so that a body of
+  // another size is never read.
+  std::set<std::int64_t> compared;
+  auto named_same = [&](SQLite::Statement& origin) -> std::optional<std::int64_t> {
+    if (!origin.executeStep() || origin.getColumn(0).isNull()) return std::nullopt;
+    std::int64_t id = origin.getColumn(0).getInt64();
+    if (!compared.insert(id).second) return std::nullopt;
+    auto same = store.prepare(
+        "SELECT 1 FROM webhook_deliveries WHERE id = ? AND length(body) = ? AND body = ?");
+    same->bind(1, id);
+    same->bind(2, static_cast<std::int64_t>(body.size()));
+    same->bindNoCopy(3, body.data(), static_cast<int>(body.size()));
+    if (!same->executeStep()) return std::nullopt;
+    return id;
   };
   for (const auto& m : parsed.messages) {
-    if (const auto* tenant = tenant_of(m.phone_number_id)) {
+    if (const auto* tenant = tenant_of(tenant_of_number, m.phone_number_id)) {
       auto q = store.prepare(
           "SELECT delivery_id FROM whatsapp_messages WHERE tenant_id = ? AND message_id = ?");
       q->bindNoCopy(1, *tenant);
       q->bindNoCopy(2, m.message_id);
-      origin(*q);
+      if (auto id = named_same(*q)) return id;
     }
   }
   for (const auto& st : parsed.statuses) {
-    if (const auto* tenant = tenant_of(st.phone_number_id)) {
+    if (const auto* tenant = tenant_of(tenant_of_number, st.phone_number_id)) {
       auto q = store.prepare("SELECT delivery_id FROM message_statuses WHERE tenant_id = ? AND "
                              "message_id = ? AND status = ?");
       q->bindNoCopy(1, *tenant);
       q->bindNoCopy(2, st.message_id);
       q->bindNoCopy(3, st.status);
-      origin(*q);
+      if (auto id = named_same(*q)) return id;
     }
-  }
-  for (std::int64_t id : origins) {
-    auto same = store.prepare("SELECT 1 FROM webhook_deliveries WHERE id = ? AND body = ?");
-    same->bind(1, id);
-    same->bindNoCopy(2, body.data(), static_cast<int>(body.size()));
-    if (same->executeStep()) return id;
   }
 
   if (sodium_init() < 0) throw Error(Exit::internal, "libsodium failed to initialise");
@@ -268,21 +276,18 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
   }
   const std::string now = now_iso();
   IngestStats stats;
-  auto tenant_of = [&](const std::string& number) -> const std::string* {
-    auto it = tenant_of_number.find(number);
-    return it == tenant_of_number.end() ? nullptr : &it->second;
-  };
+  auto tenant_for = [&](const std::string& number) { return tenant_of(tenant_of_number, number); };
 
   stats.delivery_id = archive(store, raw_body, route, verified_by, now);
   for (const auto& number : parsed.phone_number_ids) {
-    if (const auto* tenant = tenant_of(number)) stats.tenants.insert(*tenant);
+    if (const auto* tenant = tenant_for(number)) stats.tenants.insert(*tenant);
   }
 
   // Who contacts[] already upserted: a sender among them needs no second statement.
   std::set<std::tuple<std::string, std::optional<std::string>, std::optional<std::string>>>
       upserted;
   for (const auto& c : parsed.contacts) {
-    if (const auto* tenant = tenant_of(c.phone_number_id)) {
+    if (const auto* tenant = tenant_for(c.phone_number_id)) {
       upsert_contact(store, *tenant, c.wa_id, c.user_id, c.name, now);
       upserted.emplace(*tenant, c.wa_id, c.user_id);
     }
@@ -290,7 +295,7 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
 
   std::set<std::string> unread_changed;
   for (const auto& m : parsed.messages) {
-    const auto* tenant = tenant_of(m.phone_number_id);
+    const auto* tenant = tenant_for(m.phone_number_id);
     if (tenant == nullptr) {
       ++stats.archived_only;
       continue;
@@ -312,7 +317,7 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
   }
 
   for (const auto& s : parsed.statuses) {
-    const auto* tenant = tenant_of(s.phone_number_id);
+    const auto* tenant = tenant_for(s.phone_number_id);
     if (tenant == nullptr) {
       ++stats.archived_only;
       continue;
@@ -352,7 +357,7 @@ IngestStats ingest_delivery(Store& store, std::string_view raw_body, const Parse
   // Value-level errors have no table of their own: the archive keeps them, operators see them.
   if (!stats.duplicate_delivery) {
     for (const auto& e : parsed.errors) {
-      const auto* tenant = tenant_of(e.value("phone_number_id", ""));
+      const auto* tenant = tenant_for(e.value("phone_number_id", ""));
       if (tenant == nullptr) continue;
       const nlohmann::json* code = e.contains("code") ? &e["code"] : nullptr;
       const nlohmann::json* title = e.contains("title") ? &e["title"] : nullptr;

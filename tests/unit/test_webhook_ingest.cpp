@@ -323,6 +323,23 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
     retry_is(other, first.delivery_id);
   }
 
+  SUBCASE("a body mixing records stored before with its own is found through its own") {
+    std::string body = fixture("text.json");
+    auto earlier = f.ingest(body);
+    auto mixed = nlohmann::json::parse(body);
+    auto& messages = mixed["entry"][0]["changes"][0]["value"]["messages"];
+    auto added = messages[0];
+    added["id"] = "wamid.MIXED0000000000000000000001";
+    messages.push_back(added);
+    std::string other = mixed.dump();
+    auto first = f.ingest(other);
+    CHECK(first.messages == 1);
+    CHECK(first.duplicates == 1);
+    // The old record names the earlier body, whose bytes differ; the new one names this one.
+    CHECK(first.delivery_id != earlier.delivery_id);
+    retry_is(other, first.delivery_id);
+  }
+
   SUBCASE("a delivery archived before schema 6 is found by its hash") {
     std::string body = fixture("text.json");
     auto first = f.ingest(body);
