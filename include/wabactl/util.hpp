@@ -17,7 +17,8 @@ std::optional<std::string> env(const char* name);
 
 /// Current time as ISO 8601 UTC with seconds (`2026-11-24T10:15:00Z`).
 std::string now_iso();
-/// Unix seconds as ISO 8601 UTC, for years 0000 to 9999 (webhook timestamps are capped there).
+/// Unix seconds as ISO 8601 UTC, for years 0000 to 9999: instants outside are clamped to
+/// those bounds (webhook timestamps are capped there already).
 std::string iso_from_unix(std::int64_t seconds);
 /// Current time in milliseconds since the epoch.
 std::int64_t now_ms();

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +30,9 @@ std::optional<std::string> env(const char* name) {
 // eras of the proleptic Gregorian calendar, with years starting on 1 March so that the
 // leap day is the last day of a year.
 std::string iso_from_unix(std::int64_t seconds) {
+  // Four-digit years only: an instant outside 0000-01-01..9999-12-31 reads as that bound
+  // rather than as a string of wrong digits.
+  seconds = std::clamp<std::int64_t>(seconds, -62167219200, 253402300799);
   constexpr std::int64_t day = 86400;
   std::int64_t days = seconds / day;
   std::int64_t rest = seconds % day;

@@ -11,6 +11,7 @@
 
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <utility>
 #include <vector>
@@ -152,6 +153,11 @@ TEST_CASE("ISO 8601 times are UTC with seconds") {
   CHECK(iso_from_unix(946684799) == "1999-12-31T23:59:59Z");
   CHECK(iso_from_unix(253402300799) == "9999-12-31T23:59:59Z");
   CHECK(iso_from_unix(-1) == "1969-12-31T23:59:59Z");
+  CHECK(iso_from_unix(-62167219200) == "0000-01-01T00:00:00Z");
+  // Beyond four-digit years: the nearest bound, never a malformed string.
+  CHECK(iso_from_unix(253402300800) == "9999-12-31T23:59:59Z");
+  CHECK(iso_from_unix(std::numeric_limits<std::int64_t>::max()) == "9999-12-31T23:59:59Z");
+  CHECK(iso_from_unix(std::numeric_limits<std::int64_t>::min()) == "0000-01-01T00:00:00Z");
   CHECK(now_iso().size() == 20);
   CHECK(now_iso() >= iso_from_unix(1795515300));
 }
