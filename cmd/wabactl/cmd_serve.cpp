@@ -16,7 +16,17 @@ struct ServeFlags {
   std::optional<std::string> ws_listen;
   std::int64_t max_body = 3 * 1024 * 1024;
   std::int64_t threads = 32;
+  std::int64_t max_streams = static_cast<std::int64_t>(default_max_streams);
+  std::int64_t max_connections_per_address = 256;
+  std::int64_t head_timeout = 10;
 };
+
+std::size_t bounded(std::int64_t value, std::int64_t low, std::int64_t high, const char* flag) {
+  if (value < low || value > high) {
+    throw Error(Exit::usage, fmt::format("{} must be between {} and {}", flag, low, high));
+  }
+  return static_cast<std::size_t>(value);
+}
 
 void run_serve(const ServeFlags& f, Context& ctx) {
   ServeOptions o;
@@ -32,7 +42,10 @@ void run_serve(const ServeFlags& f, Context& ctx) {
     throw Error(Exit::usage, fmt::format("--threads must be between 1 and {}", max_server_threads));
   }
   o.threads = static_cast<std::size_t>(f.threads);
-  o.max_streams = o.threads * streams_per_thread;
+  o.max_streams = bounded(f.max_streams, 1, 1'000'000, "--max-streams");
+  o.max_connections_per_address =
+      bounded(f.max_connections_per_address, 1, 1'000'000, "--max-connections-per-address");
+  o.head_timeout = std::chrono::seconds(bounded(f.head_timeout, 1, 300, "--head-timeout"));
   o.db =
       resolve_db_path(ctx.globals.db.empty() ? std::nullopt
                                              : std::optional<std::filesystem::path>(ctx.globals.db))
@@ -56,6 +69,15 @@ void setup_serve(CLI::App& app, Context& ctx) {
   s->add_option("--max-body", f->max_body, "largest request body in bytes (default 3 MiB)")
       ->type_name("BYTES");
   s->add_option("--threads", f->threads, "HTTP worker threads (default 32)")->type_name("N");
+  s->add_option("--max-streams", f->max_streams,
+                "live SSE and WebSocket streams at once (default 20000)")
+      ->type_name("N");
+  s->add_option("--max-connections-per-address", f->max_connections_per_address,
+                "open HTTP connections per client address (default 256)")
+      ->type_name("N");
+  s->add_option("--head-timeout", f->head_timeout,
+                "seconds a request head (then its body) may take to arrive (default 10)")
+      ->type_name("SECONDS");
   s->callback([f, &ctx] { run_serve(*f, ctx); });
 }
 

@@ -4,6 +4,7 @@
 
 #include "wabactl/secrets.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <optional>
@@ -21,15 +22,24 @@ struct ListenAddress {
 /// (the kernel picks one). Throws Error(usage) for anything else.
 ListenAddress parse_listen_address(const std::string& value);
 
+/// The default of --max-streams.
+inline constexpr std::size_t default_max_streams = 20000;
+
 /// Everything `wabactl serve` runs with.
 struct ServeOptions {
   ListenAddress listen{"127.0.0.1", 8080};
   std::optional<ListenAddress> ws_listen; ///< the WebSocket listener (default: port + 1)
   std::size_t max_body = 3 * 1024 * 1024; ///< largest request body accepted (else 413)
-  std::size_t threads = 32;               ///< HTTP worker threads (each keep-alive holds one)
-  std::size_t max_streams = 256; ///< SSE streams open at once (503 beyond); each holds a thread
-  std::filesystem::path db;      ///< the database file
-  KeyOptions key;                ///< where the master key comes from
+  std::size_t threads = 32;               ///< HTTP worker threads (they run requests only)
+  /// Live streams (SSE and WebSocket together) open at once; 503 beyond, and a tenant's share
+  /// is limited while others hold streams (see stream_share).
+  std::size_t max_streams = default_max_streams;
+  /// Open HTTP connections per peer address (503 beyond).
+  std::size_t max_connections_per_address = 256;
+  /// A request head (and then its body) must arrive within this.
+  std::chrono::milliseconds head_timeout{10000};
+  std::filesystem::path db; ///< the database file
+  KeyOptions key;           ///< where the master key comes from
   /// $WHATSAPP_WEBHOOK_SECRET: verifies deliveries for tenants without an App Secret.
   std::optional<std::string> fallback_secret;
   /// Failed signature or verify-token checks per client address per minute before that
@@ -39,8 +49,6 @@ struct ServeOptions {
 
 /// The bounds `--threads` and `--max-body` must respect.
 inline constexpr std::size_t max_server_threads = 1024;
-/// SSE streams allowed per --threads worker (each stream holds an extra worker thread).
-inline constexpr std::size_t streams_per_thread = 8;
 inline constexpr std::size_t min_max_body = 1024;
 inline constexpr std::size_t max_max_body = 64 * 1024 * 1024;
 

@@ -1,5 +1,7 @@
 #include "server/api_routes.hpp"
 
+#include "server/sse.hpp"
+#include "server/stream_slots.hpp"
 #include "server/websocket.hpp"
 #include "wabactl/config_service.hpp"
 #include "wabactl/configs.hpp"
@@ -32,21 +34,17 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t max_api_body = 64 * 1024;
 constexpr std::size_t max_id_length = 512;
-constexpr std::size_t replay_page = 256;
-constexpr auto ping_interval = 15s;
-// Streams wake at least this often to notice shutdown and dropped subscriptions.
-constexpr auto stream_tick = 1s;
 
 // Everything the API routes share; kept alive by the route lambdas and shutdown hook.
 struct Api {
   Context& ctx;
   EventHub hub;
   std::unique_ptr<ws::WebSocketServer> websocket;
-  std::atomic<std::size_t> streams{0};
+  StreamSlots slots;
   std::mutex key_mu;
   std::optional<MasterKey> key;
 
-  Api(Context& c, EventHubOptions o) : ctx(c), hub(std::move(o)) {}
+  Api(Context& c, EventHubOptions o) : ctx(c), hub(std::move(o)), slots(c.options.max_streams) {}
 
   const MasterKey& master_key(Store& store) {
     std::lock_guard lock(key_mu);
@@ -129,8 +127,8 @@ std::string presented_token(const httplib::Request& req) {
 
 // The tenant the request's token belongs to, or nullopt after answering 401 (or 429 for an
 // address that keeps failing).
-std::optional<std::string> authenticate(Api& api, const httplib::Request& req,
-                                        httplib::Response& res) {
+std::optional<ApiToken> authenticate(Api& api, const httplib::Request& req,
+                                     httplib::Response& res) {
   std::string address = client_address(req);
   if (api.ctx.limiter.blocked(address)) {
     res.set_header("Retry-After", "60");
@@ -153,7 +151,7 @@ std::optional<std::string> authenticate(Api& api, const httplib::Request& req,
                              : "the API token is invalid or revoked");
     return std::nullopt;
   }
-  return who->tenant_id;
+  return who;
 }
 
 json parse_body(const httplib::Request& req, bool allow_empty) {
@@ -556,121 +554,6 @@ void post_read_all(Api& api, const std::string& tenant, const httplib::Request& 
   mark(api, tenant, t, bool_field(body, {"receipt"}).value_or(true), res);
 }
 
-// ---- SSE -------------------------------------------------------------------------------
-
-std::optional<std::int64_t> parse_event_id(const std::string& v) {
-  std::int64_t n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0) return std::nullopt;
-  return n;
-}
-
-std::string sse_frame(const StreamEvent& e) {
-  return fmt::format("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.type, e.json);
-}
-
-// One SSE stream's state, shared by its content provider and its releaser.
-struct SseStream {
-  std::shared_ptr<Api> api;
-  std::string tenant;
-  std::shared_ptr<Subscription> sub;
-  std::int64_t cursor = 0;
-  bool connected = false;
-  bool replaying = true;
-  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
-  std::atomic<bool> released{false};
-
-  void release() {
-    if (released.exchange(true)) return;
-    api->hub.unsubscribe(sub);
-    --api->streams;
-    --api->ctx.metrics.sse_clients;
-  }
-};
-
-bool write_all(httplib::DataSink& sink, const std::string& s) {
-  return sink.write(s.data(), s.size());
-}
-
-// Called by httplib on the stream's worker thread until it returns false or calls done().
-bool stream_step(SseStream& s, httplib::DataSink& sink) {
-  auto now = std::chrono::steady_clock::now();
-  if (!s.connected) {
-    s.connected = true;
-    s.last_write = now;
-    return write_all(sink, ": connected\n\n");
-  }
-  if (s.api->ctx.stopping.load() || s.sub->dropped()) {
-    sink.done();
-    return true;
-  }
-  if (s.replaying) {
-    std::vector<StreamEventPtr> page;
-    {
-      auto store = s.api->ctx.readers.lease();
-      page = read_events(*store, s.tenant, s.cursor, replay_page);
-    }
-    std::string out;
-    for (const auto& e : page) {
-      out += sse_frame(*e);
-      s.cursor = e->id;
-    }
-    if (page.size() < replay_page) s.replaying = false;
-    if (out.empty()) return true;
-    s.last_write = now;
-    return write_all(sink, out);
-  }
-  auto until_ping = ping_interval - (now - s.last_write);
-  auto wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(until_ping),
-                         std::chrono::milliseconds(0), std::chrono::milliseconds(stream_tick));
-  std::string out;
-  for (const auto& e : s.sub->wait(wait)) {
-    if (e->id <= s.cursor) continue;
-    out += sse_frame(*e);
-    s.cursor = e->id;
-  }
-  now = std::chrono::steady_clock::now();
-  if (out.empty() && now - s.last_write >= ping_interval) out = ": ping\n\n";
-  if (out.empty()) return true;
-  s.last_write = now;
-  return write_all(sink, out);
-}
-
-void get_events(const std::shared_ptr<Api>& api, const std::string& tenant,
-                const httplib::Request& req, httplib::Response& res) {
-  std::optional<std::int64_t> after;
-  std::string given = req.has_header("Last-Event-ID") ? req.get_header_value("Last-Event-ID")
-                                                      : req.get_param_value("last_event_id");
-  if (!given.empty()) {
-    after = parse_event_id(std::string(trim(given)));
-    if (!after) throw Error(Exit::usage, "Last-Event-ID must be an event id (a number)");
-  }
-  if (!after) {
-    auto store = api->ctx.readers.lease();
-    after = last_event_id(*store);
-  }
-  if (api->streams.fetch_add(1) >= api->ctx.options.max_streams) {
-    --api->streams;
-    res.set_header("Retry-After", "5");
-    send_error(res, 503, "unavailable", "too many event streams are open; retry later");
-    return;
-  }
-  ++api->ctx.metrics.sse_clients;
-  auto stream = std::make_shared<SseStream>();
-  stream->api = api;
-  stream->tenant = tenant;
-  // The cursor is read before subscribing and the replay runs after it, so an event
-  // committed meanwhile is either replayed or queued (duplicates are skipped by id).
-  stream->cursor = *after;
-  stream->sub = api->hub.subscribe(tenant);
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [stream](std::size_t, httplib::DataSink& sink) { return stream_step(*stream, sink); },
-      [stream](bool) { stream->release(); });
-}
-
 // ---- registration ----------------------------------------------------------------------
 
 using TenantHandler =
@@ -679,8 +562,8 @@ using TenantHandler =
 httplib::Server::Handler tenant_route(const std::shared_ptr<Api>& api, TenantHandler fn) {
   return [api, fn = std::move(fn)](const httplib::Request& req, httplib::Response& res) {
     guarded(res, req, [&] {
-      auto tenant = authenticate(*api, req, res);
-      if (tenant) fn(*tenant, req, res);
+      auto who = authenticate(*api, req, res);
+      if (who) fn(who->tenant_id, req, res);
     });
   };
 }
@@ -705,10 +588,6 @@ void raise_descriptor_limit() {
 
 } // namespace
 
-std::size_t http_workers(const ServeOptions& options) {
-  return options.threads + options.max_streams;
-}
-
 void register_api_routes(httplib::Server& http, Context& ctx) {
   raise_descriptor_limit();
   EventHubOptions hub_options;
@@ -723,9 +602,11 @@ void register_api_routes(httplib::Server& http, Context& ctx) {
   wo.port = addr.port;
   wo.db = ctx.options.db;
   wo.clients_gauge = &ctx.metrics.ws_clients;
-  // A WebSocket client costs a descriptor and its buffers, not a thread: allow many, but
-  // bound the worst case (every client's write buffer full) to about 1 GiB.
-  wo.max_connections = 4096;
+  wo.sse_gauge = &ctx.metrics.sse_clients;
+  wo.slots = &api->slots;
+  // A stream costs a descriptor and its buffers, not a thread: allow many (handshakes
+  // included), and bound the worst case of full write buffers by --max-streams.
+  wo.max_connections = ctx.options.max_streams + 1024;
   wo.write_buffer_cap = 256 * 1024;
   api->websocket = std::make_unique<ws::WebSocketServer>(wo, api->hub);
   try {
@@ -779,9 +660,13 @@ void register_api_routes(httplib::Server& http, Context& ctx) {
   http.Post(base + "/read-all",
             tenant_route(api, [api](const std::string& t, const httplib::Request& req,
                                     httplib::Response& res) { post_read_all(*api, t, req, res); }));
-  http.Get(base + "/events",
-           tenant_route(api, [api](const std::string& t, const httplib::Request& req,
-                                   httplib::Response& res) { get_events(api, t, req, res); }));
+  http.Get(base + "/events", [api](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, req, [&] {
+      if (auto who = authenticate(*api, req, res)) {
+        serve_events(api->ctx, *api->websocket, api->slots, *who, req, res);
+      }
+    });
+  });
 }
 
 } // namespace wabactl::server

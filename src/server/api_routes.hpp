@@ -6,16 +6,11 @@
 
 #include "server/context.hpp"
 
-#include <cstddef>
-
 namespace httplib {
 class Server;
 }
 
 namespace wabactl::server {
-
-/// Worker threads the HTTP server needs: `threads` for requests plus one per SSE stream.
-std::size_t http_workers(const ServeOptions& options);
 
 /// Registers the REST and SSE routes, starts the event hub (woken by the delivery
 /// writer's commits) and the WebSocket listener on --ws-listen (default: the HTTP port + 1;

@@ -2,6 +2,7 @@
 
 #include "server/api_routes.hpp"
 #include "server/context.hpp"
+#include "server/front.hpp"
 #include "util/sd_notify.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
@@ -40,61 +41,6 @@ constexpr Durability writer_durability = Durability::full;
 
 constexpr std::size_t max_headers = 100;
 constexpr std::size_t max_header_bytes = 32 * 1024;
-
-// A fixed number of workers and a bounded queue of accepted connections: when every worker
-// is busy and the queue is full, the accept loop waits (the kernel's backlog absorbs the
-// rest) instead of queueing without limit.
-class BoundedPool : public httplib::TaskQueue {
-public:
-  BoundedPool(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
-    for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
-  }
-  BoundedPool(const BoundedPool&) = delete;
-  BoundedPool& operator=(const BoundedPool&) = delete;
-  ~BoundedPool() override = default;
-
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock lock(mu_);
-    space_.wait(lock, [this] { return jobs_.size() < max_queued_ || shutdown_; });
-    jobs_.push_back(std::move(fn));
-    lock.unlock();
-    ready_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard lock(mu_);
-      shutdown_ = true;
-    }
-    ready_.notify_all();
-    space_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-
-private:
-  void work() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        ready_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
-        if (jobs_.empty()) return;
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      space_.notify_one();
-      fn();
-    }
-  }
-
-  std::size_t max_queued_;
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::condition_variable space_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> workers_;
-  bool shutdown_ = false;
-};
 
 const char* code_for_status(int status) {
   switch (status) {
@@ -179,9 +125,6 @@ httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib:
 void configure(httplib::Server& http, Context& ctx) {
   const ServeOptions& o = ctx.options;
   http.set_tcp_nodelay(true);
-  // Each SSE stream holds a worker for its whole life: size the pool above the stream cap.
-  std::size_t threads = http_workers(o);
-  http.new_task_queue = [threads] { return new BoundedPool(threads, threads * 4); };
   http.set_read_timeout(std::chrono::seconds(10));
   http.set_write_timeout(std::chrono::seconds(10));
   http.set_keep_alive_timeout(5);
@@ -347,7 +290,12 @@ void serve(const ServeOptions& o) {
   server::DeliveryWriter writer(o.db, server::writer_durability, metrics);
   server::Context ctx(o, metrics, tenants, writer, limiter, readers);
 
-  httplib::Server http;
+  server::FrontOptions fo;
+  fo.workers = o.threads;
+  fo.max_per_address = o.max_connections_per_address;
+  fo.head_timeout = o.head_timeout;
+  fo.max_body = o.max_body;
+  server::FrontServer http(fo);
   server::configure(http, ctx);
   for (auto registrar : server::registrars) registrar(http, ctx);
 
@@ -362,6 +310,7 @@ void serve(const ServeOptions& o) {
                 "is another process using the port, or is the address not on this machine?");
   }
   writer.start();
+  http.start_front();
 
   std::atomic<bool> finished{false};
   std::thread signal_thread([&] {
@@ -390,6 +339,7 @@ void serve(const ServeOptions& o) {
   finished = true;
   signal_thread.join();
   ctx.shutdown();
+  http.stop_front();
   writer.stop();
   LOG_INFO("stopped");
 }

@@ -1,5 +1,6 @@
-// The WebSocket listener: one epoll thread owns every connection (handshake, replay from
-// the events table, live events from the hub, pings, timeouts, closing).
+// The live streams: one epoll thread owns every WebSocket connection and every SSE stream
+// (handshake, replay from the events table, live events from the hub, pings, timeouts,
+// token revocation, closing).
 #include "server/websocket.hpp"
 
 #include "wabactl/error.hpp"
@@ -12,6 +13,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -42,10 +44,14 @@ constexpr std::uint64_t listener_tag = 0;
 constexpr std::uint64_t wakeup_tag = 1;
 
 enum class State { handshake, open, draining };
+enum class Kind { websocket, sse };
 
 struct Conn {
   std::uint64_t id = 0;
   int fd = -1;
+  Kind kind = Kind::websocket;
+  bool has_slot = false;
+  std::string token_id;
   State state = State::handshake;
   std::string in;
   std::string out;
@@ -154,6 +160,13 @@ bool valid_key(const std::string& key) {
          raw_len == 16;
 }
 
+struct PendingSse {
+  int fd = -1;
+  std::string tenant;
+  std::string token_id;
+  std::int64_t cursor = 0;
+};
+
 // Where the hub's notifications land: shared with the subscriptions' callbacks, so a
 // callback racing with shutdown finds it closed instead of a destroyed server.
 struct Waker {
@@ -161,6 +174,7 @@ struct Waker {
   int fd = -1;
   bool closed = false;
   std::vector<std::uint64_t> ready;
+  std::vector<PendingSse> adopted;
 
   void notify(std::uint64_t id) {
     std::lock_guard lock(mu);
@@ -176,6 +190,15 @@ struct Waker {
     return out;
   }
 };
+
+// One piece of an SSE response's chunked body.
+std::string sse_chunk(std::string_view data) {
+  return fmt::format("{:x}\r\n{}\r\n", data.size(), data);
+}
+
+std::string sse_event(const StreamEvent& e) {
+  return sse_chunk(fmt::format("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.type, e.json));
+}
 
 std::string http_error(int status, const char* reason, const char* code, const std::string& message,
                        const char* extra_headers = "") {
@@ -202,13 +225,25 @@ struct WebSocketServer::Impl {
   std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
   std::optional<Clock::time_point> accept_paused_until;
+  std::size_t sse_count = 0;
+  Clock::time_point last_revocation_check = Clock::now();
+  std::int64_t data_version = -1;
 
-  Impl(ServerOptions o, EventHub& h) : options(std::move(o)), hub(h) {}
+  std::unique_ptr<server::StreamSlots> own_slots;
 
-  void set_count(std::size_t n) {
-    open_count.store(n);
+  Impl(ServerOptions o, EventHub& h) : options(std::move(o)), hub(h) {
+    if (options.slots == nullptr) {
+      own_slots = std::make_unique<server::StreamSlots>(options.max_connections);
+      options.slots = own_slots.get();
+    }
+  }
+
+  void set_count() {
+    open_count.store(conns.size());
     if (options.clients_gauge != nullptr)
-      options.clients_gauge->store(static_cast<std::int64_t>(n));
+      options.clients_gauge->store(static_cast<std::int64_t>(conns.size() - sse_count));
+    if (options.sse_gauge != nullptr)
+      options.sse_gauge->store(static_cast<std::int64_t>(sse_count));
   }
 
   void bind_listener();
@@ -224,6 +259,9 @@ struct WebSocketServer::Impl {
   void destroy(std::uint64_t id);
   void update_events(Conn& c);
   void tick();
+  void adopt(PendingSse p);
+  void end_stream(Conn& c, std::uint16_t code, std::string_view reason);
+  void check_revocations();
 };
 
 void WebSocketServer::Impl::bind_listener() {
@@ -274,6 +312,12 @@ void WebSocketServer::Impl::loop() {
       if (tag == wakeup_tag) {
         std::uint64_t count;
         [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof count);
+        std::vector<PendingSse> adopted;
+        {
+          std::lock_guard lock(waker->mu);
+          adopted.swap(waker->adopted);
+        }
+        for (auto& p : adopted) adopt(std::move(p));
         std::vector<std::uint64_t> ids = waker->take();
         std::sort(ids.begin(), ids.end());
         ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -328,7 +372,7 @@ void WebSocketServer::Impl::accept_all() {
     ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
     std::uint64_t id = c->id;
     conns.emplace(id, std::move(c));
-    set_count(conns.size());
+    set_count();
     if (conns.size() > options.max_connections) {
       Conn& cc = *conns[id];
       cc.close_after_flush = true;
@@ -344,7 +388,8 @@ void WebSocketServer::Impl::on_readable(Conn& c) {
     ssize_t n = ::read(c.fd, buf, sizeof buf);
     if (n > 0) {
       c.last_rx = Clock::now();
-      if (c.state == State::draining) continue;
+      // An SSE client has nothing to say after its request.
+      if (c.state == State::draining || c.kind == Kind::sse) continue;
       c.in.append(buf, static_cast<std::size_t>(n));
       std::size_t limit = c.state == State::handshake ? options.max_request_header
                                                       : options.limits.max_frame * 2 + 64;
@@ -445,7 +490,14 @@ void WebSocketServer::Impl::on_handshake(Conn& c) {
                   "Retry-After: 1\r\n");
   }
 
+  if (!options.slots->acquire(who->tenant_id)) {
+    return reject(503, "Service Unavailable", "unavailable",
+                  "too many streams are open for this tenant or in all; retry later",
+                  "Retry-After: 5\r\n");
+  }
+  c.has_slot = true;
   c.tenant = who->tenant_id;
+  c.token_id = who->id;
   c.cursor = cursor;
   c.replaying = true;
   std::uint64_t id = c.id;
@@ -499,10 +551,10 @@ void WebSocketServer::Impl::update_events(Conn& c) {
       page = read_events(*store, c.tenant, c.cursor, replay_page);
     } catch (const std::exception& e) {
       LOG_WARN("websocket: replay failed: {}", e.what());
-      return close_with(c, close_try_again_later, "database busy; resume with last_event_id");
+      return end_stream(c, close_try_again_later, "database busy; resume with last_event_id");
     }
     for (const auto& e : page) {
-      send(c, encode_frame(Opcode::text, e->json));
+      send(c, c.kind == Kind::sse ? sse_event(*e) : encode_frame(Opcode::text, e->json));
       if (conns.count(id) == 0) return;
       c.cursor = e->id;
     }
@@ -511,12 +563,12 @@ void WebSocketServer::Impl::update_events(Conn& c) {
   if (c.replaying) return;
   for (const auto& e : c.sub->take()) {
     if (e->id <= c.cursor) continue;
-    send(c, encode_frame(Opcode::text, e->json));
+    send(c, c.kind == Kind::sse ? sse_event(*e) : encode_frame(Opcode::text, e->json));
     if (conns.count(id) == 0) return;
     c.cursor = e->id;
   }
   if (c.sub->dropped()) {
-    close_with(c, close_try_again_later, "too far behind; resume with last_event_id");
+    end_stream(c, close_try_again_later, "too far behind; resume with last_event_id");
   }
 }
 
@@ -576,15 +628,92 @@ void WebSocketServer::Impl::close_with(Conn& c, std::uint16_t code, std::string_
   send(c, encode_close(code, reason));
 }
 
+// Ends an open stream the way its protocol says: a close frame, or the last chunk.
+void WebSocketServer::Impl::end_stream(Conn& c, std::uint16_t code, std::string_view reason) {
+  if (c.kind == Kind::websocket) return close_with(c, code, reason);
+  c.close_after_flush = true;
+  c.state = State::draining;
+  send(c, "0\r\n\r\n");
+}
+
 void WebSocketServer::Impl::destroy(std::uint64_t id) {
   auto it = conns.find(id);
   if (it == conns.end()) return;
   Conn& c = *it->second;
   if (c.sub) hub.unsubscribe(c.sub);
+  if (c.has_slot) options.slots->release(c.tenant);
+  if (c.kind == Kind::sse) --sse_count;
   ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
   ::close(c.fd);
   conns.erase(it);
-  set_count(conns.size());
+  set_count();
+}
+
+void WebSocketServer::Impl::adopt(PendingSse p) {
+  auto c = std::make_unique<Conn>();
+  c->id = next_id++;
+  c->fd = p.fd;
+  c->kind = Kind::sse;
+  c->has_slot = true;
+  c->tenant = std::move(p.tenant);
+  c->token_id = std::move(p.token_id);
+  c->cursor = p.cursor;
+  c->replaying = true;
+  c->state = State::open;
+  c->opened = c->last_rx = c->last_ping = Clock::now();
+  std::uint64_t id = c->id;
+  c->sub = hub.subscribe(c->tenant, [w = waker, id] { w->notify(id); });
+  int flags = ::fcntl(p.fd, F_GETFL, 0);
+  ::fcntl(p.fd, F_SETFL, flags | O_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = id;
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, p.fd, &ev);
+  Conn& ref = *c;
+  conns.emplace(id, std::move(c));
+  ++sse_count;
+  set_count();
+  send(ref, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                sse_chunk(": connected\n\n"));
+  if (conns.count(id) != 0) pump(ref);
+}
+
+// A token revoked by another process (the CLI) must end its streams: when the database
+// changed since the last look, every open stream's token is looked up again.
+void WebSocketServer::Impl::check_revocations() {
+  std::vector<std::pair<std::string, std::uint64_t>> open;
+  for (auto& [id, c] : conns) {
+    if (c->state == State::open && !c->token_id.empty()) open.emplace_back(c->token_id, id);
+  }
+  if (open.empty()) return;
+  try {
+    std::int64_t version = store->db().execAndGet("PRAGMA data_version").getInt64();
+    if (version == data_version) return;
+    data_version = version;
+    std::sort(open.begin(), open.end());
+    SQLite::Statement q(store->db(), "SELECT revoked_at IS NULL FROM api_tokens WHERE id = ?");
+    std::string last;
+    bool live = true;
+    for (auto& [token, id] : open) {
+      if (token != last) {
+        last = token;
+        q.reset();
+        q.bind(1, token);
+        live = q.executeStep() && q.getColumn(0).getInt() == 1;
+      }
+      if (live) continue;
+      auto it = conns.find(id);
+      if (it == conns.end()) continue;
+      LOG_INFO("{}: ending a stream of tenant {}: its token was revoked",
+               it->second->kind == Kind::sse ? "sse" : "websocket", it->second->tenant);
+      end_stream(*it->second, close_policy, "token revoked");
+    }
+  } catch (const std::exception& e) {
+    // Busy or locked: look again at the next check.
+    data_version = -1;
+    LOG_DEBUG("streams: token check failed: {}", e.what());
+  }
 }
 
 void WebSocketServer::Impl::tick() {
@@ -610,7 +739,9 @@ void WebSocketServer::Impl::tick() {
       }
       break;
     case State::open:
-      if (now - c->last_rx > options.idle_timeout) {
+      if (c->kind == Kind::sse) {
+        if (now - c->last_ping >= options.sse_ping_interval) ping.push_back(id);
+      } else if (now - c->last_rx > options.idle_timeout) {
         idle.push_back(id);
       } else if (now - c->last_ping >= options.ping_interval) {
         ping.push_back(id);
@@ -627,7 +758,12 @@ void WebSocketServer::Impl::tick() {
     auto it = conns.find(id);
     if (it == conns.end()) continue;
     it->second->last_ping = now;
-    send(*it->second, encode_frame(Opcode::ping, ""));
+    send(*it->second,
+         it->second->kind == Kind::sse ? sse_chunk(": ping\n\n") : encode_frame(Opcode::ping, ""));
+  }
+  if (now - last_revocation_check >= options.revocation_check) {
+    last_revocation_check = now;
+    check_revocations();
   }
 }
 
@@ -675,14 +811,26 @@ void WebSocketServer::stop() {
   // Say goodbye on a best-effort basis; then close everything.
   for (auto& [id, c] : m.conns) {
     if (c->state == State::open) {
-      std::string bye = encode_close(close_going_away, "server shutting down");
+      std::string bye = c->kind == Kind::sse
+                            ? std::string("0\r\n\r\n")
+                            : encode_close(close_going_away, "server shutting down");
       [[maybe_unused]] auto w = ::send(c->fd, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     if (c->sub) m.hub.unsubscribe(c->sub);
+    if (c->has_slot) m.options.slots->release(c->tenant);
     ::close(c->fd);
   }
   m.conns.clear();
-  m.set_count(0);
+  m.sse_count = 0;
+  m.set_count();
+  {
+    std::lock_guard lock(m.waker->mu);
+    for (auto& p : m.waker->adopted) {
+      m.options.slots->release(p.tenant);
+      ::close(p.fd);
+    }
+    m.waker->adopted.clear();
+  }
   ::close(m.listen_fd);
   ::close(m.epoll_fd);
   ::close(m.wake_fd);
@@ -696,6 +844,21 @@ int WebSocketServer::port() const {
 
 std::size_t WebSocketServer::connections() const {
   return impl_->open_count.load();
+}
+
+void WebSocketServer::adopt_sse(int fd, std::string tenant, std::string token_id,
+                                std::int64_t cursor) {
+  Waker& w = *impl_->waker;
+  {
+    std::lock_guard lock(w.mu);
+    if (w.closed) {
+      impl_->options.slots->release(tenant);
+      ::close(fd);
+      return;
+    }
+    w.adopted.push_back({fd, std::move(tenant), std::move(token_id), cursor});
+  }
+  w.notify(0);
 }
 
 } // namespace wabactl::ws

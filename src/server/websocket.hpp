@@ -1,8 +1,13 @@
 #pragma once
-// A WebSocket server (RFC 6455) for the event stream: its own listener and one epoll
-// thread, sharing the event hub with SSE. Clients authenticate with a tenant token
-// (Authorization header or ?access_token=), may resume with ?last_event_id=, and receive
-// every Event JSON of their tenant as a text frame. The frame codec is exposed for tests.
+// The live streams' epoll thread: a WebSocket server (RFC 6455) with its own listener, and
+// the home of every SSE stream once the HTTP route has authenticated it and handed its
+// connection over (adopt_sse). Clients authenticate with a tenant token (Authorization
+// header or ?access_token=), may resume with ?last_event_id=, and receive every Event JSON
+// of their tenant (WebSocket: a text frame; SSE: an event). Streams share StreamSlots; a
+// peer that closes frees its slot at once (the thread sees the FIN); a revoked token's
+// streams end within revocation_check. The frame codec is exposed for tests.
+
+#include "server/stream_slots.hpp"
 
 #include <array>
 #include <atomic>
@@ -104,7 +109,13 @@ struct ServerOptions {
   std::chrono::milliseconds ping_interval{30000};
   std::chrono::milliseconds idle_timeout{75000}; ///< nothing received for this long: close
   std::chrono::milliseconds handshake_timeout{10000};
-  std::atomic<std::int64_t>* clients_gauge = nullptr; ///< kept equal to connections()
+  std::atomic<std::int64_t>* clients_gauge = nullptr; ///< WebSocket connections
+  std::atomic<std::int64_t>* sse_gauge = nullptr;     ///< SSE streams
+  server::StreamSlots* slots =
+      nullptr; ///< shared with the SSE route (default: own, max_connections)
+  std::chrono::milliseconds sse_ping_interval{15000};
+  /// How often the tokens of open streams are re-checked (when the database changed).
+  std::chrono::milliseconds revocation_check{500};
 };
 
 /// The listener and its epoll thread.
@@ -123,8 +134,14 @@ public:
   void stop();
   /// The bound port (after start()).
   int port() const;
-  /// Open connections (handshaking ones included).
+  /// Open connections (handshaking ones and SSE streams included).
   std::size_t connections() const;
+
+  /// Takes over an SSE stream: `fd` is the client's connection (its request answered by
+  /// nothing yet), the slot for `tenant` is already acquired and is released when the
+  /// stream ends. Sends the response head and ": connected", replays events after
+  /// `cursor`, then streams live ones. Thread-safe.
+  void adopt_sse(int fd, std::string tenant, std::string token_id, std::int64_t cursor);
 
   struct Impl;
 

@@ -89,35 +89,48 @@ TEST_CASE(
   CHECK(e->json()["unread"] == 0);
 }
 
-TEST_CASE("SSE: beyond the stream cap new streams get 503 while webhooks still answer") {
-  // --threads 1 allows 8 streams (and gives the server 9 workers).
-  Setup s({"--threads", "1"});
+TEST_CASE("SSE: beyond a tenant's share and the cap new streams get 503, webhooks still answer") {
+  // 8 slots, 1 kept for tenants holding none: acme alone gets 7, globex still gets in.
+  Setup s({"--max-streams", "8"});
   std::vector<std::unique_ptr<SseClient>> streams;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 7; ++i) {
     streams.push_back(std::make_unique<SseClient>(s.daemon->port(), target(s)));
     REQUIRE(streams.back()->status() == 200);
   }
-  {
-    SseClient over(s.daemon->port(), target(s));
+  auto refused = [&](const std::string& token) {
+    SseClient over(s.daemon->port(), "/api/whatsapp/events?access_token=" + token);
     std::string head = over.head();
-    CHECK(servetest::status_of(head) == 503);
     CHECK(head.find("Retry-After") != std::string::npos);
-  }
+    return servetest::status_of(head) == 503;
+  };
+  CHECK(refused(s.acme_token));
+  SseClient globex(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.globex_token);
+  REQUIRE(globex.status() == 200);
+  CHECK(refused(s.globex_token));
   s.inbound("wamid.CAP", "still answered");
   for (auto& st : streams) {
     auto e = st->event();
     REQUIRE(e);
     CHECK(e->json()["message"]["message_id"] == "wamid.CAP");
   }
-  // A stream whose client went away frees its slot at the next write to it.
-  streams.pop_back();
-  s.inbound("wamid.CAP2", "noticed gone");
-  s.inbound("wamid.CAP3", "noticed gone");
+}
+
+TEST_CASE("SSE: a closed client's slot is free within a second, without any event") {
+  // 2 slots: one for acme, one kept for another tenant.
+  Setup s({"--max-streams", "2"});
+  SseClient first(s.daemon->port(), target(s));
+  REQUIRE(first.status() == 200);
+  {
+    SseClient over(s.daemon->port(), target(s));
+    REQUIRE(servetest::status_of(over.head()) == 503);
+  }
+  first.close();
+  auto closed = std::chrono::steady_clock::now();
   bool reopened = false;
-  for (int i = 0; i < 50 && !reopened; ++i) {
+  while (!reopened && std::chrono::steady_clock::now() - closed < std::chrono::seconds(1)) {
     SseClient again(s.daemon->port(), target(s));
     reopened = again.status() == 200;
-    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(reopened);
 }

@@ -438,6 +438,9 @@ TEST_CASE("websocket: idle clients are pinged and then closed, the cap answers 5
   o.ping_interval = std::chrono::milliseconds(100);
   o.idle_timeout = std::chrono::milliseconds(600);
   o.max_connections = 2;
+  // Slots enough for one tenant's two streams: the connection cap is what refuses here.
+  wabactl::server::StreamSlots slots(3);
+  o.slots = &slots;
   Fixture f(o);
   RawClient c(f.server->port());
   REQUIRE(c.handshake(f.target()).rfind("HTTP/1.1 101", 0) == 0);

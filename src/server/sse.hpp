@@ -1,0 +1,18 @@
+#pragma once
+// GET /api/whatsapp/events: the Server-Sent Events route. The handler authenticates (the
+// caller did), takes a stream slot, and hands the connection to the streams' epoll thread
+// (ws::WebSocketServer::adopt_sse), so an open stream costs a descriptor and its buffers,
+// never a worker thread.
+
+#include "server/context.hpp"
+#include "server/websocket.hpp"
+#include "wabactl/tokens.hpp"
+
+namespace wabactl::server {
+
+/// Serves one SSE request of the tenant `who` belongs to: 400 for a malformed
+/// Last-Event-ID, 503 (Retry-After) when StreamSlots refuses, else the stream.
+void serve_events(Context& ctx, ws::WebSocketServer& streams, StreamSlots& slots,
+                  const ApiToken& who, const httplib::Request& req, httplib::Response& res);
+
+} // namespace wabactl::server
