@@ -178,6 +178,24 @@ public:
     }
   }
 
+  /// Whether the server ends the stream (the last chunk, then its side closed) within
+  /// `timeout_ms`; events before the end are skipped.
+  bool ended(int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+      char buf[65536];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return raw_.find("0\r\n\r\n") != std::string::npos;
+      raw_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
 private:
   bool fill(int timeout_ms) {
     pollfd p{fd_, POLLIN, 0};

@@ -1,0 +1,185 @@
+// The daemon's connection rules under hostile clients: slow request heads, many
+// connections from one address, and streams whose token is revoked.
+#include "integration/test_stream_support.hpp"
+
+#include <arpa/inet.h>
+
+#include <thread>
+
+namespace {
+
+using streamtest::Setup;
+using streamtest::SseClient;
+
+// A connection to the daemon from `source` (any 127.x address is this machine's).
+int connect_from(const char* source, int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  return fd;
+}
+
+void send_all(int fd, const std::string& s) {
+  REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
+}
+
+// What the server sends until it closes the connection or `timeout_ms` passes; `closed`
+// tells which.
+std::string read_until_close(int fd, int timeout_ms, bool& closed) {
+  std::string out;
+  closed = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return out;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return out;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      closed = true;
+      return out;
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// GET /healthz on a new connection from `source`, with a one-second budget.
+int healthz_from(const char* source, int port) {
+  int fd = connect_from(source, port);
+  send_all(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  bool closed = false;
+  std::string out = read_until_close(fd, 1000, closed);
+  ::close(fd);
+  return servetest::status_of(out);
+}
+
+const std::string slow_head = "POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+
+} // namespace
+
+TEST_CASE("serve: 1,500 slow request heads from one address leave /healthz and webhooks "
+          "answering") {
+  Setup s({"--max-connections-per-address", "2000"});
+  std::vector<int> flood;
+  for (int i = 0; i < 1500; ++i) {
+    flood.push_back(connect_from("127.0.0.1", s.daemon->port()));
+    send_all(flood.back(), slow_head);
+  }
+  CHECK(healthz_from("127.0.0.2", s.daemon->port()) == 200);
+  CHECK(healthz_from("127.0.0.1", s.daemon->port()) == 200);
+  s.inbound("wamid.FLOOD", "still answered");
+  for (int fd : flood) ::close(fd);
+}
+
+TEST_CASE("serve: a request head must arrive within --head-timeout, even byte by byte") {
+  Setup s({"--head-timeout", "1"});
+  int trickle = connect_from("127.0.0.1", s.daemon->port());
+  int silent = connect_from("127.0.0.1", s.daemon->port());
+  bool refused = false;
+  std::string answer;
+  // One byte every 200 ms: each read is quick, the head as a whole is late.
+  for (std::size_t i = 0; i < slow_head.size() && !refused; ++i) {
+    if (::send(trickle, &slow_head[i], 1, MSG_NOSIGNAL) != 1) break;
+    pollfd p{trickle, POLLIN, 0};
+    if (::poll(&p, 1, 200) > 0) refused = true;
+  }
+  bool closed = false;
+  answer = read_until_close(trickle, 5000, closed);
+  CHECK(servetest::status_of(answer) == 408);
+  CHECK(closed);
+  read_until_close(silent, 5000, closed);
+  CHECK(closed);
+  ::close(trickle);
+  ::close(silent);
+  // A request that arrives in time is served.
+  CHECK(healthz_from("127.0.0.1", s.daemon->port()) == 200);
+}
+
+TEST_CASE("serve: --max-connections-per-address refuses more from one address only") {
+  Setup s({"--max-connections-per-address", "3"});
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) held.push_back(connect_from("127.0.0.1", s.daemon->port()));
+  int over = connect_from("127.0.0.1", s.daemon->port());
+  bool closed = false;
+  std::string answer = read_until_close(over, 5000, closed);
+  CHECK(servetest::status_of(answer) == 503);
+  CHECK(answer.find("Retry-After: 5") != std::string::npos);
+  CHECK(closed);
+  ::close(over);
+  CHECK(healthz_from("127.0.0.2", s.daemon->port()) == 200);
+  // A held connection is served, and closing one makes room.
+  send_all(held[0], "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  CHECK(servetest::status_of(read_until_close(held[0], 5000, closed)) == 200);
+  ::close(held[0]);
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    status = healthz_from("127.0.0.1", s.daemon->port());
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(status == 200);
+  for (std::size_t i = 1; i < held.size(); ++i) ::close(held[i]);
+}
+
+TEST_CASE("serve: keep-alive and pipelined requests are served on one connection") {
+  Setup s;
+  int fd = connect_from("127.0.0.1", s.daemon->port());
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  send_all(fd, get + get);
+  send_all(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  bool closed = false;
+  std::string out = read_until_close(fd, 5000, closed);
+  ::close(fd);
+  CHECK(closed);
+  std::size_t answers = 0;
+  for (auto at = out.find("HTTP/1.1 200"); at != std::string::npos;
+       at = out.find("HTTP/1.1 200", at + 1)) {
+    ++answers;
+  }
+  CHECK(answers == 3);
+}
+
+TEST_CASE("serve: a revoked token's SSE and WebSocket streams end at once") {
+  Setup s;
+  SseClient sse(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.acme_token);
+  REQUIRE(sse.status() == 200);
+  SseClient other(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.globex_token);
+  REQUIRE(other.status() == 200);
+  int ws = connect_from("127.0.0.1", s.ws_port);
+  send_all(ws,
+           "GET /api/whatsapp/ws?access_token=" + s.acme_token +
+               " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  {
+    pollfd p{ws, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 5000) > 0);
+    char buf[512];
+    ssize_t n = ::recv(ws, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    REQUIRE(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 101", 0) == 0);
+  }
+  REQUIRE(s.w({"token", "revoke", "--tenant", "acme", s.acme_token_id}).exit_code == 0);
+  CHECK(sse.ended(2000));
+  bool closed = false;
+  std::string frames = read_until_close(ws, 2000, closed);
+  REQUIRE(frames.size() >= 4);
+  CHECK(static_cast<unsigned char>(frames[0]) == 0x88); // a close frame
+  CHECK(((static_cast<unsigned char>(frames[2]) << 8) | static_cast<unsigned char>(frames[3])) ==
+        1008);
+  ::close(ws);
+  // Another tenant's stream goes on.
+  s.inbound("wamid.GLOBEX", "still streaming", true);
+  auto e = other.event();
+  REQUIRE(e);
+  CHECK(e->json()["message"]["message_id"] == "wamid.GLOBEX");
+}
