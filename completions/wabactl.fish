@@ -28,7 +28,7 @@ set -g __wabactl_value_flags --db --key-file --config --new-key-file --name --te
     --header-document --filename --body-param --button-param --image --caption --video \
     --audio --document --sticker --reaction --location --address --batch --rate --concurrency --phone \
     --contact --direction --limit --before --offset --label --listen --ws-listen --max-body \
-    --threads
+    --threads --max-streams --max-connections-per-address --head-timeout
 
 # The command path typed so far, e.g. "config set".
 function __wabactl_path
@@ -204,3 +204,6 @@ complete -c wabactl -n '__wabactl_at serve' -l listen -x -d 'HTTP listen HOST:PO
 complete -c wabactl -n '__wabactl_at serve' -l ws-listen -x -d 'WebSocket listen HOST:PORT'
 complete -c wabactl -n '__wabactl_at serve' -l max-body -x -d 'largest webhook body in bytes'
 complete -c wabactl -n '__wabactl_at serve' -l threads -x -d 'HTTP worker threads'
+complete -c wabactl -n '__wabactl_at serve' -l max-streams -x -d 'live SSE and WebSocket streams at once'
+complete -c wabactl -n '__wabactl_at serve' -l max-connections-per-address -x -d 'open HTTP connections per client address'
+complete -c wabactl -n '__wabactl_at serve' -l head-timeout -x -d 'seconds a request head may take to arrive'
