@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Streams benchmark: 1,000 concurrent SSE clients on one tenant while 50 webhook deliveries
-# arrive at 10/s; then the same with 1,000 WebSocket clients. Prints, for each: whether every
-# client got every event, p50/p99/max from the webhook's 200 to the client's receipt, and the
-# daemon's peak RSS. Targets: p99 <= 50 ms, peak RSS <= 64 MiB.
+# Streams benchmark at default flags: CLIENTS (1,000) concurrent SSE clients on one tenant
+# while 50 webhook deliveries arrive at 10/s; then the same with WebSocket clients; then
+# both at once (CLIENTS SSE + CLIENTS WebSocket on one daemon). Prints, for each: whether
+# every client got every event, p50/p99/max from the webhook's 200 to the client's receipt,
+# the daemon's peak RSS and threads, and the time to connect every SSE client beside the
+# same clients connecting to a bare Node server (bench/floor_server.mjs) in the same run.
+# Targets: p99 <= 50 ms, peak RSS <= 64 MiB for 1,000 + 1,000. CLIENTS=5000 shows how far
+# the defaults go (the descriptor limit of both processes counts too).
 #
 #   bench/streams.sh [path/to/wabactl]    (default: a Release build in build-bench)
 # Needs node and `npm ci --prefix tests/node` (the ws package).
@@ -29,20 +33,8 @@ printf '%s' "$secret" >"$work/secret"
   --access-token-file "$work/token" --no-test >/dev/null
 token=$("$bin" token create --tenant bench 2>/dev/null)
 
-run() {
-  local mode=$1 port ws_port
-  port=$(free_port); ws_port=$(free_port)
-  # --threads 125 allows 1,000 SSE streams (8 per thread); WebSocket needs no threads.
-  "$bin" -q serve --listen 127.0.0.1:$port --ws-listen 127.0.0.1:$ws_port --threads 125 \
-    2>"$work/serve-$mode.log" &
-  pid=$!
-  wait_healthy "$port" "$work/serve-$mode.log"
-  result=$(node bench/streams_client.mjs "$mode" $port $ws_port "$token" $secret $number \
-    "$CLIENTS" "$DELIVERIES" "$RATE")
-  rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
-  threads=$(awk '/Threads/ {print $2}' /proc/$pid/status)
-  kill "$pid"; wait "$pid" || true; pid=""
-  echo "$result" | python3 -c "
+report() {
+  python3 -c "
 import json, sys
 r = json.load(sys.stdin)
 rss = $rss_kb / 1024
@@ -53,6 +45,39 @@ print(f\"{r['mode']:>3}: {r['clients']} clients x {r['deliveries']} deliveries a
 "
 }
 
+# run MODE...: one daemon at default flags, one client process per MODE, all at once.
+run() {
+  local port ws_port mode
+  port=$(free_port); ws_port=$(free_port)
+  "$bin" -q serve --listen 127.0.0.1:$port --ws-listen 127.0.0.1:$ws_port \
+    2>"$work/serve.log" &
+  pid=$!
+  wait_healthy "$port" "$work/serve.log"
+  for mode in "$@"; do
+    node bench/streams_client.mjs "$mode" $port $ws_port "$token" $secret $number \
+      "$CLIENTS" "$DELIVERIES" "$RATE" >"$work/result-$mode.json" &
+  done
+  wait $(jobs -p | grep -v "^$pid\$")
+  rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  threads=$(awk '/Threads/ {print $2}' /proc/$pid/status)
+  kill "$pid"; wait "$pid" || true; pid=""
+  for mode in "$@"; do report <"$work/result-$mode.json"; done
+}
+
+floor_connect() {
+  local fport
+  node bench/floor_server.mjs >"$work/floor.port" &
+  pid=$!
+  until [[ -s "$work/floor.port" ]]; do sleep 0.05; done
+  fport=$(cat "$work/floor.port")
+  node bench/streams_client.mjs sse-connect "$fport" 0 x x x "$CLIENTS" 0 1 |
+    python3 -c "import json, sys; r = json.load(sys.stdin); print(f\"floor: {r['clients']} SSE clients of a bare Node server all connected in {r['connect_all_ms']} ms\")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+}
+
 echo "wabactl $("$bin" --version | awk '{print $2}'), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
+floor_connect
 run sse
 run ws
+echo "both at once:"
+run sse ws

@@ -1,0 +1,175 @@
+// The client side of bench/flood.sh. From FLOOD_ADDR it keeps FLOOD connections open, each
+// sending a request head one header line every few seconds (slowloris), reconnecting a
+// second after the daemon closes or refuses one. Meanwhile, from CLIENT_ADDR, it sends GOOD
+// correctly signed deliveries with BAD wrongly signed ones mixed in at RATE/s (open loop,
+// latency from each request's due time) over 8 keep-alive connections, and GET /healthz
+// every 20 ms on a connection of its own. Prints one JSON object.
+//   node bench/flood.mjs PORT APP_SECRET PHONE_NUMBER_ID FLOOD GOOD BAD RATE \
+//        [FLOOD_ADDR=127.0.0.1] [CLIENT_ADDR=127.0.0.2]
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+
+const [port, secret, numberId, floodArg, goodArg, badArg, rateArg, floodAddr = '127.0.0.1',
+       clientAddr = '127.0.0.2'] = process.argv.slice(2);
+const flood = Number(floodArg);
+const good = Number(goodArg);
+const bad = Number(badArg);
+const rate = Number(rateArg);
+const now = () => performance.now();
+
+// ---- the flood ----
+let open = 0;
+let peakOpen = 0;
+let refused = 0; // connections the daemon answered (503, 408) or closed
+let stopping = false;
+function slow() {
+  if (stopping) return;
+  const s = net.connect({ host: '127.0.0.1', port, localAddress: floodAddr });
+  let timer = null;
+  let counted = false;
+  s.on('connect', () => {
+    counted = true;
+    open += 1;
+    peakOpen = Math.max(peakOpen, open);
+    s.write('POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    let n = 0;
+    timer = setInterval(() => s.write(`X-Slow-${n++}: 1\r\n`), 3000);
+  });
+  s.on('data', () => {});
+  s.on('error', () => {});
+  s.on('close', () => {
+    if (timer) clearInterval(timer);
+    if (counted) open -= 1;
+    refused += 1;
+    setTimeout(slow, 1000);
+  });
+}
+for (let i = 0; i < flood; i++) slow();
+// Let the flood build up.
+await new Promise((r) => setTimeout(r, flood > 0 ? 3000 : 100));
+const heldAtStart = open;
+
+// ---- deliveries from another address ----
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8, localAddress: clientAddr });
+function delivery(i) {
+  const wamid = `wamid.flood.${Date.now()}.${i}`;
+  const body = JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{ id: '1', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp',
+      metadata: { display_phone_number: '15550000000', phone_number_id: numberId },
+      contacts: [{ profile: { name: 'Flood' }, wa_id: '15551234567' }],
+      messages: [{ from: '15551234567', id: wamid, timestamp: `${Math.floor(Date.now() / 1000)}`,
+                   type: 'text', text: { body: `flood ${i}` } }],
+    } }] }],
+  });
+  return body;
+}
+const total = good + bad;
+// Bad ones spread evenly among the good.
+const isBad = new Set();
+for (let k = 0; k < bad; k++) isBad.add(Math.floor(((k + 0.5) * total) / bad));
+const requests = [];
+for (let i = 0; i < total; i++) {
+  const body = delivery(i);
+  const mac = createHmac('sha256', isBad.has(i) ? 'not-the-app-secret' : secret).update(body);
+  requests.push([body, 'sha256=' + mac.digest('hex'), isBad.has(i)]);
+}
+const webhookMs = [];
+let goodRefused = 0;
+let badAccepted = 0;
+let errors = 0;
+let finished = 0;
+const statuses = {};
+function send(i, due) {
+  const [body, sig, wrong] = requests[i];
+  const req = http.request({
+    host: '127.0.0.1', port, path: '/api/whatsapp/webhook', method: 'POST', agent,
+    headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
+               'X-Hub-Signature-256': sig },
+  }, (res) => {
+    res.resume();
+    res.on('end', () => {
+      finished += 1;
+      statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+      if (wrong) {
+        if (res.statusCode === 200) badAccepted += 1;
+      } else {
+        webhookMs.push(now() - due);
+        if (res.statusCode !== 200) goodRefused += 1;
+      }
+    });
+  });
+  req.on('error', () => {
+    errors += 1;
+    finished += 1;
+    if (!wrong) goodRefused += 1;
+  });
+  req.end(body);
+}
+
+const healthMs = [];
+let healthFailed = 0;
+const healthAgent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: clientAddr });
+let probing = true;
+async function probe() {
+  while (probing) {
+    const t = now();
+    await new Promise((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: healthAgent,
+                             timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode !== 200) healthFailed += 1;
+          healthMs.push(now() - t);
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => {
+        healthFailed += 1;
+        healthMs.push(now() - t);
+        resolve();
+      });
+    });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const probing_done = probe();
+
+const t0 = now() + 10;
+let sent = 0;
+await new Promise((resolve) => {
+  const tick = () => {
+    const t = now();
+    while (sent < total && t0 + (sent * 1000) / rate <= t) {
+      send(sent, t0 + (sent * 1000) / rate);
+      sent += 1;
+    }
+    if (sent < total) setTimeout(tick, 1);
+    else resolve();
+  };
+  tick();
+});
+const deadline = now() + 30000;
+while (finished < total && now() < deadline) await new Promise((r) => setTimeout(r, 5));
+const heldAtEnd = open;
+probing = false;
+await probing_done;
+stopping = true;
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(2) : null;
+};
+console.log(JSON.stringify({
+  flood, held_at_start: heldAtStart, held_at_end: heldAtEnd, held_peak: peakOpen,
+  flood_closed_or_refused: refused,
+  good, bad, rate, good_refused: goodRefused, bad_accepted: badAccepted, errors, statuses,
+  webhook_p50_ms: pct(webhookMs, 0.5), webhook_p99_ms: pct(webhookMs, 0.99),
+  webhook_max_ms: pct(webhookMs, 1),
+  healthz_probes: healthMs.length, healthz_failed: healthFailed,
+  healthz_p99_ms: pct(healthMs, 0.99), healthz_max_ms: pct(healthMs, 1),
+}));
+process.exit(0);
