@@ -667,6 +667,11 @@ void register_api_routes(httplib::Server& http, Context& ctx) {
       }
     });
   });
+  // The WebSocket on the HTTP port too, so that a browser page served from it (and one
+  // reverse proxy location) reaches it; the handshake is checked where --ws-listen checks it.
+  http.Get(base + "/ws", [api](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, req, [&] { serve_websocket_upgrade(*api->websocket); });
+  });
 }
 
 } // namespace wabactl::server

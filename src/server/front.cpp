@@ -202,7 +202,7 @@ public:
   bool detached() const { return detached_; }
   DetachedConnection detach() {
     detached_ = true;
-    return {c_.fd, c_.addr};
+    return {c_.fd, c_.addr, c_.in};
   }
 
 private:

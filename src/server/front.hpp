@@ -28,11 +28,12 @@ struct FrontOptions {
   int backlog = 4096;                            ///< the listen backlog
 };
 
-/// A peer connection a handler took over: the descriptor (blocking, owned by the caller now)
-/// and the peer's address.
+/// A peer connection a handler took over: the descriptor (blocking, owned by the caller now),
+/// the peer's address, and the bytes received on it: the request, then any that followed.
 struct DetachedConnection {
   int fd = -1;
   std::string remote_addr;
+  std::string received;
 };
 
 class FrontServer : public httplib::Server {

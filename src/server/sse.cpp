@@ -51,4 +51,10 @@ void serve_events(Context& ctx, ws::WebSocketServer& streams, StreamSlots& slots
   streams.adopt_sse(conn.fd, who.tenant_id, who.id, *after);
 }
 
+void serve_websocket_upgrade(ws::WebSocketServer& streams) {
+  auto conn = FrontServer::detach_current_connection();
+  if (conn.fd < 0) throw Error(Exit::internal, "the WebSocket cannot take over its connection");
+  streams.adopt_handshake(conn.fd, std::move(conn.received));
+}
+
 } // namespace wabactl::server

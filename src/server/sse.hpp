@@ -1,5 +1,6 @@
 #pragma once
-// GET /api/whatsapp/events: the Server-Sent Events route. The handler authenticates (the
+// GET /api/whatsapp/events: the Server-Sent Events route, and GET /api/whatsapp/ws on the
+// HTTP port (handed to the WebSocket server as it arrived). The handler authenticates (the
 // caller did), takes a stream slot, and hands the connection to the streams' epoll thread
 // (ws::WebSocketServer::adopt_sse), so an open stream costs a descriptor and its buffers,
 // never a worker thread.
@@ -14,5 +15,9 @@ namespace wabactl::server {
 /// Last-Event-ID, 503 (Retry-After) when StreamSlots refuses, else the stream.
 void serve_events(Context& ctx, ws::WebSocketServer& streams, StreamSlots& slots,
                   const ApiToken& who, const httplib::Request& req, httplib::Response& res);
+
+/// Hands a WebSocket handshake that came to the HTTP port to the streams' thread, which
+/// answers it as on --ws-listen.
+void serve_websocket_upgrade(ws::WebSocketServer& streams);
 
 } // namespace wabactl::server

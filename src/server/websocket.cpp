@@ -160,8 +160,11 @@ bool valid_key(const std::string& key) {
          raw_len == 16;
 }
 
+// A connection another thread hands over: an SSE stream, or a WebSocket handshake.
 struct PendingSse {
   int fd = -1;
+  bool websocket = false;
+  std::string received;
   std::string tenant;
   std::string token_id;
   std::int64_t cursor = 0;
@@ -650,6 +653,29 @@ void WebSocketServer::Impl::destroy(std::uint64_t id) {
 }
 
 void WebSocketServer::Impl::adopt(PendingSse p) {
+  int flags = ::fcntl(p.fd, F_GETFL, 0);
+  ::fcntl(p.fd, F_SETFL, flags | O_NONBLOCK);
+  if (p.websocket) {
+    auto c = std::make_unique<Conn>();
+    c->id = next_id++;
+    c->fd = p.fd;
+    c->reader = FrameReader(options.limits);
+    c->opened = c->last_rx = c->last_ping = Clock::now();
+    c->in = std::move(p.received);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c->id;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, p.fd, &ev);
+    Conn& ref = *c;
+    conns.emplace(ref.id, std::move(c));
+    set_count();
+    if (conns.size() > options.max_connections) {
+      ref.close_after_flush = true;
+      return send(ref, http_error(503, "Service Unavailable", "unavailable",
+                                  "too many stream clients; retry later", "Retry-After: 5\r\n"));
+    }
+    return on_handshake(ref);
+  }
   auto c = std::make_unique<Conn>();
   c->id = next_id++;
   c->fd = p.fd;
@@ -663,8 +689,6 @@ void WebSocketServer::Impl::adopt(PendingSse p) {
   c->opened = c->last_rx = c->last_ping = Clock::now();
   std::uint64_t id = c->id;
   c->sub = hub.subscribe(c->tenant, [w = waker, id] { w->notify(id); });
-  int flags = ::fcntl(p.fd, F_GETFL, 0);
-  ::fcntl(p.fd, F_SETFL, flags | O_NONBLOCK);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = id;
@@ -826,7 +850,7 @@ void WebSocketServer::stop() {
   {
     std::lock_guard lock(m.waker->mu);
     for (auto& p : m.waker->adopted) {
-      m.options.slots->release(p.tenant);
+      if (!p.websocket) m.options.slots->release(p.tenant);
       ::close(p.fd);
     }
     m.waker->adopted.clear();
@@ -856,7 +880,20 @@ void WebSocketServer::adopt_sse(int fd, std::string tenant, std::string token_id
       ::close(fd);
       return;
     }
-    w.adopted.push_back({fd, std::move(tenant), std::move(token_id), cursor});
+    w.adopted.push_back({fd, false, {}, std::move(tenant), std::move(token_id), cursor});
+  }
+  w.notify(0);
+}
+
+void WebSocketServer::adopt_handshake(int fd, std::string received) {
+  Waker& w = *impl_->waker;
+  {
+    std::lock_guard lock(w.mu);
+    if (w.closed) {
+      ::close(fd);
+      return;
+    }
+    w.adopted.push_back({fd, true, std::move(received), {}, {}, 0});
   }
   w.notify(0);
 }

@@ -143,6 +143,10 @@ public:
   /// `cursor`, then streams live ones. Thread-safe.
   void adopt_sse(int fd, std::string tenant, std::string token_id, std::int64_t cursor);
 
+  /// Takes over a WebSocket handshake that arrived on another listener (the HTTP port):
+  /// `received` holds the request head as received. Thread-safe.
+  void adopt_handshake(int fd, std::string received);
+
   struct Impl;
 
 private:

@@ -183,3 +183,41 @@ TEST_CASE("serve: a revoked token's SSE and WebSocket streams end at once") {
   REQUIRE(e);
   CHECK(e->json()["message"]["message_id"] == "wamid.GLOBEX");
 }
+
+TEST_CASE("serve: the WebSocket answers on the HTTP port too, with its own checks") {
+  Setup s;
+  auto handshake = [&](const std::string& token) {
+    int fd = connect_from("127.0.0.1", s.daemon->port());
+    send_all(
+        fd, "GET /api/whatsapp/ws?access_token=" + token +
+                " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    return fd;
+  };
+  int wrong = handshake("wbt_wrong");
+  bool closed = false;
+  CHECK(servetest::status_of(read_until_close(wrong, 5000, closed)) == 401);
+  ::close(wrong);
+
+  int ws = handshake(s.acme_token);
+  std::string got;
+  pollfd p{ws, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 5000) > 0);
+  char buf[4096];
+  ssize_t n = ::recv(ws, buf, sizeof buf, 0);
+  REQUIRE(n > 0);
+  got.assign(buf, static_cast<std::size_t>(n));
+  REQUIRE(got.rfind("HTTP/1.1 101", 0) == 0);
+  CHECK(got.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") != std::string::npos);
+  s.inbound("wamid.HTTPWS", "over the HTTP port");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got.find("wamid.HTTPWS") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (::poll(&p, 1, 500) <= 0) continue;
+    n = ::recv(ws, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  CHECK(got.find("wamid.HTTPWS") != std::string::npos);
+  ::close(ws);
+}
