@@ -72,7 +72,7 @@ echo "  peak RSS   : $hwm (VmHWM)"
 echo "  stored     : $stored deliveries in $commits group commits"
 
 # The open loop: a fresh database (no duplicates of the closed-loop run), then the floor.
-rm -f "$WABACTL_DB" "$WABACTL_DB-wal" "$WABACTL_DB-shm"
+rm -f "$WABACTL_DB" "$WABACTL_DB-wal" "$WABACTL_DB-shm" "$WABACTL_KEY_FILE"
 bench_tenant
 "$bin" config set --tenant bench --phone-number-id "$number" --app-secret-file "$work/app-secret" \
   --access-token-file "$work/token" --verify-token bench-verify --no-test >/dev/null

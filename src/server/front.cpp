@@ -99,7 +99,9 @@ struct Conn {
   std::string addr;
   int port = 0;
   std::string in;
-  bool busy = false;      // a worker runs its request (the worker owns `in` meanwhile)
+  // A worker runs its request and owns every field below meanwhile; it clears this (release)
+  // after its last write to them, before it re-arms the descriptor.
+  std::atomic<bool> busy{false};
   bool fresh = true;      // no request served yet on this connection
   bool head_done = false; // the head of the next request has arrived
   std::size_t need = 0;   // bytes of `in` the next request needs (valid once head_done)
@@ -108,7 +110,9 @@ struct Conn {
   Clock::time_point head_at;
 };
 
-enum class Outcome { accepted, keep, close, detached };
+enum class Outcome { accepted, close, detached };
+
+enum class Parsed { incomplete, complete, too_large };
 
 bool iequal_prefix(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() &&
@@ -131,10 +135,85 @@ std::string plain_error(int status, const char* reason, const char* code, const 
                      status, reason, body.size(), extra, body);
 }
 
-void set_blocking(int fd, bool blocking) {
+void set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL, 0);
-  ::fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
+
+// Reads what has arrived on a non-blocking socket into `in`; false when the peer closed or
+// failed.
+bool read_available(Conn& c, std::size_t limit) {
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      if (c.in.empty()) c.first_byte = Clock::now();
+      c.in.append(buf, static_cast<std::size_t>(n));
+      if (c.in.size() > limit) return true;
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+  }
+}
+
+// Whether `in` holds the whole next request (head, and a Content-Length body up to
+// max_body); records what it learnt in the connection. Answers Expect: 100-continue itself
+// (and drops the header) so that no worker waits for a body.
+Parsed parse_request(Conn& c, std::size_t max_body) {
+  if (!c.head_done) {
+    // Blank lines before a request are allowed (RFC 9112 §2.2).
+    std::size_t lead = 0;
+    while (lead + 1 < c.in.size() && c.in[lead] == '\r' && c.in[lead + 1] == '\n') lead += 2;
+    if (lead != 0) c.in.erase(0, lead);
+    std::size_t end = c.in.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      return c.in.size() > max_head_bytes ? Parsed::too_large : Parsed::incomplete;
+    }
+    std::size_t head_len = end + 4;
+    std::size_t body = 0;
+    bool expect = false;
+    std::size_t expect_at = 0;
+    std::size_t expect_len = 0;
+    std::string_view head(c.in.data(), head_len);
+    std::size_t pos = head.find("\r\n") + 2;
+    while (pos < end) {
+      std::size_t eol = head.find("\r\n", pos);
+      std::string_view line = head.substr(pos, eol - pos);
+      if (iequal_prefix(line, "content-length:")) {
+        auto v = trim_view(line.substr(15));
+        std::size_t cl = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), cl);
+        // Anything malformed or too large goes to httplib at once, which refuses it.
+        if (ec == std::errc() && p == v.data() + v.size() && cl <= max_body) body = cl;
+      } else if (iequal_prefix(line, "transfer-encoding:")) {
+        body = 0;
+        break;
+      } else if (iequal_prefix(line, "expect:")) {
+        expect = true;
+        expect_at = pos;
+        expect_len = eol + 2 - pos;
+      }
+      pos = eol + 2;
+    }
+    if (expect && body != 0 && c.in.size() < head_len + body) {
+      static const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      [[maybe_unused]] auto n = ::send(c.fd, go_on.data(), go_on.size(), MSG_NOSIGNAL);
+      c.in.erase(expect_at, expect_len);
+      head_len -= expect_len;
+    }
+    c.head_done = true;
+    c.head_at = Clock::now();
+    c.need = head_len + body;
+  }
+  return c.in.size() >= c.need ? Parsed::complete : Parsed::incomplete;
+}
+
+// A worker that finished a response waits this long for the next request on the same
+// connection before handing it back to the epoll thread: a busy keep-alive connection then
+// costs no hand-over per request, an idle one holds the worker no longer than this.
+constexpr int linger_ms = 2;
 
 class FrontStream;
 thread_local FrontStream* current_stream = nullptr;
@@ -157,8 +236,9 @@ public:
     if (detached_) return -1;
     for (;;) {
       ssize_t n = ::recv(c_.fd, ptr, size, 0);
-      if (n < 0 && errno == EINTR) continue;
-      return n;
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait(POLLIN)) return -1;
     }
   }
 
@@ -166,8 +246,9 @@ public:
     if (detached_) return static_cast<ssize_t>(size);
     for (;;) {
       ssize_t n = ::send(c_.fd, ptr, size, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      return n;
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait(POLLOUT)) return -1;
     }
   }
 
@@ -279,8 +360,8 @@ struct FrontServer::Impl {
   void drain_inbox();
   void admit(int fd);
   void park(Conn& c);
+  void rearm(Conn& c);
   void on_readable(Conn& c);
-  void check_complete(Conn& c);
   void dispatch(Conn& c);
   void serve(Conn* c);
   void refuse(Conn& c, const std::string& response);
@@ -322,9 +403,6 @@ void FrontServer::Impl::drain_inbox() {
   for (int fd : fresh) admit(fd);
   for (auto [c, outcome] : done) {
     switch (outcome) {
-    case Outcome::keep:
-      park(*c);
-      break;
     case Outcome::detached: {
       // The handler owns the descriptor now: forget it without closing it.
       int fd = c->fd;
@@ -365,117 +443,73 @@ void FrontServer::Impl::admit(int fd) {
 }
 
 void FrontServer::Impl::park(Conn& c) {
-  c.busy = false;
-  if (stopping.load()) return close(c);
+  set_nonblocking(c.fd);
   c.waiting_since = Clock::now();
-  c.head_done = false;
-  c.need = 0;
-  // Bytes of the next request may already be here (pipelining).
-  if (!c.in.empty()) c.first_byte = c.waiting_since;
-  set_blocking(c.fd, false);
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
   ev.data.u64 = static_cast<std::uint64_t>(c.fd);
   ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c.fd, &ev);
-  if (!c.in.empty()) check_complete(c);
+}
+
+void FrontServer::Impl::rearm(Conn& c) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.u64 = static_cast<std::uint64_t>(c.fd);
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
 }
 
 void FrontServer::Impl::on_readable(Conn& c) {
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      if (c.in.empty()) c.first_byte = Clock::now();
-      c.in.append(buf, static_cast<std::size_t>(n));
-      if (!c.head_done && c.in.size() > max_head_bytes) break;
-      if (c.head_done && c.in.size() >= c.need) break;
-      continue;
-    }
-    if (n == 0) return close(c);
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    return close(c);
+  if (c.busy.load(std::memory_order_acquire)) return;
+  if (!read_available(c, max_head_bytes + options.max_body)) return close(c);
+  switch (parse_request(c, options.max_body)) {
+  case Parsed::complete:
+    return dispatch(c);
+  case Parsed::too_large:
+    return refuse(c, plain_error(431, "Request Header Fields Too Large", "headers_too_large",
+                                 "the request head is too large"));
+  case Parsed::incomplete:
+    return rearm(c);
   }
-  check_complete(c);
-}
-
-void FrontServer::Impl::check_complete(Conn& c) {
-  if (!c.head_done) {
-    // Blank lines before a request are allowed (RFC 9112 §2.2).
-    std::size_t lead = 0;
-    while (lead + 1 < c.in.size() && c.in[lead] == '\r' && c.in[lead + 1] == '\n') lead += 2;
-    if (lead != 0) c.in.erase(0, lead);
-    std::size_t end = c.in.find("\r\n\r\n");
-    if (end == std::string::npos) {
-      if (c.in.size() > max_head_bytes) {
-        refuse(c, plain_error(431, "Request Header Fields Too Large", "headers_too_large",
-                              "the request head is too large"));
-      }
-      return;
-    }
-    std::size_t head_len = end + 4;
-    std::size_t body = 0;
-    bool expect = false;
-    std::size_t expect_at = 0;
-    std::size_t expect_len = 0;
-    std::string_view head(c.in.data(), head_len);
-    std::size_t pos = head.find("\r\n") + 2;
-    while (pos < end) {
-      std::size_t eol = head.find("\r\n", pos);
-      std::string_view line = head.substr(pos, eol - pos);
-      if (iequal_prefix(line, "content-length:")) {
-        auto v = trim_view(line.substr(15));
-        std::size_t cl = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), cl);
-        // Anything malformed or too large goes to httplib at once, which refuses it.
-        if (ec == std::errc() && p == v.data() + v.size() && cl <= options.max_body) body = cl;
-      } else if (iequal_prefix(line, "transfer-encoding:")) {
-        body = 0;
-        break;
-      } else if (iequal_prefix(line, "expect:")) {
-        expect = true;
-        expect_at = pos;
-        expect_len = eol + 2 - pos;
-      }
-      pos = eol + 2;
-    }
-    if (expect && body != 0 && c.in.size() < head_len + body) {
-      // Answer 100-continue here and wait for the body on the epoll thread, not a worker.
-      static const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-      [[maybe_unused]] auto n = ::send(c.fd, go_on.data(), go_on.size(), MSG_NOSIGNAL);
-      c.in.erase(expect_at, expect_len);
-      head_len -= expect_len;
-    }
-    c.head_done = true;
-    c.head_at = Clock::now();
-    c.need = head_len + body;
-  }
-  if (c.in.size() >= c.need) dispatch(c);
 }
 
 void FrontServer::Impl::dispatch(Conn& c) {
-  ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
-  set_blocking(c.fd, true);
   c.fresh = false;
-  c.busy = true;
+  c.busy.store(true, std::memory_order_relaxed);
   Conn* p = &c;
   pool->enqueue([this, p] { serve(p); });
 }
 
 void FrontServer::Impl::serve(Conn* c) {
-  FrontStream s(*c);
-  current_stream = &s;
-  bool closed = false;
-  bool ok = false;
-  try {
-    ok = owner.run_request(s, stopping.load(), closed);
-  } catch (const std::exception& e) {
-    LOG_ERROR("front: a request failed: {}", e.what());
+  for (;;) {
+    FrontStream s(*c);
+    current_stream = &s;
+    bool closed = false;
+    bool ok = false;
+    try {
+      ok = owner.run_request(s, stopping.load(), closed);
+    } catch (const std::exception& e) {
+      LOG_ERROR("front: a request failed: {}", e.what());
+    }
+    current_stream = nullptr;
+    if (s.detached()) return post(c, Outcome::detached);
+    s.consume();
+    if (!ok || closed || stopping.load()) return post(c, Outcome::close);
+    c->head_done = false;
+    c->need = 0;
+    c->waiting_since = Clock::now();
+    if (!c->in.empty()) c->first_byte = c->waiting_since;
+    if (c->in.empty()) {
+      pollfd p{c->fd, POLLIN, 0};
+      if (::poll(&p, 1, linger_ms) > 0 && !read_available(*c, max_head_bytes + options.max_body)) {
+        return post(c, Outcome::close);
+      }
+    }
+    Parsed next = c->in.empty() ? Parsed::incomplete : parse_request(*c, options.max_body);
+    if (next == Parsed::complete) continue;
+    if (next == Parsed::too_large) return post(c, Outcome::close);
+    c->busy.store(false, std::memory_order_release);
+    return rearm(*c);
   }
-  current_stream = nullptr;
-  if (s.detached()) return post(c, Outcome::detached);
-  s.consume();
-  post(c, ok && !closed && !stopping.load() ? Outcome::keep : Outcome::close);
 }
 
 void FrontServer::Impl::refuse(Conn& c, const std::string& response) {
@@ -498,7 +532,7 @@ void FrontServer::Impl::sweep() {
   std::vector<int> idle;
   std::vector<int> late;
   for (auto& [fd, c] : conns) {
-    if (c->busy) continue;
+    if (c->busy.load(std::memory_order_acquire)) continue;
     if (!c->fresh && !c->head_done && c->in.empty()) {
       // A kept-alive connection: nothing sent since its last response.
       if (now - c->waiting_since > options.idle_timeout) idle.push_back(fd);

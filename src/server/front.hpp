@@ -28,7 +28,7 @@ struct FrontOptions {
   int backlog = 4096;                            ///< the listen backlog
 };
 
-/// A peer connection a handler took over: the descriptor (blocking, owned by the caller now),
+/// A peer connection a handler took over: the descriptor (non-blocking, the caller owns it),
 /// the peer's address, and the bytes received on it: the request, then any that followed.
 struct DetachedConnection {
   int fd = -1;
