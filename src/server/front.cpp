@@ -343,6 +343,13 @@ struct FrontServer::Impl {
 
   Impl(FrontServer& o, FrontOptions opts) : owner(o), options(opts) {}
 
+  void set_count() {
+    open_count.store(conns.size());
+    if (options.connections_gauge != nullptr) {
+      options.connections_gauge->store(static_cast<std::int64_t>(conns.size()));
+    }
+  }
+
   void post(Conn* c, Outcome o, int fd = -1) {
     {
       std::lock_guard lock(mu);
@@ -408,7 +415,7 @@ void FrontServer::Impl::drain_inbox() {
       int fd = c->fd;
       if (--per_address[c->addr] == 0) per_address.erase(c->addr);
       conns.erase(fd);
-      open_count.store(conns.size());
+      set_count();
       break;
     }
     case Outcome::close:
@@ -438,7 +445,7 @@ void FrontServer::Impl::admit(int fd) {
   ++held;
   Conn& ref = *c;
   conns.emplace(fd, std::move(c));
-  open_count.store(conns.size());
+  set_count();
   park(ref);
 }
 
@@ -523,7 +530,7 @@ void FrontServer::Impl::close(Conn& c) {
   ::close(fd);
   if (--per_address[c.addr] == 0) per_address.erase(c.addr);
   conns.erase(fd);
-  open_count.store(conns.size());
+  set_count();
 }
 
 void FrontServer::Impl::sweep() {

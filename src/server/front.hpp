@@ -26,6 +26,7 @@ struct FrontOptions {
   std::chrono::milliseconds idle_timeout{5000};  ///< keep-alive with no new request: closed
   std::size_t max_body = 3 * 1024 * 1024;        ///< bodies up to this are buffered before dispatch
   int backlog = 4096;                            ///< the listen backlog
+  std::atomic<std::int64_t>* connections_gauge = nullptr; ///< kept equal to connections()
 };
 
 /// A peer connection a handler took over: the descriptor (non-blocking, the caller owns it),

@@ -79,6 +79,9 @@ std::string Metrics::render() const {
           messages_failed.load());
   gauge(out, "wabactl_sse_clients", "Connected Server-Sent Events clients.", sse_clients.load());
   gauge(out, "wabactl_ws_clients", "Connected WebSocket clients.", ws_clients.load());
+  gauge(out, "wabactl_http_connections",
+        "Open HTTP connections (waiting for a request or running one; streams not included).",
+        http_connections.load());
 
   std::lock_guard lock(mu_);
   out += "# HELP wabactl_webhooks_rejected_total Webhook requests refused, by reason.\n"

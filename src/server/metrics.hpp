@@ -34,8 +34,9 @@ public:
   std::atomic<std::uint64_t> statuses_received{0};  ///< new status rows stored
   std::atomic<std::uint64_t> messages_sent{0};      ///< sends Meta accepted (send routes)
   std::atomic<std::uint64_t> messages_failed{0};    ///< sends Meta refused or that failed
-  std::atomic<std::int64_t> sse_clients{0};         ///< gauge, driven by the SSE route
-  std::atomic<std::int64_t> ws_clients{0};          ///< gauge, driven by the WebSocket listener
+  std::atomic<std::int64_t> sse_clients{0};         ///< gauge, driven by the streams' thread
+  std::atomic<std::int64_t> ws_clients{0};          ///< gauge, driven by the streams' thread
+  std::atomic<std::int64_t> http_connections{0};    ///< gauge, driven by the connection front
 
   void reject(Rejection why);
   /// Counts a Graph API error by Meta's code.

@@ -295,6 +295,7 @@ void serve(const ServeOptions& o) {
   fo.max_per_address = o.max_connections_per_address;
   fo.head_timeout = o.head_timeout;
   fo.max_body = o.max_body;
+  fo.connections_gauge = &metrics.http_connections;
   server::FrontServer http(fo);
   server::configure(http, ctx);
   for (auto registrar : server::registrars) registrar(http, ctx);

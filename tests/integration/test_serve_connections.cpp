@@ -118,6 +118,15 @@ TEST_CASE("serve: --max-connections-per-address refuses more from one address on
   CHECK(closed);
   ::close(over);
   CHECK(healthz_from("127.0.0.2", s.daemon->port()) == 200);
+  {
+    int m = connect_from("127.0.0.2", s.daemon->port());
+    send_all(m, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    std::string metrics = read_until_close(m, 5000, closed);
+    ::close(m);
+    auto at = metrics.find("\nwabactl_http_connections ");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stoi(metrics.substr(at + 26)) >= 4); // the three held and this one
+  }
   // A held connection is served, and closing one makes room.
   send_all(held[0], "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   CHECK(servetest::status_of(read_until_close(held[0], 5000, closed)) == 200);
