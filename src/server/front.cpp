@@ -95,6 +95,9 @@ private:
 };
 
 struct Conn {
+  // Connections are known by id, not descriptor: a detached descriptor may be closed by its
+  // new owner and its number reused by a new connection before the front forgets the old.
+  std::uint64_t id = 0;
   int fd = -1;
   std::string addr;
   int port = 0;
@@ -221,7 +224,7 @@ thread_local FrontStream* current_stream = nullptr;
 // The request's bytes as httplib reads them: what the front buffered, then the socket.
 class FrontStream : public httplib::Stream {
 public:
-  explicit FrontStream(Conn& c) : c_(c) {}
+  FrontStream(Conn& c, int epoll_fd) : c_(c), epoll_fd_(epoll_fd) {}
 
   bool is_readable() const override { return pos_ < c_.in.size() || wait(POLLIN); }
   bool is_writable() const override { return detached_ || wait(POLLOUT); }
@@ -283,6 +286,7 @@ public:
   bool detached() const { return detached_; }
   DetachedConnection detach() {
     detached_ = true;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c_.fd, nullptr);
     return {c_.fd, c_.addr, c_.in};
   }
 
@@ -297,6 +301,7 @@ private:
   }
 
   Conn& c_;
+  int epoll_fd_;
   std::size_t pos_ = 0;
   bool detached_ = false;
 };
@@ -332,7 +337,8 @@ struct FrontServer::Impl {
   std::unique_ptr<WorkerPool> pool;
 
   // Owned by the epoll thread.
-  std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns;
+  std::uint64_t next_id = 1;
   std::unordered_map<std::string, std::size_t> per_address;
   Clock::time_point last_sweep = Clock::now();
 
@@ -392,7 +398,7 @@ void FrontServer::Impl::loop() {
         drain_inbox();
         continue;
       }
-      auto it = conns.find(static_cast<int>(tag));
+      auto it = conns.find(tag);
       if (it != conns.end()) on_readable(*it->second);
     }
     if (Clock::now() - last_sweep >= std::chrono::milliseconds(100)) sweep();
@@ -407,14 +413,12 @@ void FrontServer::Impl::drain_inbox() {
     done.swap(inbox);
     fresh.swap(accepted);
   }
-  for (int fd : fresh) admit(fd);
   for (auto [c, outcome] : done) {
     switch (outcome) {
     case Outcome::detached: {
       // The handler owns the descriptor now: forget it without closing it.
-      int fd = c->fd;
       if (--per_address[c->addr] == 0) per_address.erase(c->addr);
-      conns.erase(fd);
+      conns.erase(c->id);
       set_count();
       break;
     }
@@ -424,10 +428,12 @@ void FrontServer::Impl::drain_inbox() {
       break;
     }
   }
+  for (int fd : fresh) admit(fd);
 }
 
 void FrontServer::Impl::admit(int fd) {
   auto c = std::make_unique<Conn>();
+  c->id = next_id++;
   c->fd = fd;
   peer_of(fd, c->addr, c->port);
   timeval tv{io_timeout_ms / 1000, 0};
@@ -444,7 +450,7 @@ void FrontServer::Impl::admit(int fd) {
   }
   ++held;
   Conn& ref = *c;
-  conns.emplace(fd, std::move(c));
+  conns.emplace(ref.id, std::move(c));
   set_count();
   park(ref);
 }
@@ -454,14 +460,14 @@ void FrontServer::Impl::park(Conn& c) {
   c.waiting_since = Clock::now();
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-  ev.data.u64 = static_cast<std::uint64_t>(c.fd);
+  ev.data.u64 = c.id;
   ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c.fd, &ev);
 }
 
 void FrontServer::Impl::rearm(Conn& c) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-  ev.data.u64 = static_cast<std::uint64_t>(c.fd);
+  ev.data.u64 = c.id;
   ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
 }
 
@@ -488,7 +494,7 @@ void FrontServer::Impl::dispatch(Conn& c) {
 
 void FrontServer::Impl::serve(Conn* c) {
   for (;;) {
-    FrontStream s(*c);
+    FrontStream s(*c, epoll_fd);
     current_stream = &s;
     bool closed = false;
     bool ok = false;
@@ -529,34 +535,34 @@ void FrontServer::Impl::close(Conn& c) {
   ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
   ::close(fd);
   if (--per_address[c.addr] == 0) per_address.erase(c.addr);
-  conns.erase(fd);
+  conns.erase(c.id);
   set_count();
 }
 
 void FrontServer::Impl::sweep() {
   auto now = Clock::now();
   last_sweep = now;
-  std::vector<int> idle;
-  std::vector<int> late;
-  for (auto& [fd, c] : conns) {
+  std::vector<std::uint64_t> idle;
+  std::vector<std::uint64_t> late;
+  for (auto& [id, c] : conns) {
     if (c->busy.load(std::memory_order_acquire)) continue;
     if (!c->fresh && !c->head_done && c->in.empty()) {
       // A kept-alive connection: nothing sent since its last response.
-      if (now - c->waiting_since > options.idle_timeout) idle.push_back(fd);
+      if (now - c->waiting_since > options.idle_timeout) idle.push_back(id);
     } else if (c->head_done) {
-      if (now - c->head_at > options.head_timeout) late.push_back(fd);
+      if (now - c->head_at > options.head_timeout) late.push_back(id);
     } else {
       auto since = c->in.empty() ? c->waiting_since : c->first_byte;
       if (now - since > options.head_timeout) {
-        (c->in.empty() ? idle : late).push_back(fd);
+        (c->in.empty() ? idle : late).push_back(id);
       }
     }
   }
-  for (int fd : idle) {
-    if (auto it = conns.find(fd); it != conns.end()) close(*it->second);
+  for (auto id : idle) {
+    if (auto it = conns.find(id); it != conns.end()) close(*it->second);
   }
-  for (int fd : late) {
-    auto it = conns.find(fd);
+  for (auto id : late) {
+    auto it = conns.find(id);
     if (it == conns.end()) continue;
     refuse(*it->second,
            plain_error(408, "Request Timeout", "timeout", "the request did not arrive in time"));
@@ -597,9 +603,9 @@ void FrontServer::stop_front() {
   m.running.store(false);
   m.thread.join();
   m.drain_inbox();
-  std::vector<int> fds;
-  for (auto& [fd, c] : m.conns) fds.push_back(fd);
-  for (int fd : fds) m.close(*m.conns[fd]);
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, c] : m.conns) ids.push_back(id);
+  for (auto id : ids) m.close(*m.conns[id]);
   ::close(m.epoll_fd);
   ::close(m.wake_fd);
   m.epoll_fd = m.wake_fd = -1;
