@@ -201,6 +201,14 @@ TEST_CASE("serve refuses bad flags with exit 2 and a busy port with exit 75") {
                                         {"--max-body", "-5"},
                                         {"--max-body", ""},
                                         {"--ws-listen", "bad"},
+                                        {"--max-streams", "0"},
+                                        {"--max-streams", "-1"},
+                                        {"--max-streams", "lots"},
+                                        {"--max-connections-per-address", "0"},
+                                        {"--max-connections-per-address", "99999999"},
+                                        {"--head-timeout", "0"},
+                                        {"--head-timeout", "301"},
+                                        {"--head-timeout", "1.5"},
                                         {"--bogus"}}) {
     args.insert(args.begin(), "serve");
     CAPTURE(args[1]);
