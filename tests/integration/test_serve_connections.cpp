@@ -238,3 +238,34 @@ TEST_CASE("serve: the WebSocket answers on the HTTP port too, with its own check
   CHECK(got.find("wamid.HTTPWS") != std::string::npos);
   ::close(ws);
 }
+
+TEST_CASE("serve: SSE and WebSocket streams share the slots and the tenants' shares") {
+  // 2 slots: acme's SSE stream takes one, the other is kept for a tenant holding none.
+  Setup s({"--max-streams", "2"});
+  SseClient sse(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.acme_token);
+  REQUIRE(sse.status() == 200);
+  auto upgrade = [&](const std::string& token) {
+    int fd = connect_from("127.0.0.1", s.ws_port);
+    send_all(
+        fd, "GET /api/whatsapp/ws?access_token=" + token +
+                " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    pollfd p{fd, POLLIN, 0};
+    std::string head;
+    if (::poll(&p, 1, 5000) > 0) {
+      char buf[1024];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) head.assign(buf, static_cast<std::size_t>(n));
+    }
+    return std::make_pair(fd, servetest::status_of(head));
+  };
+  auto [acme_ws, acme_status] = upgrade(s.acme_token);
+  CHECK(acme_status == 503);
+  ::close(acme_ws);
+  auto [globex_ws, globex_status] = upgrade(s.globex_token);
+  CHECK(globex_status == 101);
+  // Every slot is taken now, whoever asks.
+  SseClient over(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.globex_token);
+  CHECK(servetest::status_of(over.head()) == 503);
+  ::close(globex_ws);
+}
