@@ -1,54 +1,64 @@
-// The client side of bench/flood.sh. From FLOOD_ADDR it keeps FLOOD connections open, each
-// sending a request head one header line every few seconds (slowloris), reconnecting a
-// second after the daemon closes or refuses one. Meanwhile, from CLIENT_ADDR, it sends GOOD
-// correctly signed deliveries with BAD wrongly signed ones mixed in at RATE/s (open loop,
-// latency from each request's due time) over 8 keep-alive connections, and GET /healthz
-// every 20 ms on a connection of its own. Prints one JSON object.
-//   node bench/flood.mjs PORT APP_SECRET PHONE_NUMBER_ID FLOOD GOOD BAD RATE \
-//        [FLOOD_ADDR=127.0.0.1] [CLIENT_ADDR=127.0.0.2]
+// The client side of bench/flood.sh, in two processes so that the flood's event loop does
+// not delay the measured requests.
+//   node bench/flood.mjs flood PORT FLOOD SECONDS [FLOOD_ADDR=127.0.0.1]
+// keeps FLOOD connections open from FLOOD_ADDR for SECONDS, each sending a request head one
+// header line every 3 s (slowloris), reconnecting a second after the daemon closes or
+// refuses one; prints how many were open (connected and not yet closed) after 3 s and at
+// the end.
+//   node bench/flood.mjs measure PORT APP_SECRET PHONE_NUMBER_ID GOOD BAD RATE \
+//        [CLIENT_ADDR=127.0.0.2]
+// sends GOOD correctly signed deliveries with BAD wrongly signed ones mixed in at RATE/s
+// (open loop, latency from each request's due time) over 8 keep-alive connections, and
+// GET /healthz every 20 ms on a connection of its own. Each prints one JSON object.
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 
-const [port, secret, numberId, floodArg, goodArg, badArg, rateArg, floodAddr = '127.0.0.1',
-       clientAddr = '127.0.0.2'] = process.argv.slice(2);
-const flood = Number(floodArg);
+const role = process.argv[2];
+const now = () => performance.now();
+
+if (role === 'flood') {
+  const [port, floodArg, secondsArg, floodAddr = '127.0.0.1'] = process.argv.slice(3);
+  const flood = Number(floodArg);
+  let open = 0;
+  let closed = 0; // connections the daemon answered (503, 408) or closed
+  let stopping = false;
+  const slow = () => {
+    if (stopping) return;
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: floodAddr });
+    let timer = null;
+    let counted = false;
+    s.on('connect', () => {
+      counted = true;
+      open += 1;
+      s.write('POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      let n = 0;
+      timer = setInterval(() => s.write(`X-Slow-${n++}: 1\r\n`), 3000);
+    });
+    s.on('data', () => {});
+    s.on('error', () => {});
+    s.on('close', () => {
+      if (timer) clearInterval(timer);
+      if (counted) open -= 1;
+      closed += 1;
+      setTimeout(slow, 1000);
+    });
+  };
+  for (let i = 0; i < flood; i++) slow();
+  await new Promise((r) => setTimeout(r, 3000));
+  const openAfter3s = open;
+  await new Promise((r) => setTimeout(r, Number(secondsArg) * 1000 - 3000));
+  stopping = true;
+  console.log(JSON.stringify({ flood, open_after_3s: openAfter3s, open_at_end: open,
+                               closed_or_refused: closed }));
+  process.exit(0);
+}
+
+const [port, secret, numberId, goodArg, badArg, rateArg, clientAddr = '127.0.0.2'] =
+  process.argv.slice(3);
 const good = Number(goodArg);
 const bad = Number(badArg);
 const rate = Number(rateArg);
-const now = () => performance.now();
-
-// ---- the flood ----
-let open = 0;
-let peakOpen = 0;
-let refused = 0; // connections the daemon answered (503, 408) or closed
-let stopping = false;
-function slow() {
-  if (stopping) return;
-  const s = net.connect({ host: '127.0.0.1', port, localAddress: floodAddr });
-  let timer = null;
-  let counted = false;
-  s.on('connect', () => {
-    counted = true;
-    open += 1;
-    peakOpen = Math.max(peakOpen, open);
-    s.write('POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-    let n = 0;
-    timer = setInterval(() => s.write(`X-Slow-${n++}: 1\r\n`), 3000);
-  });
-  s.on('data', () => {});
-  s.on('error', () => {});
-  s.on('close', () => {
-    if (timer) clearInterval(timer);
-    if (counted) open -= 1;
-    refused += 1;
-    setTimeout(slow, 1000);
-  });
-}
-for (let i = 0; i < flood; i++) slow();
-// Let the flood build up.
-await new Promise((r) => setTimeout(r, flood > 0 ? 3000 : 100));
-const heldAtStart = open;
 
 // ---- deliveries from another address ----
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8, localAddress: clientAddr });
@@ -154,18 +164,14 @@ await new Promise((resolve) => {
 });
 const deadline = now() + 30000;
 while (finished < total && now() < deadline) await new Promise((r) => setTimeout(r, 5));
-const heldAtEnd = open;
 probing = false;
 await probing_done;
-stopping = true;
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(2) : null;
 };
 console.log(JSON.stringify({
-  flood, held_at_start: heldAtStart, held_at_end: heldAtEnd, held_peak: peakOpen,
-  flood_closed_or_refused: refused,
   good, bad, rate, good_refused: goodRefused, bad_accepted: badAccepted, errors, statuses,
   webhook_p50_ms: pct(webhookMs, 0.5), webhook_p99_ms: pct(webhookMs, 0.99),
   webhook_max_ms: pct(webhookMs, 1),
