@@ -269,3 +269,39 @@ TEST_CASE("serve: SSE and WebSocket streams share the slots and the tenants' sha
   CHECK(servetest::status_of(over.head()) == 503);
   ::close(globex_ws);
 }
+
+TEST_CASE("serve: Expect: 100-continue is answered before the body, which is then served") {
+  Setup s;
+  std::string body = servetest::inbound(streamtest::acme_number, "15551234567", "wamid.EXPECT",
+                                        "after 100", 1764000000);
+  int fd = connect_from("127.0.0.1", s.daemon->port());
+  send_all(fd, fmt::format("POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: application/json\r\nContent-Length: {}\r\n"
+                           "X-Hub-Signature-256: {}\r\nExpect: 100-continue\r\n"
+                           "Connection: close\r\n\r\n",
+                           body.size(), wabactl::signature_header(body, streamtest::acme_secret)));
+  pollfd p{fd, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 5000) > 0);
+  char buf[256];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf, static_cast<std::size_t>(n)) == "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(fd, body);
+  bool closed = false;
+  CHECK(servetest::status_of(read_until_close(fd, 5000, closed)) == 200);
+  ::close(fd);
+}
+
+TEST_CASE("serve: a request head that never ends within 64 KiB gets 431") {
+  Setup s;
+  int fd = connect_from("127.0.0.1", s.daemon->port());
+  std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  while (head.size() <= 70 * 1024) head += "X-Filler: " + std::string(100, 'x') + "\r\n";
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  bool closed = false;
+  std::string answer = read_until_close(fd, 5000, closed);
+  CHECK(servetest::status_of(answer) == 431);
+  CHECK(closed);
+  ::close(fd);
+  CHECK(healthz_from("127.0.0.1", s.daemon->port()) == 200);
+}
