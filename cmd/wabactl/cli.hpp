@@ -20,6 +20,8 @@ namespace wabactl::cli {
 struct Globals {
   std::string db;
   std::string key_file;
+  /// --color: auto, always or never.
+  std::string color = "auto";
   bool json = false;
   int quiet = 0;
   int verbose = 0;
@@ -29,13 +31,21 @@ struct Globals {
 /// resources (the store and the master key).
 class Context {
 public:
-  Context(std::ostream& out, std::ostream& err, bool stdout_is_tty);
+  Context(std::ostream& out, std::ostream& err, bool stdout_is_tty, bool stderr_is_tty = false);
 
   Globals globals;
   std::ostream& out;
   std::ostream& err;
-  /// Whether stdout may carry colour (a TTY and no NO_COLOR).
-  bool color;
+
+  /// Whether stdout may carry colour: use_color() for stdout, and never with --json.
+  bool out_color() const;
+  /// Whether stderr may carry colour (the error and warning prefixes).
+  bool err_color() const;
+  /// `text` in `sgr` (an ANSI SGR code such as "1;31") when stdout may carry colour.
+  std::string paint(const std::string& text, const char* sgr) const;
+  /// A message status word, coloured by outcome when stdout may carry colour: read and
+  /// delivered green, failed red, queued yellow.
+  std::string paint_status(const std::string& status) const;
 
   /// The database, opened (and migrated) on first use.
   Store& store();
@@ -52,9 +62,16 @@ public:
   void note(const std::string& message);
 
 private:
+  bool stdout_is_tty_;
+  bool stderr_is_tty_;
   std::unique_ptr<Store> store_;
   std::optional<MasterKey> key_;
 };
+
+/// Whether a stream gets colour: `mode` always or never decides; auto gives colour on a
+/// terminal unless $NO_COLOR is set (non-empty) or $TERM is "dumb". An explicit --color
+/// beats $NO_COLOR, as no-color.org asks.
+bool use_color(std::string_view mode, bool is_tty, const char* no_color, const char* term);
 
 /// A command family's registration function.
 using SetupFn = void (*)(CLI::App& app, Context& ctx);
