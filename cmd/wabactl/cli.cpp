@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <ostream>
 
@@ -98,6 +99,19 @@ std::vector<std::string> command_names(const CLI::App* app) {
   return names;
 }
 
+// Whether a stream gets colour: --color always or never decides; auto gives colour on a
+// terminal unless $NO_COLOR is set (and not empty) or $TERM is "dumb". An explicit --color
+// beats $NO_COLOR, as no-color.org asks.
+bool use_color(std::string_view mode, bool is_tty) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && *no_color != '\0') return false;
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string_view(term) == "dumb") return false;
+  return is_tty;
+}
+
 // Each command's --help lists the global options too: they are accepted after the command.
 class HelpFormatter : public CLI::Formatter {
 public:
@@ -120,24 +134,15 @@ public:
 
 } // namespace
 
-bool use_color(std::string_view mode, bool is_tty, const char* no_color, const char* term) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  if (no_color != nullptr && *no_color != '\0') return false;
-  if (term != nullptr && std::string_view(term) == "dumb") return false;
-  return is_tty;
-}
-
 Context::Context(std::ostream& o, std::ostream& e, bool stdout_is_tty, bool stderr_is_tty)
     : out(o), err(e), stdout_is_tty_(stdout_is_tty), stderr_is_tty_(stderr_is_tty) {}
 
 bool Context::out_color() const {
-  return !globals.json &&
-         use_color(globals.color, stdout_is_tty_, std::getenv("NO_COLOR"), std::getenv("TERM"));
+  return !globals.json && use_color(globals.color, stdout_is_tty_);
 }
 
 bool Context::err_color() const {
-  return use_color(globals.color, stderr_is_tty_, std::getenv("NO_COLOR"), std::getenv("TERM"));
+  return use_color(globals.color, stderr_is_tty_);
 }
 
 std::string Context::paint(const std::string& text, const char* code) const {

@@ -37,7 +37,8 @@ public:
   std::ostream& out;
   std::ostream& err;
 
-  /// Whether stdout may carry colour: use_color() for stdout, and never with --json.
+  /// Whether stdout may carry colour (--color, $NO_COLOR, $TERM and whether it is a
+  /// terminal decide), never with --json.
   bool out_color() const;
   /// Whether stderr may carry colour (the error and warning prefixes).
   bool err_color() const;
@@ -67,11 +68,6 @@ private:
   std::unique_ptr<Store> store_;
   std::optional<MasterKey> key_;
 };
-
-/// Whether a stream gets colour: `mode` always or never decides; auto gives colour on a
-/// terminal unless $NO_COLOR is set (non-empty) or $TERM is "dumb". An explicit --color
-/// beats $NO_COLOR, as no-color.org asks.
-bool use_color(std::string_view mode, bool is_tty, const char* no_color, const char* term);
 
 /// A command family's registration function.
 using SetupFn = void (*)(CLI::App& app, Context& ctx);
