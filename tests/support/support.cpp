@@ -69,8 +69,7 @@ std::optional<std::filesystem::path> find_program(const std::string& name) {
 }
 
 void skip(const std::string& reason) {
-  // The marker is matched by tests/CMakeLists.txt; keep the two in step.
-  MESSAGE("WABACTL-TEST-SKIPPED: " << reason);
+  MESSAGE(skip_marker << reason);
 }
 
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,

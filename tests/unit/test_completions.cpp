@@ -279,6 +279,13 @@ TEST_SUITE("completions") {
           missing.end());
   }
 
+  TEST_CASE("a check that cannot run prints what ctest reports as a skip") {
+    // The checks below skip when their program is missing: ctest must say so, not "Passed".
+    std::string cmake = slurp(source_dir / "tests/CMakeLists.txt");
+    CHECK(cmake.find(std::string("SKIP_REGULAR_EXPRESSION \"") + testsupport::skip_marker + "\"") !=
+          std::string::npos);
+  }
+
   TEST_CASE("the bash completion file is valid bash") {
     check_syntax("bash", "completions/wabactl.bash");
   }
