@@ -331,6 +331,22 @@ void print_parse_error(const Context& ctx, const CLI::App& app, const CLI::Parse
       }
     } else {
       message = fmt::format("unknown key '{}' in the config file '{}'", key, file);
+      // "section.name": the name is one of the section's command's long options.
+      const auto dot = key.rfind('.');
+      const CLI::App* owner = &app;
+      if (dot != std::string::npos) {
+        owner = nullptr;
+        for (const CLI::App* command : app.get_subcommands({})) {
+          if (command->get_name() == key.substr(0, dot)) owner = command;
+        }
+      }
+      if (owner != nullptr) {
+        std::vector<std::string> names;
+        option_names(owner, names);
+        for (std::string& n : names) n.erase(0, 2); // keys are written without "--"
+        const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
+        if (auto near = closest_match(name, names)) hint = fmt::format("did you mean '{}'?", *near);
+      }
     }
   }
   if (!typed.empty() && (required || extras)) {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <sstream>
 
 using namespace clitest;
 
@@ -205,6 +206,8 @@ TEST_CASE("cli: --config with a missing file or an unknown key is a usage error 
   auto section_typo = run("[history]\nlimt = 5\n", {"history", "--tenant", "acme"});
   check_error(section_typo, 2);
   CHECK(section_typo.err.find("unknown key 'history.limt'") != std::string::npos);
+  CHECK(section_typo.err.find("hint: did you mean 'limit'?") != std::string::npos);
+  CHECK(root_typo.err.find("hint: did you mean 'json'?") != std::string::npos);
   // An unknown section is a typo too.
   auto no_command = run("[histroy]\nlimit = 5\n", {"tenant", "list"});
   check_error(no_command, 2);
@@ -220,6 +223,29 @@ TEST_CASE("cli: --config with a missing file or an unknown key is a usage error 
   check_error(absent, 2);
   CHECK(absent.err.find("cannot read the config file '" + missing.string() + "'") !=
         std::string::npos);
+}
+
+TEST_CASE("cli: every key of the example config file, uncommented, is an option") {
+  // A strict --config would stop a daemon whose config follows a stale example.
+  Env e;
+  std::istringstream example(testsupport::slurp(std::filesystem::path(WABACTL_SOURCE_DIR) /
+                                                "systemd/wabactl.conf.example"));
+  std::string text;
+  int keys = 0;
+  for (std::string line; std::getline(example, line);) {
+    // "# name = value" is a key shown commented out; other comments are prose.
+    if (line.rfind("# ", 0) == 0 && line.find(" = ") != std::string::npos &&
+        line.find(' ', 2) == line.find(" = ")) {
+      line = line.substr(2);
+    }
+    if (!line.empty() && line[0] != '#' && line[0] != '[') ++keys;
+    text += line + "\n";
+  }
+  CHECK(keys >= 4);
+  const auto conf = e.dir / "example.conf";
+  write_text(conf, text);
+  // --db on the command line beats the example's system path.
+  check_ok(e.w({"--config", conf.string(), "tenant", "list", "--db", e.w.db.string()}));
 }
 
 TEST_CASE("cli: colour goes to a terminal or with --color=always, never to a pipe or --json") {
