@@ -353,6 +353,9 @@ TEST_SUITE("completions") {
     CHECK(complete("--db config ''") ==
           "key\ntenant\nconfig\nsend\nhistory\nunread\nmark-read\nstatus\ntoken\nserve\n");
     CHECK(complete("--db config config ''") == "set\nget\nlist\ndelete\ntest\n");
+    CHECK(complete("--color ''") == "auto\nalways\nnever\n");
+    CHECK(complete("--color never ''") ==
+          "key\ntenant\nconfig\nsend\nhistory\nunread\nmark-read\nstatus\ntoken\nserve\n");
     // An unreadable database offers no tenants and prints nothing on the terminal.
     CHECK(complete("--db /nonexistent/dir/x.db config get --tenant ''") == "\n");
   }
@@ -381,6 +384,8 @@ TEST_SUITE("completions") {
     CHECK(complete("wabactl history --direction ") == "in\nout\n");
     CHECK(complete("wabactl config get --tenant ") == "acme\n");
     CHECK(complete("wabactl --db x config set --phone") == "--phone-number-id\n");
+    CHECK(complete("wabactl --color ") == "always\nauto\nnever\n"); // fish sorts them
+    CHECK(complete("wabactl --color never ten") == "tenant\n");
   }
 
 } // TEST_SUITE
