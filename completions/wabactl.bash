@@ -9,7 +9,8 @@
 _wabactl_spec() {
     case "$1" in
         "") echo "key tenant config send history unread mark-read status token serve
-                  --db= --key-file= --config= --json -q --quiet -v --verbose --help --version" ;;
+                  --db= --key-file= --config= --color= --json -q --quiet -v --verbose --help
+                  --version" ;;
         "key") echo "init rotate" ;;
         "key init") echo "--force" ;;
         "key rotate") echo "--new-key-file=" ;;
@@ -75,6 +76,8 @@ _wabactl_value() {
             mapfile -t COMPREPLY < <(compgen -W "$(_wabactl_tenants)" -- "$2") ;;
         --direction)
             mapfile -t COMPREPLY < <(compgen -W "in out" -- "$2") ;;
+        --color)
+            mapfile -t COMPREPLY < <(compgen -W "auto always never" -- "$2") ;;
         --api-version)
             mapfile -t COMPREPLY < <(compgen -W "v25.0" -- "$2") ;;
         *) return 1 ;;

@@ -21,7 +21,7 @@ function __wabactl_children
 end
 
 # Flags whose value is the next word (skipped when finding the command path).
-set -g __wabactl_value_flags --db --key-file --config --new-key-file --name --tenant \
+set -g __wabactl_value_flags --db --key-file --config --color --new-key-file --name --tenant \
     --phone-number-id --access-token-file --app-secret-file --business-account-id \
     --verify-token --api-version --graph-url --to --reply-to --contact-id --idempotency-key \
     --callback-data --text --template --lang --header-text --header-image --header-video \
@@ -75,6 +75,7 @@ complete -c wabactl -f
 complete -c wabactl -l db -r -F -d 'database file'
 complete -c wabactl -l key-file -r -F -d 'master key file'
 complete -c wabactl -l config -r -F -d 'read long options from an INI/TOML file'
+complete -c wabactl -l color -x -a 'auto always never' -d 'colour the output'
 complete -c wabactl -l json -d 'print JSON (JSON Lines for lists)'
 complete -c wabactl -s q -l quiet -d 'print errors only'
 complete -c wabactl -s v -l verbose -d 'print more (repeat for debug)'

@@ -20,6 +20,8 @@ namespace wabactl::cli {
 struct Globals {
   std::string db;
   std::string key_file;
+  /// --color: auto, always or never.
+  std::string color = "auto";
   bool json = false;
   int quiet = 0;
   int verbose = 0;
@@ -29,13 +31,22 @@ struct Globals {
 /// resources (the store and the master key).
 class Context {
 public:
-  Context(std::ostream& out, std::ostream& err, bool stdout_is_tty);
+  Context(std::ostream& out, std::ostream& err, bool stdout_is_tty, bool stderr_is_tty = false);
 
   Globals globals;
   std::ostream& out;
   std::ostream& err;
-  /// Whether stdout may carry colour (a TTY and no NO_COLOR).
-  bool color;
+
+  /// Whether stdout may carry colour (--color, $NO_COLOR, $TERM and whether it is a
+  /// terminal decide), never with --json.
+  bool out_color() const;
+  /// Whether stderr may carry colour (the error and warning prefixes).
+  bool err_color() const;
+  /// `text` in `sgr` (an ANSI SGR code such as "1;31") when stdout may carry colour.
+  std::string paint(const std::string& text, const char* sgr) const;
+  /// A message status word, coloured by outcome when stdout may carry colour: read and
+  /// delivered green, failed red, queued yellow.
+  std::string paint_status(const std::string& status) const;
 
   /// The database, opened (and migrated) on first use.
   Store& store();
@@ -52,6 +63,8 @@ public:
   void note(const std::string& message);
 
 private:
+  bool stdout_is_tty_;
+  bool stderr_is_tty_;
   std::unique_ptr<Store> store_;
   std::optional<MasterKey> key_;
 };

@@ -121,9 +121,12 @@ void run_list(Context& ctx) {
   ctx.out << fmt::format("{:<24}  {:<20}  {:<8}  {:<8}  {:<7}  {}\n", "TENANT", "PHONE NUMBER ID",
                          "ACTIVE", "VERSION", "REAUTH", "UPDATED");
   for (const auto& c : configs) {
-    ctx.out << fmt::format("{:<24}  {:<20}  {:<8}  {:<8}  {:<7}  {}\n", c.tenant_id,
-                           c.phone_number_id, c.is_active ? "yes" : "no", effective_api_version(c),
-                           c.needs_reauth ? "NEEDED" : "no", c.updated_at);
+    // Padded before it is painted: escape codes have no width.
+    std::string reauth = fmt::format("{:<7}", c.needs_reauth ? "NEEDED" : "no");
+    if (c.needs_reauth) reauth = ctx.paint(reauth, "1;31");
+    ctx.out << fmt::format("{:<24}  {:<20}  {:<8}  {:<8}  {}  {}\n", c.tenant_id, c.phone_number_id,
+                           c.is_active ? "yes" : "no", effective_api_version(c), reauth,
+                           c.updated_at);
   }
 }
 

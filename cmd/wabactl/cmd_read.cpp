@@ -245,7 +245,7 @@ void run_status(const StatusOptions& o, Context& ctx) {
       {"message_id", m.message_id.value_or("-")},
       {"direction", m.direction},
       {"peer", peer_label(m)},
-      {"status", m.status},
+      {"status", ctx.paint_status(m.status)},
       {"timestamp", m.timestamp},
       {"read_at", m.read_at.value_or("-")}};
   if (m.error) {
@@ -254,7 +254,7 @@ void run_status(const StatusOptions& o, Context& ctx) {
   }
   ctx.out << format_fields(rows);
   for (const auto& e : s.history) {
-    ctx.out << fmt::format("  {}  {}", e.at, e.status);
+    ctx.out << fmt::format("  {}  {}", e.at, ctx.paint_status(e.status));
     if (e.error) ctx.out << fmt::format("  error {} {}", e.error->code, e.error->title);
     ctx.out << '\n';
   }

@@ -2,6 +2,7 @@
 
 #include "wabactl/error.hpp"
 #include "wabactl/store.hpp"
+#include "wabactl/suggest.hpp"
 #include "wabactl/util.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -69,6 +70,13 @@ std::optional<Tenant> find_tenant(Store& store, const std::string& id) {
 Tenant require_tenant(Store& store, const std::string& id) {
   require_tenant_id(id);
   if (auto t = find_tenant(store, id)) return *t;
+  // A near miss of an existing id is a typo: suggest that tenant, not creating the typo.
+  std::vector<std::string> ids;
+  for (const Tenant& t : list_tenants(store)) ids.push_back(t.id);
+  if (auto near = closest_match(id, ids)) {
+    throw Error(Exit::not_found, fmt::format("tenant '{}' does not exist", id),
+                fmt::format("did you mean '{}'?", *near));
+  }
   throw Error(Exit::not_found, fmt::format("tenant '{}' does not exist", id),
               fmt::format("run 'wabactl tenant add {}'", id));
 }

@@ -71,6 +71,8 @@ TEST_CASE("tls setup: the command word skips global options and their values") {
   CHECK(command({"--db", "/tmp/x.db", "-v", "unread"}) == "unread");
   CHECK(command({"--db=/tmp/x.db", "--key-file", "k", "send"}) == "send");
   CHECK(command({"--config", "serve", "status"}) == "status"); // a config file named serve
+  CHECK(command({"--color", "never", "history"}) == "history");
+  CHECK(command({"--color=always", "-q", "tenant"}) == "tenant");
   CHECK(command({"--json", "--version"}).empty());
   CHECK(command({}).empty());
   CHECK(command({"--db"}).empty()); // a value-taking option at the end

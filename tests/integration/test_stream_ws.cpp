@@ -12,26 +12,16 @@ using streamtest::Setup;
 
 namespace {
 
-std::optional<std::string> find_node() {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string d; std::getline(dirs, d, ':');) {
-    auto p = std::filesystem::path(d) / "node";
-    if (::access(p.c_str(), X_OK) == 0) return p.string();
-  }
-  return std::nullopt;
-}
-
 std::filesystem::path node_dir() {
   return std::filesystem::path(WABACTL_SOURCE_DIR) / "tests/node";
 }
 
 // Runs the Node client; returns its JSON lines.
-std::vector<json> run_client(const Setup& s, const std::string& node,
+std::vector<json> run_client(const Setup& s, const std::filesystem::path& node,
                              const std::vector<std::string>& args) {
   std::vector<std::string> argv = {(node_dir() / "ws_client.mjs").string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = testsupport::run_program(node, argv, s.w.env);
+  auto r = testsupport::run_program(node.string(), argv, s.w.env);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   std::vector<json> lines;
@@ -47,9 +37,9 @@ std::string ws_url(const Setup& s, const std::string& query = {}) {
 } // namespace
 
 TEST_CASE("WebSocket with Node's ws client: resume, live events from another process, pings") {
-  auto node = find_node();
+  auto node = testsupport::find_program("node");
   if (!node) {
-    MESSAGE("node is not installed: skipping the WebSocket client tests");
+    testsupport::skip("node is not installed: the WebSocket client tests did not run");
     return;
   }
   REQUIRE_MESSAGE(std::filesystem::exists(node_dir() / "node_modules/ws"),

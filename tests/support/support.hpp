@@ -74,6 +74,17 @@ public:
 /// Reads a whole file (binary).
 std::string slurp(const std::filesystem::path& path);
 
+/// The executable `name` on $PATH, or nullopt.
+std::optional<std::filesystem::path> find_program(const std::string& name);
+
+/// What skip() prints before its reason; tests/CMakeLists.txt matches it.
+inline constexpr const char* skip_marker = "WABACTL-TEST-SKIPPED: ";
+
+/// Reports the running test case as skipped, for `reason` (a tool the test needs is not
+/// installed): it prints the line that ctest's SKIP_REGULAR_EXPRESSION (tests/CMakeLists.txt)
+/// turns into "Skipped" instead of "Passed". Return from the test case right after it.
+void skip(const std::string& reason);
+
 /// One part of a multipart/form-data request the fake Graph API received.
 struct RecordedPart {
   std::string name;
