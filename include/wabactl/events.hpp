@@ -138,6 +138,8 @@ struct DaemonStream {
 /// until `on_count` returns false. Follows the daemon's SSE stream when `daemon` is given
 /// and reachable (reconnecting with Last-Event-ID), else polls the events table every
 /// `poll_interval`. `note` receives one-line notices (fallbacks, reconnects).
+/// Error(credentials) when the daemon's token is another tenant's (known to this database,
+/// or streaming another tenant's events).
 void watch_unread(Store& store, const std::string& tenant,
                   const std::optional<DaemonStream>& daemon,
                   std::chrono::milliseconds poll_interval,

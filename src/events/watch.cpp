@@ -4,6 +4,7 @@
 #include "wabactl/events.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
+#include "wabactl/tokens.hpp"
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -56,10 +57,17 @@ private:
   std::string id_;
 };
 
-enum class StreamEnd { stopped, lost, refused };
+enum class StreamEnd { stopped, lost, refused, foreign };
 
-StreamEnd follow_stream(const DaemonStream& daemon, std::string& last_id, std::int64_t& count,
-                        const std::function<bool(std::int64_t)>& on_count, std::string& why) {
+Error foreign_token(const std::string& tenant) {
+  return Error(Exit::credentials,
+               fmt::format("$WABACTL_TOKEN is not a token of tenant '{}'", tenant),
+               fmt::format("create one with 'wabactl token create --tenant {}'", tenant));
+}
+
+StreamEnd follow_stream(const DaemonStream& daemon, const std::string& tenant, std::string& last_id,
+                        std::int64_t& count, const std::function<bool(std::int64_t)>& on_count,
+                        std::string& why) {
   httplib::Client client(daemon.url);
   client.set_connection_timeout(std::chrono::seconds(3));
   // The daemon pings every 15 s: a longer silence means the connection is gone.
@@ -68,10 +76,18 @@ StreamEnd follow_stream(const DaemonStream& daemon, std::string& last_id, std::i
                               {"Accept", "text/event-stream"}};
   if (!last_id.empty()) headers.emplace("Last-Event-ID", last_id);
   bool stopped = false;
+  bool foreign = false;
   int status = 0;
   SseParser parser([&](const std::string& id, const std::string& data) {
     if (!id.empty()) last_id = id;
     auto j = nlohmann::json::parse(data, nullptr, false);
+    // The daemon streams the token's own tenant: events of another tenant mean the token
+    // is not this tenant's, and its counts must not be printed as this tenant's.
+    if (auto t = j.is_object() ? j.find("tenant_id") : j.end();
+        j.is_object() && t != j.end() && *t != tenant) {
+      foreign = true;
+      return false;
+    }
     if (j.is_object() && j.contains("unread") && j["unread"].is_number_integer()) {
       std::int64_t n = j["unread"].get<std::int64_t>();
       if (n != count) {
@@ -92,6 +108,7 @@ StreamEnd follow_stream(const DaemonStream& daemon, std::string& last_id, std::i
       },
       [&](const char* data, std::size_t size) { return parser.feed(data, size); });
   if (stopped) return StreamEnd::stopped;
+  if (foreign) return StreamEnd::foreign;
   if (status != 0 && status != 200) {
     why = fmt::format("the daemon answered HTTP {}", status);
     return status == 401 || status == 404 ? StreamEnd::refused : StreamEnd::lost;
@@ -107,6 +124,13 @@ void watch_unread(Store& store, const std::string& tenant,
                   std::chrono::milliseconds poll_interval,
                   const std::function<bool(std::int64_t)>& on_count,
                   const std::function<void(const std::string&)>& note) {
+  // The daemon may use another database than this process, so its stream is checked too.
+  if (daemon) {
+    if (auto known = authenticate_token(store, daemon->token);
+        known && known->tenant_id != tenant) {
+      throw foreign_token(tenant);
+    }
+  }
   std::int64_t cursor = last_event_id(store);
   std::int64_t count = unread_count(store, tenant);
   if (!on_count(count)) return;
@@ -116,8 +140,9 @@ void watch_unread(Store& store, const std::string& tenant,
     int failures = 0;
     for (;;) {
       std::string why;
-      StreamEnd end = follow_stream(*daemon, last_id, count, on_count, why);
+      StreamEnd end = follow_stream(*daemon, tenant, last_id, count, on_count, why);
       if (end == StreamEnd::stopped) return;
+      if (end == StreamEnd::foreign) throw foreign_token(tenant);
       if (end == StreamEnd::refused || ++failures > max_reconnects) {
         note(fmt::format("cannot follow the daemon at {} ({}): watching the database instead",
                          daemon->url, why));

@@ -124,3 +124,23 @@ TEST_CASE("unread --watch falls back to the database when the daemon refuses the
   CHECK(both.exit_code == 2);
   CHECK(s.w({"unread", "--tenant", "nobody", "--watch"}).exit_code == 3);
 }
+
+TEST_CASE("unread --watch refuses another tenant's token (exit 4), never printing its count") {
+  streamtest::Setup s;
+  s.inbound("wamid.G0", "for globex", true);
+  std::map<std::string, std::string> env = {
+      {"WABACTL_URL", fmt::format("http://127.0.0.1:{}", s.daemon->port())},
+      {"WABACTL_TOKEN", s.globex_token}};
+  // The token is known to this database as globex's.
+  auto same = s.w({"unread", "--tenant", "acme", "--watch"}, {}, env);
+  CHECK(same.exit_code == 4);
+  CHECK(same.out.empty());
+  CHECK(same.err.find("not a token of tenant 'acme'") != std::string::npos);
+  // A database that does not know the token: the stream's events show whose it is.
+  auto other = (s.dir / "other.db").string();
+  REQUIRE(s.w({"--db", other, "tenant", "add", "acme"}).exit_code == 0);
+  auto foreign = s.w({"--db", other, "unread", "--tenant", "acme", "--watch"}, {}, env);
+  CHECK(foreign.exit_code == 4);
+  CHECK(foreign.out == "0\n");
+  CHECK(foreign.err.find("not a token of tenant 'acme'") != std::string::npos);
+}
