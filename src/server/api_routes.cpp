@@ -41,24 +41,10 @@ struct Api {
   EventHub hub;
   std::unique_ptr<ws::WebSocketServer> websocket;
   StreamSlots slots;
-  std::mutex key_mu;
-  std::optional<MasterKey> key;
 
   Api(Context& c, EventHubOptions o) : ctx(c), hub(std::move(o)), slots(c.options.max_streams) {}
 
-  const MasterKey& master_key(Store& store) {
-    std::lock_guard lock(key_mu);
-    if (!key) {
-      try {
-        key.emplace(load_master_key(ctx.options.key, store));
-      } catch (const Error& e) {
-        // The daemon's own key is missing or wrong: a server fault, not the client's.
-        throw Error(Exit::internal,
-                    fmt::format("the daemon cannot open its master key: {}", e.what()));
-      }
-    }
-    return *key;
-  }
+  const MasterKey& master_key(Store&) { return ctx.tenants.master_key(); }
 };
 
 // An Error from the library, as an HTTP status and error code.

@@ -155,14 +155,15 @@ void configure(httplib::Server& http, Context& ctx) {
   });
 }
 
-// Blocks SIGTERM and SIGINT in this thread and every thread it starts, so that only the
-// signal thread's sigtimedwait sees them; restores the old mask on destruction.
+// Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread it starts, so that only
+// the signal thread's sigtimedwait sees them; restores the old mask on destruction.
 class SignalBlock {
 public:
   SignalBlock() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set_, &old_);
   }
   ~SignalBlock() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
@@ -319,6 +320,13 @@ void serve(const ServeOptions& o) {
     for (;;) {
       int sig = sigtimedwait(&signals.set(), nullptr, &tick);
       if (finished.load()) return;
+      if (sig == SIGHUP) {
+        LOG_INFO("SIGHUP received: reloading the master key and the configs");
+        sd_notify("RELOADING=1");
+        tenants.reload();
+        sd_notify("READY=1");
+        continue;
+      }
       if (sig != SIGTERM && sig != SIGINT) continue;
       LOG_INFO("{} received: finishing in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       sd_notify("STOPPING=1");

@@ -6,6 +6,9 @@
 #include "wabactl/store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+#include <algorithm>
 
 namespace wabactl::server {
 
@@ -19,7 +22,7 @@ void TenantCache::load() {
   std::lock_guard lock(mu_);
   store_ = std::make_unique<Store>(db_);
   try {
-    key_.emplace(load_master_key(key_options_, *store_));
+    use_key_locked(load_master_key(key_options_, *store_));
   } catch (const Error& e) {
     if (!list_configs(*store_).empty()) throw;
     // No tenant is configured yet: run (the fallback secret may serve) and retry the key
@@ -38,7 +41,7 @@ void TenantCache::reload_locked() {
   auto next = std::make_shared<TenantSnapshot>();
   if (!configs.empty() && !key_) {
     try {
-      key_.emplace(load_master_key(key_options_, *store_));
+      use_key_locked(load_master_key(key_options_, *store_));
     } catch (const Error& e) {
       if (!key_warned_) LOG_ERROR("cannot open the tenants' secrets: {}", e.what());
       key_warned_ = true;
@@ -68,6 +71,91 @@ void TenantCache::reload_locked() {
   snapshot_ = std::move(next);
 }
 
+void TenantCache::use_key_locked(MasterKey key) {
+  keys_.push_back(std::make_unique<const MasterKey>(std::move(key)));
+  key_ = keys_.back().get();
+}
+
+bool TenantCache::try_new_key_locked() {
+  try {
+    use_key_locked(load_master_key(key_options_, *store_));
+  } catch (const Error& e) {
+    LOG_DEBUG("the rotated master key is not there yet: {}", e.what());
+    return false;
+  }
+  rotation_pending_ = false;
+  LOG_INFO("the master key was rotated: now using the key from {}", key_->source());
+  reload_locked();
+  return true;
+}
+
+void TenantCache::refresh_locked(std::chrono::steady_clock::time_point now) {
+  if (rotation_pending_) {
+    if (now < key_retry_at_) return;
+    if (try_new_key_locked()) return;
+    key_backoff_ =
+        std::min<std::chrono::steady_clock::duration>(key_backoff_ * 2, std::chrono::minutes(1));
+    key_retry_at_ = now + key_backoff_;
+    return;
+  }
+  if (now - checked_ < std::chrono::seconds(1)) return;
+  checked_ = now;
+  // data_version moves whenever another connection commits (the writer does, often);
+  // only a changed key check or configs table is worth more.
+  auto version = store_->db().execAndGet("PRAGMA data_version").getInt64();
+  if (version == data_version_) return;
+  data_version_ = version;
+  if (key_ && !key_matches(*store_, *key_)) {
+    LOG_WARN("the master key was rotated (the stored key check changed): signed webhooks "
+             "keep verifying with the secrets already open; waiting for the new key from {} "
+             "(replace that file, or reload the daemon)",
+             key_->source());
+    rotation_pending_ = true;
+    key_backoff_ = std::chrono::seconds(1);
+    key_retry_at_ = now;
+    refresh_locked(now);
+    return;
+  }
+  if (fingerprint_locked() != fingerprint_) reload_locked();
+}
+
+const MasterKey& TenantCache::master_key() {
+  std::lock_guard lock(mu_);
+  try {
+    refresh_locked(std::chrono::steady_clock::now());
+    if (!key_) use_key_locked(load_master_key(key_options_, *store_));
+  } catch (const Error& e) {
+    // The daemon's own key is missing or wrong: a server fault, not the client's.
+    throw Error(Exit::internal, fmt::format("the daemon cannot open its master key: {}", e.what()));
+  }
+  if (rotation_pending_) {
+    throw Error(Exit::tempfail,
+                "the master key was rotated and the daemon does not have the new key yet",
+                "replace the daemon's key file with the new one, or reload the daemon");
+  }
+  return *key_;
+}
+
+void TenantCache::reload() {
+  std::lock_guard lock(mu_);
+  try {
+    if (key_ && !key_matches(*store_, *key_)) rotation_pending_ = true;
+    if (rotation_pending_) {
+      if (try_new_key_locked()) return;
+      LOG_ERROR("reload: the master key from {} does not match the database yet; keeping the "
+                "secrets already open",
+                key_->source());
+      key_backoff_ = std::chrono::seconds(1);
+      key_retry_at_ = std::chrono::steady_clock::now() + key_backoff_;
+      return;
+    }
+    reload_locked();
+    LOG_INFO("reloaded the master key and the tenants' configs");
+  } catch (const std::exception& e) {
+    LOG_ERROR("reload failed, keeping the previous configs: {}", e.what());
+  }
+}
+
 std::string TenantCache::fingerprint_locked() {
   // Sealing uses a fresh nonce, so every save of a config changes its sealed bytes: this
   // catches changes within the same second that updated_at would miss.
@@ -89,17 +177,8 @@ std::string TenantCache::fingerprint_locked() {
 
 std::shared_ptr<const TenantSnapshot> TenantCache::get() {
   std::lock_guard lock(mu_);
-  auto now = std::chrono::steady_clock::now();
-  if (now - checked_ < std::chrono::seconds(1)) return snapshot_;
-  checked_ = now;
   try {
-    // data_version moves whenever another connection commits (the writer does, often);
-    // only a changed configs table is worth a reload.
-    auto version = store_->db().execAndGet("PRAGMA data_version").getInt64();
-    if (version != data_version_) {
-      data_version_ = version;
-      if (fingerprint_locked() != fingerprint_) reload_locked();
-    }
+    refresh_locked(std::chrono::steady_clock::now());
   } catch (const std::exception& e) {
     LOG_ERROR("reloading the tenants' configs failed, keeping the previous ones: {}", e.what());
   }

@@ -4,6 +4,12 @@
 // verify tokens. Kept in memory and reloaded when the database changed (checked with
 // PRAGMA data_version at most once a second), so `wabactl config set` reaches a running
 // daemon within a second without a restart.
+//
+// A key rotation (`wabactl key rotate`) re-seals every secret and changes the key check value
+// while the daemon runs. The cache notices the check value no longer matches its key, keeps
+// serving the secrets it already holds open (signed webhooks keep verifying), and re-reads its
+// key sources (backing off from 1 s to a minute, or at once on reload()) until the new key is
+// there; then it swaps the key in and reloads the configs.
 
 #include "wabactl/secrets.hpp"
 #include "wabactl/webhook.hpp"
@@ -47,9 +53,19 @@ public:
   /// The current snapshot, reloaded first when the database changed and the last check is
   /// more than a second old.
   std::shared_ptr<const TenantSnapshot> get();
+  /// The master key, for sealing and opening secrets on behalf of API requests; loaded on
+  /// first use when no config existed at start. The reference stays valid for the cache's
+  /// life. Error(tempfail) while a rotation waits for its new key, Error(internal) when the
+  /// daemon's key is missing or wrong.
+  const MasterKey& master_key();
+  /// Re-reads the master key from its sources and the configs now (SIGHUP).
+  void reload();
 
 private:
   void reload_locked();
+  void refresh_locked(std::chrono::steady_clock::time_point now);
+  bool try_new_key_locked();
+  void use_key_locked(MasterKey key);
   std::string fingerprint_locked();
 
   std::filesystem::path db_;
@@ -57,7 +73,12 @@ private:
   std::optional<std::string> fallback_;
   std::mutex mu_;
   std::unique_ptr<Store> store_;
-  std::optional<MasterKey> key_;
+  const MasterKey* key_ = nullptr;
+  /// Every key used since start: references handed out stay valid across a rotation.
+  std::vector<std::unique_ptr<const MasterKey>> keys_;
+  bool rotation_pending_ = false;
+  std::chrono::steady_clock::duration key_backoff_{};
+  std::chrono::steady_clock::time_point key_retry_at_{};
   std::shared_ptr<const TenantSnapshot> snapshot_;
   std::int64_t data_version_ = -1;
   std::string fingerprint_;
