@@ -27,10 +27,6 @@ class EventHub;
 
 namespace wabactl::ws {
 
-/// SHA-1 (RFC 3174) of `data`: only for the handshake's Sec-WebSocket-Accept, which the
-/// protocol defines with SHA-1; never for anything that must resist collisions.
-std::array<unsigned char, 20> sha1(std::string_view data);
-
 /// Sec-WebSocket-Accept for a client's Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
 std::string accept_key(std::string_view client_key);
 

@@ -3,6 +3,7 @@
 
 #include "wabactl/util.hpp"
 
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include <cstring>
@@ -12,10 +13,6 @@ namespace {
 
 constexpr const char* handshake_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr std::size_t max_control_payload = 125;
-
-std::uint32_t rotl(std::uint32_t x, int n) {
-  return (x << n) | (x >> (32 - n));
-}
 
 bool valid_close_code(std::uint16_t code) {
   if (code >= 3000 && code <= 4999) return true;
@@ -29,63 +26,11 @@ bool known_opcode(unsigned op) {
 
 } // namespace
 
-std::array<unsigned char, 20> sha1(std::string_view data) {
-  std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-  // Message padding: 0x80, zeros to 56 mod 64, then the bit length big-endian.
-  std::string msg(data);
-  std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
-  msg.push_back(static_cast<char>(0x80));
-  while (msg.size() % 64 != 56) msg.push_back('\0');
-  for (int i = 7; i >= 0; --i) msg.push_back(static_cast<char>((bits >> (i * 8)) & 0xff));
-
-  for (std::size_t block = 0; block < msg.size(); block += 64) {
-    std::uint32_t w[80];
-    for (int t = 0; t < 16; ++t) {
-      const auto* p = reinterpret_cast<const unsigned char*>(msg.data() + block + t * 4);
-      w[t] = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
-             (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
-    }
-    for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
-    std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-    for (int t = 0; t < 80; ++t) {
-      std::uint32_t f, k;
-      if (t < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5A827999;
-      } else if (t < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ED9EBA1;
-      } else if (t < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8F1BBCDC;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xCA62C1D6;
-      }
-      std::uint32_t temp = rotl(a, 5) + f + e + w[t] + k;
-      e = d;
-      d = c;
-      c = rotl(b, 30);
-      b = a;
-      a = temp;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-  }
-  std::array<unsigned char, 20> out{};
-  for (int i = 0; i < 5; ++i) {
-    for (int j = 0; j < 4; ++j) {
-      out[static_cast<std::size_t>(i * 4 + j)] = static_cast<unsigned char>(h[i] >> (24 - 8 * j));
-    }
-  }
-  return out;
-}
-
 std::string accept_key(std::string_view client_key) {
-  auto digest = sha1(std::string(client_key) + handshake_guid);
+  // The protocol defines the accept key with SHA-1; libcrypto (linked for TLS) computes it.
+  std::string input = std::string(client_key) + handshake_guid;
+  std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest.data());
   std::string out(sodium_base64_ENCODED_LEN(digest.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
   sodium_bin2base64(out.data(), out.size(), digest.data(), digest.size(),
                     sodium_base64_VARIANT_ORIGINAL);
