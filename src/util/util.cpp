@@ -24,44 +24,30 @@ std::optional<std::string> env(const char* name) {
   return std::string(v);
 }
 
-// The civil date is computed here rather than with gmtime_r and strftime: those take glibc's
-// time-zone lock and parse a format on every call, and the webhook writer formats a
-// timestamp for every message, status and event it stores. Days are counted in 400-year
-// eras of the proleptic Gregorian calendar, with years starting on 1 March so that the
-// leap day is the last day of a year.
+// The civil date comes from <chrono>'s calendar rather than gmtime_r and strftime: those
+// take glibc's time-zone lock and parse a format on every call, and the webhook writer
+// formats a timestamp for every message, status and event it stores.
 std::string iso_from_unix(std::int64_t seconds) {
+  using namespace std::chrono;
   // Four-digit years only: an instant outside 0000-01-01..9999-12-31 reads as that bound
   // rather than as a string of wrong digits.
-  seconds = std::clamp<std::int64_t>(seconds, -62167219200, 253402300799);
-  constexpr std::int64_t day = 86400;
-  std::int64_t days = seconds / day;
-  std::int64_t rest = seconds % day;
-  if (rest < 0) {
-    rest += day;
-    --days;
-  }
-  days += 719468; // 0000-03-01 to 1970-01-01
-  std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  std::int64_t day_of_era = days - era * 146097;
-  std::int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  std::int64_t month_index = (5 * day_of_year + 2) / 153; // 0 = March
-  std::int64_t month_day = day_of_year - (153 * month_index + 2) / 5 + 1;
-  std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
-  std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+  sys_seconds instant{
+      std::chrono::seconds(std::clamp<std::int64_t>(seconds, -62167219200, 253402300799))};
+  auto day = floor<days>(instant);
+  year_month_day date{day};
+  hh_mm_ss time{instant - day};
   // Written digit by digit: fmt's padded integers cost a thousand instructions a field.
   char out[] = "0000-00-00T00:00:00Z";
   auto put = [&out](std::size_t at, std::int64_t value, std::size_t width) {
     for (std::size_t i = width; i-- > 0; value /= 10)
       out[at + i] = static_cast<char>('0' + value % 10);
   };
-  put(0, year, 4);
-  put(5, month, 2);
-  put(8, month_day, 2);
-  put(11, rest / 3600, 2);
-  put(14, rest / 60 % 60, 2);
-  put(17, rest % 60, 2);
+  put(0, static_cast<int>(date.year()), 4);
+  put(5, static_cast<unsigned>(date.month()), 2);
+  put(8, static_cast<unsigned>(date.day()), 2);
+  put(11, time.hours().count(), 2);
+  put(14, time.minutes().count(), 2);
+  put(17, time.seconds().count(), 2);
   return std::string(out, sizeof out - 1);
 }
 
