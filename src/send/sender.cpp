@@ -512,7 +512,9 @@ struct Sender::Impl {
         c.state = "unknown";
         return stored_outcome(p.request.tenant, c, key);
       }
-      if (!in_progress) return stored_outcome(p.request.tenant, c, key);
+      // (A 'retryable' or 'failed' row not owned was just taken over by a racing process.)
+      if (c.state == "sent" || c.state == "unknown")
+        return stored_outcome(p.request.tenant, c, key);
       if (clock.now() >= deadline || stopping()) {
         SendOutcome o;
         o.exit = Exit::tempfail;

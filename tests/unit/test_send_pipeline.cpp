@@ -432,7 +432,7 @@ std::string state_of(Fixture& f, const std::string& key) {
 
 } // namespace
 
-TEST_CASE("claimant: this process is alive; a reused pid, another boot or garbage is not") {
+TEST_CASE("claimant: this process is alive, not a reused pid, another boot or garbage") {
   const std::string& me = outbox_claimant();
   CHECK(claimant_alive(me));
   CHECK(claimant_this_boot(me));
