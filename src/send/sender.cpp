@@ -272,14 +272,19 @@ struct Sender::Impl {
   // reboot are treated as possibly sent).
   void mark_sending(const std::string& tenant, std::int64_t id) {
     std::lock_guard lock(shared.mu);
-    relaxed_transaction([&] {
-      SQLite::Statement upd(store().db(),
-                            "UPDATE whatsapp_messages SET send_state='sending' WHERE id=? AND "
-                            "tenant_id=? AND send_state='pending'");
-      upd.bind(1, id);
-      upd.bind(2, tenant);
-      upd.exec();
-    });
+    if (full_sync) store().db().exec("PRAGMA synchronous = NORMAL");
+    try {
+      // One statement: its own transaction, from the store's statement cache.
+      auto upd = store().prepare("UPDATE whatsapp_messages SET send_state='sending' WHERE id=? "
+                                 "AND tenant_id=? AND send_state='pending'");
+      upd->bind(1, id);
+      upd->bindNoCopy(2, tenant);
+      upd->exec();
+    } catch (...) {
+      if (full_sync) store().db().exec("PRAGMA synchronous = FULL");
+      throw;
+    }
+    if (full_sync) store().db().exec("PRAGMA synchronous = FULL");
   }
 
   Message load(const std::string& tenant, std::int64_t id) {
