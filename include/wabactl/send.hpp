@@ -286,13 +286,20 @@ struct OutboxClaim {
   std::string holder;    ///< the claimant (outbox_claimant()) of the earlier send, if any
 };
 
-/// This process as an outbox claim names it: "BOOT_ID PID START_TIME" (the kernel's boot id,
-/// and the start time from /proc, which tells a reused pid apart).
+/// This process as an outbox claim names it: "BOOT_ID PID START_TIME PID_NAMESPACE" (the
+/// kernel's boot id, the start time from /proc, which tells a reused pid apart, and the PID
+/// namespace the pid belongs to).
 const std::string& outbox_claimant();
 
 /// Whether the process a claim names still runs: false for a pid that is gone or reused,
-/// and for a claim made before the last boot.
+/// and for a claim made before the last boot. A process of another PID namespace (another
+/// container on this machine) cannot be looked up: it counts as alive.
 bool claimant_alive(const std::string& claimant);
+
+/// Whether claimant_alive() can tell: the claimant is well-formed, and of an earlier boot or
+/// of this PID namespace. A claim it cannot tell about (or one without a claimant, written by
+/// an older wabactl) is waited for, and counts as unknown once it is 15 minutes old.
+bool claimant_checkable(const std::string& claimant);
 
 /// Whether `claimant` was written during the current boot.
 bool claimant_this_boot(const std::string& claimant);

@@ -53,16 +53,27 @@ std::string start_time(long pid) {
   return {};
 }
 
+// The PID namespace (a container has its own): a pid means something only within it.
+const std::string& pid_namespace() {
+  static const std::string ns = [] {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink("/proc/self/ns/pid", ec);
+    return ec ? std::string() : target.string();
+  }();
+  return ns;
+}
+
 struct Claimant {
   std::string boot;
   long pid = 0;
   std::string started;
+  std::string pid_namespace;
 };
 
 std::optional<Claimant> parse_claimant(const std::string& text) {
   std::istringstream in(text);
   Claimant c;
-  if (!(in >> c.boot >> c.pid >> c.started) || c.pid <= 0) return std::nullopt;
+  if (!(in >> c.boot >> c.pid >> c.started >> c.pid_namespace) || c.pid <= 0) return std::nullopt;
   return c;
 }
 
@@ -513,7 +524,7 @@ struct Sender::Impl {
     for (;;) {
       std::string cutoff = iso_from_unix(now_ms() / 1000 - stale_pending_seconds);
       bool in_progress = c.state == "pending" || c.state == "sending";
-      if (in_progress && c.holder.empty() && c.timestamp < cutoff) {
+      if (in_progress && !claimant_checkable(c.holder) && c.timestamp < cutoff) {
         c.state = "unknown";
         return stored_outcome(p.request.tenant, c, key);
       }
@@ -771,7 +782,8 @@ void Sender::release(const PreparedSend& p, const OutboxClaim& claim, const std:
 
 const std::string& outbox_claimant() {
   static const std::string me =
-      fmt::format("{} {} {}", boot_id(), static_cast<long>(::getpid()), start_time(::getpid()));
+      fmt::format("{} {} {} {}", boot_id(), static_cast<long>(::getpid()), start_time(::getpid()),
+                  pid_namespace().empty() ? "-" : pid_namespace());
   return me;
 }
 
@@ -780,9 +792,16 @@ bool claimant_this_boot(const std::string& claimant) {
   return c && !boot_id().empty() && c->boot == boot_id();
 }
 
+bool claimant_checkable(const std::string& claimant) {
+  auto c = parse_claimant(claimant);
+  return c && (!claimant_this_boot(claimant) || c->pid_namespace == pid_namespace());
+}
+
 bool claimant_alive(const std::string& claimant) {
   auto c = parse_claimant(claimant);
   if (!c || !claimant_this_boot(claimant)) return false;
+  // A process of another PID namespace (container) cannot be looked up from here.
+  if (c->pid_namespace != pid_namespace()) return true;
   return start_time(c->pid) == c->started;
 }
 
@@ -791,8 +810,9 @@ Message resolve_send(Store& store, const std::string& tenant, const std::string&
   require_tenant(store, tenant);
   Message m;
   store.transaction([&] {
-    SQLite::Statement q(store.db(), "SELECT id, send_state, claimed_by FROM whatsapp_messages "
-                                    "WHERE tenant_id = ? AND idempotency_key = ?");
+    SQLite::Statement q(store.db(),
+                        "SELECT id, send_state, claimed_by, timestamp FROM whatsapp_messages "
+                        "WHERE tenant_id = ? AND idempotency_key = ?");
     q.bind(1, tenant);
     q.bind(2, key);
     if (!q.executeStep()) {
@@ -802,8 +822,10 @@ Message resolve_send(Store& store, const std::string& tenant, const std::string&
     std::int64_t id = q.getColumn(0).getInt64();
     std::string state = q.getColumn(1).isNull() ? "sent" : q.getColumn(1).getString();
     std::string holder = q.getColumn(2).isNull() ? "" : q.getColumn(2).getString();
-    bool orphaned =
-        (state == "pending" || state == "sending") && !holder.empty() && !claimant_alive(holder);
+    std::string cutoff = iso_from_unix(now_ms() / 1000 - stale_pending_seconds);
+    bool stale = !claimant_checkable(holder) && q.getColumn(3).getString() < cutoff;
+    bool orphaned = (state == "pending" || state == "sending") &&
+                    ((!holder.empty() && !claimant_alive(holder)) || stale);
     if (state != "unknown" && !orphaned) {
       bool live = state == "pending" || state == "sending";
       throw Error(Exit::usage,

@@ -261,12 +261,12 @@ TEST_CASE("cli send: SIGINT/SIGTERM in a batch settles its rows, and a re-run go
     // request is answered after it, and must be recorded as sent.
     e.graph.set_handler([&](const Recorded& r) -> std::optional<Reply> {
       if (r.path.find("/messages") == std::string::npos) return std::nullopt;
-      if (seen.fetch_add(1) + 1 == 30) {
+      int n = seen.fetch_add(1) + 1; // each request its own wamid
+      if (n == 30) {
         while (pid.load() == 0) std::this_thread::yield();
         ::kill(pid.load(), sig);
       }
-      return Reply{
-          200, fmt::format(R"({{"messages":[{{"id":"wamid.S{}"}}]}})", seen.load()), {}, 20};
+      return Reply{200, fmt::format(R"({{"messages":[{{"id":"wamid.S{}"}}]}})", n), {}, 20};
     });
     std::string csv = "to,text,idempotency_key\n";
     for (int i = 0; i < 99; ++i) csv += fmt::format("+15550000{:03},hi,k{}\n", i, i);
@@ -330,8 +330,9 @@ TEST_CASE("cli send: --json replays, unknown outcomes and --resolve") {
   // As a process that died while its request was out leaves it.
   {
     SQLite::Database db(e.w.db.string(), SQLite::OPEN_READWRITE);
-    db.exec("UPDATE whatsapp_messages SET send_state='sending', status='queued', "
-            "claimed_by='00000000-0000-0000-0000-000000000000 1 1' WHERE idempotency_key='k1'");
+    db.exec(
+        "UPDATE whatsapp_messages SET send_state='sending', status='queued', "
+        "claimed_by='00000000-0000-0000-0000-000000000000 1 1 pid:[1]' WHERE idempotency_key='k1'");
   }
   auto unknown = e.send(args);
   check_error(unknown, 75);

@@ -436,25 +436,35 @@ TEST_CASE("claimant: this process is alive, not a reused pid, another boot or ga
   const std::string& me = outbox_claimant();
   CHECK(claimant_alive(me));
   CHECK(claimant_this_boot(me));
+  CHECK(claimant_checkable(me));
   std::string boot = me.substr(0, me.find(' '));
+  std::string ns = me.substr(me.rfind(' ') + 1);
   // This pid with another start time: the pid was reused by a new process.
-  std::string reused = fmt::format("{} {} 1", boot, ::getpid());
+  std::string reused = fmt::format("{} {} 1 {}", boot, ::getpid(), ns);
   CHECK_FALSE(claimant_alive(reused));
   CHECK(claimant_this_boot(reused));
+  CHECK(claimant_checkable(reused));
   std::string other_boot = me;
   other_boot[0] = other_boot[0] == '0' ? '1' : '0';
   CHECK_FALSE(claimant_alive(other_boot));
   CHECK_FALSE(claimant_this_boot(other_boot));
-  for (const char* bad : {"", "x", "a b c d", "boot -5 1", "boot 0 1"}) {
+  CHECK(claimant_checkable(other_boot));
+  // A pid of another container: it cannot be looked up, so it is not declared dead.
+  std::string elsewhere = fmt::format("{} {} 1 pid:[1]", boot, ::getpid());
+  CHECK(claimant_alive(elsewhere));
+  CHECK_FALSE(claimant_checkable(elsewhere));
+  for (const char* bad : {"", "x", "a b c", "boot -5 1 ns", "boot 0 1 ns"}) {
     CAPTURE(bad);
     CHECK_FALSE(claimant_alive(bad));
+    CHECK_FALSE(claimant_checkable(bad));
   }
 }
 
 TEST_CASE("send: a claim left by a dead process is sent at once if its request had not left") {
   Fixture f;
   std::string me = outbox_claimant();
-  std::string dead = fmt::format("{} {} 1", me.substr(0, me.find(' ')), ::getpid());
+  std::string dead = fmt::format("{} {} 1 {}", me.substr(0, me.find(' ')), ::getpid(),
+                                 me.substr(me.rfind(' ') + 1));
   leave_claim(f, "orphan", "pending", dead);
   auto o = f.send(keyed("orphan"));
   CHECK(o.exit == Exit::ok);
@@ -476,7 +486,7 @@ TEST_CASE("send: a dead process's request that may have left is unknown until --
   Fixture f;
   std::string me = outbox_claimant();
   std::string boot = me.substr(0, me.find(' '));
-  std::string dead = fmt::format("{} {} 1", boot, ::getpid());
+  std::string dead = fmt::format("{} {} 1 {}", boot, ::getpid(), me.substr(me.rfind(' ') + 1));
   std::string before_reboot = me;
   before_reboot[0] = before_reboot[0] == '0' ? '1' : '0';
   leave_claim(f, "out", "sending", dead);
@@ -526,6 +536,15 @@ TEST_CASE("send: a dead process's request that may have left is unknown until --
   CHECK(code_of("other", "out") == Exit::not_found); // keys are per tenant
   CHECK(code_of("nobody", "out") == Exit::not_found);
   CHECK(state_of(f, "live") == "sending");
+  // A claim of another container cannot be checked: it may be resolved once 15 minutes old.
+  std::string elsewhere = fmt::format("{} {} 1 pid:[1]", boot, ::getpid());
+  leave_claim(f, "elsewhere", "sending", elsewhere);
+  CHECK(code_of("acme", "elsewhere") == Exit::usage);
+  f.store.db().exec("UPDATE whatsapp_messages SET timestamp='2020-01-01T00:00:00Z' WHERE "
+                    "idempotency_key='elsewhere'");
+  CHECK(f.send(keyed("elsewhere")).unknown);
+  CHECK(code_of("acme", "elsewhere") == Exit::ok);
+  CHECK(state_of(f, "elsewhere") == "sent");
 }
 
 TEST_CASE("send: a stop before the request leaves records it as not sent, for the next run") {
