@@ -32,7 +32,7 @@ _wabactl_spec() {
                       --header-text= --header-image= --header-video= --header-document=
                       --filename= --body-param= --button-param= --image= --caption= --video=
                       --audio= --document= --sticker= --reaction= --location= --name= --address=
-                      --batch= --rate= --concurrency= --dry-run" ;;
+                      --batch= --rate= --concurrency= --dry-run --resolve=" ;;
         "history") echo "--tenant= --phone= --contact= --direction= --limit= --before= --offset=" ;;
         "unread") echo "--tenant= --by-contact --watch" ;;
         "mark-read") echo "--tenant= --phone= --all --no-receipt" ;;

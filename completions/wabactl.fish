@@ -26,7 +26,7 @@ set -g __wabactl_value_flags --db --key-file --config --color --new-key-file --n
     --verify-token --api-version --graph-url --to --reply-to --contact-id --idempotency-key \
     --callback-data --text --template --lang --header-text --header-image --header-video \
     --header-document --filename --body-param --button-param --image --caption --video \
-    --audio --document --sticker --reaction --location --address --batch --rate --concurrency --phone \
+    --audio --document --sticker --reaction --location --address --batch --rate --concurrency --resolve --phone \
     --contact --direction --limit --before --offset --label --listen --ws-listen --max-body \
     --threads --max-streams --max-connections-per-address --head-timeout
 
@@ -167,6 +167,7 @@ complete -c wabactl -n '__wabactl_at send' -l batch -r -F -d 'send every row of 
 complete -c wabactl -n '__wabactl_at send' -l rate -x -d 'messages per second (default 80)'
 complete -c wabactl -n '__wabactl_at send' -l concurrency -x -d 'requests in flight'
 complete -c wabactl -n '__wabactl_at send' -l dry-run -d 'check the batch file without sending'
+complete -c wabactl -n '__wabactl_at send' -l resolve -x -d 'settle an unknown send: KEY sent|failed'
 
 # history
 complete -c wabactl -n '__wabactl_at history' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'

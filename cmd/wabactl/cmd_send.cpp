@@ -6,11 +6,15 @@
 #include "wabactl/util.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <ostream>
+#include <thread>
 
 namespace wabactl::cli {
 namespace {
@@ -48,7 +52,8 @@ struct SendOptions {
   int rate = 80;
   int concurrency = 8;
   bool dry_run = false;
-  bool batch_tuning = false; ///< --rate or --concurrency was given
+  bool batch_tuning = false;        ///< --rate or --concurrency was given
+  std::vector<std::string> resolve; ///< KEY sent|failed
 };
 
 [[noreturn]] void usage(const std::string& message, std::string hint = {}) {
@@ -175,7 +180,9 @@ void print_sent(Context& ctx, const SendOutcome& o) {
   const Message& m = *o.message;
   if (o.duplicate) ctx.note("idempotency key already used: nothing was sent again");
   if (ctx.globals.json) {
-    ctx.print_json(to_json(m));
+    auto j = to_json(m);
+    if (o.duplicate) j["replayed"] = true;
+    ctx.print_json(j);
     return;
   }
   std::string who = m.phone_number ? *m.phone_number : m.user_id.value_or("?");
@@ -196,19 +203,84 @@ void run_one(const SendOptions& o, Context& ctx) {
     std::string hint = fmt::format("set one with 'wabactl config set --tenant {} ...'", o.tenant);
     if (o.no_fallback) throw Error(Exit::not_found, what + ": nothing was sent", hint);
     auto link = wa_me_link(prepared);
+    if (ctx.globals.json)
+      ctx.print_json({{"fallback_url", link ? nlohmann::json(*link) : nullptr}});
     if (!link) {
       throw Error(Exit::not_configured,
                   what + ": nothing was sent, and a WhatsApp user id has no wa.me link", hint);
     }
-    ctx.out << *link << '\n';
+    if (!ctx.globals.json) ctx.out << *link << '\n';
     throw Error(Exit::not_configured, what + ": printed a wa.me link instead of sending", hint);
   }
   SharedStore shared(ctx.store());
   Sender sender(shared, std::move(*target), SendPolicy{}, steady_clock());
   SendOutcome outcome = sender.send(prepared);
+  if (outcome.unknown && ctx.globals.json && outcome.message) {
+    auto j = to_json(*outcome.message);
+    j["state"] = "unknown";
+    ctx.print_json(j);
+  }
   if (outcome.exit != Exit::ok) throw Error(outcome.exit, outcome.error, outcome.hint);
   print_sent(ctx, outcome);
 }
+
+void run_resolve(const SendOptions& o, Context& ctx) {
+  const std::string& key = o.resolve[0];
+  const std::string& how = o.resolve[1];
+  if (how != "sent" && how != "failed") {
+    usage(fmt::format("--resolve {} takes 'sent' or 'failed', not '{}'", key, how.substr(0, 32)),
+          "sent: it arrived, never send it again; failed: it did not, the next run sends it");
+  }
+  require_tenant_id(o.tenant);
+  Message m = resolve_send(ctx.store(), o.tenant, key, how == "sent");
+  if (ctx.globals.json) {
+    ctx.print_json(to_json(m));
+    return;
+  }
+  ctx.out << fmt::format("message {} (idempotency key '{}') resolved as {}\n", m.id, key, how);
+}
+
+// While a batch runs, SIGINT and SIGTERM are taken by a watcher thread (the other threads
+// block them) instead of ending the process: the batch stops taking rows and settles the
+// ones it holds. A second signal ends the process at once.
+class StopOnSignal {
+public:
+  StopOnSignal() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    watcher_ = std::thread([this] { watch(); });
+  }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+  ~StopOnSignal() {
+    done_.store(true);
+    watcher_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  const std::atomic<int>& signal() const { return signal_; }
+
+private:
+  void watch() {
+    const timespec tick{0, 50'000'000};
+    while (!done_.load()) {
+      int sig = sigtimedwait(&set_, nullptr, &tick);
+      if (sig <= 0) continue;
+      if (signal_.exchange(sig) != 0) {
+        std::signal(sig, SIG_DFL);
+        pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+        ::raise(sig);
+      }
+    }
+  }
+
+  sigset_t set_{};
+  sigset_t old_{};
+  std::atomic<int> signal_{0};
+  std::atomic<bool> done_{false};
+  std::thread watcher_;
+};
 
 // A one-line progress bar, redrawn in place on a terminal.
 class Progress {
@@ -252,7 +324,6 @@ void run_batch_file(const SendOptions& o, Context& ctx) {
     for (const auto& row : rows) {
       BatchResult r;
       r.row = row.row;
-      r.line = row.line;
       if (row.prepared) {
         ctx.print_json({{"row", row.row}, {"ok", true}, {"dry_run", true}});
         continue;
@@ -269,6 +340,7 @@ void run_batch_file(const SendOptions& o, Context& ctx) {
     }
     return;
   }
+  StopOnSignal stop;
   auto target = target_for(ctx, o.tenant);
   if (!target) {
     throw Error(
@@ -279,6 +351,7 @@ void run_batch_file(const SendOptions& o, Context& ctx) {
   BatchOptions options;
   options.rate = o.rate;
   options.concurrency = o.concurrency;
+  options.policy.stop = &stop.signal();
   SharedStore shared(ctx.store());
   Progress progress(ctx.err, rows.size(), ::isatty(STDERR_FILENO) == 1 && ctx.globals.quiet == 0);
   std::size_t done = 0;
@@ -292,17 +365,32 @@ void run_batch_file(const SendOptions& o, Context& ctx) {
   progress.finish();
   double secs = std::chrono::duration<double>(s.elapsed).count();
   ctx.note(fmt::format(
-      "batch: {} rows: {} sent, {} skipped (already sent), {} failed{} in {:.1f} s "
+      "batch: {} rows: {} sent, {} replayed (sent before), {} failed{}{} in {:.1f} s "
       "({:.0f} messages/s)",
-      rows.size(), s.sent, s.skipped, s.failed,
+      rows.size(), s.sent, s.replayed, s.failed,
+      s.unknown > 0 ? fmt::format(" ({} with an unknown outcome)", s.unknown) : std::string(),
       s.not_attempted > 0 ? fmt::format(", {} not attempted", s.not_attempted) : std::string(),
       secs, secs > 0 ? static_cast<double>(s.sent) / secs : 0.0));
+  if (s.signal != 0) {
+    throw Error(s.signal == SIGTERM ? Exit::terminated : Exit::interrupted,
+                fmt::format("stopped by {}: {} rows not sent",
+                            s.signal == SIGTERM ? "SIGTERM" : "SIGINT", s.not_attempted),
+                "run the same command again to go on: rows sent before are not sent twice");
+  }
   if (s.credentials_rejected) {
     throw Error(
         Exit::credentials,
         fmt::format("Meta rejected the access token of tenant '{}': the batch stopped", o.tenant),
         "set a new token with 'wabactl config set --access-token-file FILE', then run the "
         "batch again: rows with an idempotency_key that succeeded are skipped");
+  }
+  if (s.unknown > 0) {
+    throw Error(Exit::tempfail,
+                fmt::format("{} of {} rows have an unknown outcome ({} failed in all)", s.unknown,
+                            rows.size(), s.failed),
+                "they are the lines with \"state\": \"unknown\"; settle each with 'wabactl send "
+                "--tenant " +
+                    o.tenant + " --resolve KEY sent|failed'");
   }
   if (s.failed > 0) {
     throw Error(Exit::partial, fmt::format("{} of {} rows failed", s.failed, rows.size()),
@@ -311,6 +399,15 @@ void run_batch_file(const SendOptions& o, Context& ctx) {
 }
 
 void run(const SendOptions& o, Context& ctx) {
+  if (!o.resolve.empty()) {
+    if (o.batch || !o.to.empty() || o.text || o.template_name || o.image || o.video || o.audio ||
+        o.document || o.sticker || o.reaction || o.location || o.idempotency_key || o.dry_run ||
+        o.batch_tuning) {
+      usage("--resolve KEY sent|failed settles an earlier send: give it with --tenant only");
+    }
+    run_resolve(o, ctx);
+    return;
+  }
   if (o.batch) {
     if (!o.to.empty() || o.text || o.template_name || o.image || o.video || o.audio || o.document ||
         o.sticker || o.reaction || o.location || o.reply_to || o.idempotency_key ||
@@ -416,6 +513,10 @@ void setup_send(CLI::App& app, Context& ctx) {
           ->type_name("N")
           ->group("Batch");
   s->add_flag("--dry-run", o->dry_run, "check every row and file; send nothing")->group("Batch");
+  s->add_option("--resolve", o->resolve,
+                "settle a send whose outcome is unknown: it arrived (sent) or not (failed)")
+      ->expected(2)
+      ->type_name("KEY sent|failed");
   s->callback([o, rate, concurrency, &ctx] {
     o->batch_tuning = rate->count() > 0 || concurrency->count() > 0;
     run(*o, ctx);

@@ -19,6 +19,8 @@ enum class Exit : int {
   not_configured = 7,
   exists = 8,
   tempfail = 75,
+  interrupted = 130, ///< a batch stopped by SIGINT (128 + 2)
+  terminated = 143,  ///< a batch stopped by SIGTERM (128 + 15)
 };
 
 /// An error a user can act on: a message, the exit code and an optional hint.

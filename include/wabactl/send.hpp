@@ -4,8 +4,11 @@
 // idempotency keys, retries by Meta error class, rate limits, and batches.
 //
 // A send is recorded in whatsapp_messages (the outbox) before Meta is called and updated
-// with Meta's answer. A send whose outcome is unknown (the request left, no answer came)
-// is marked send_state='unknown' and never re-sent silently.
+// with Meta's answer. Its send_state: 'pending' (claimed by the process named in claimed_by,
+// the request has not left), 'sending' (the request may have left), 'sent' (Meta accepted
+// it: never sent again), 'retryable' or 'failed' (nothing was delivered: the next send with
+// its key tries again) or 'unknown' (the request left and no answer came: never re-sent
+// until `wabactl send --resolve` settles it).
 
 #include "wabactl/configs.hpp"
 #include "wabactl/error.hpp"
@@ -14,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -104,8 +108,10 @@ private:
 class RecipientSpacer {
 public:
   RecipientSpacer(std::chrono::nanoseconds gap, Clock& clock);
-  /// Reserves the recipient's next slot (at least `gap` after the previous one), sleeps
-  /// until it and returns its time.
+  /// Reserves the recipient's next slot (at least `gap` after the previous one) and returns
+  /// its time, without waiting for it.
+  std::chrono::nanoseconds reserve(const std::string& recipient);
+  /// reserve(), then sleeps until the slot.
   std::chrono::nanoseconds acquire(const std::string& recipient);
   /// Pushes the recipient's next slot to at least now + `delay` (after error 131056).
   void defer(const std::string& recipient, std::chrono::nanoseconds delay);
@@ -233,6 +239,9 @@ struct SendPolicy {
   std::chrono::milliseconds owner_poll{100};
   GraphTimeouts timeouts;
   GraphTimeouts upload_timeouts{std::chrono::milliseconds(5000), std::chrono::milliseconds(300000)};
+  /// Non-zero (the signal number) once the run must stop: no request leaves after that,
+  /// no retry is waited for, and what has not left is recorded as not sent.
+  const std::atomic<int>* stop = nullptr;
 };
 
 /// Where a tenant sends from.
@@ -257,8 +266,11 @@ struct SharedStore {
 
 /// The outcome of one send.
 struct SendOutcome {
-  Exit exit = Exit::ok;           ///< ok, rejected, credentials, tempfail
-  bool duplicate = false;         ///< the idempotency key was used before: nothing was sent now
+  Exit exit = Exit::ok; ///< ok, rejected, credentials, tempfail
+  /// The idempotency key's earlier send was accepted (or is unknown): nothing was sent now.
+  bool duplicate = false;
+  bool unknown = false;           ///< the outcome is unknown (`"state": "unknown"`)
+  bool not_sent = false;          ///< stopped (SendPolicy::stop) before the request left
   std::optional<Message> message; ///< the stored message (with its error, if any)
   std::optional<MetaError> meta_error;
   std::string error; ///< one line for users when exit != ok
@@ -271,10 +283,37 @@ struct OutboxClaim {
   bool owned = false;    ///< this caller sends it; else an earlier send holds the key
   std::string state;     ///< the earlier send's send_state when not owned
   std::string timestamp; ///< the earlier send's timestamp when not owned
+  std::string holder;    ///< the claimant (outbox_claimant()) of the earlier send, if any
 };
 
+/// This process as an outbox claim names it: "BOOT_ID PID START_TIME PID_NAMESPACE" (the
+/// kernel's boot id, the start time from /proc, which tells a reused pid apart, and the PID
+/// namespace the pid belongs to).
+const std::string& outbox_claimant();
+
+/// Whether the process a claim names still runs: false for a pid that is gone or reused,
+/// and for a claim made before the last boot. A process of another PID namespace (another
+/// container on this machine) cannot be looked up: it counts as alive.
+bool claimant_alive(const std::string& claimant);
+
+/// Whether claimant_alive() can tell: the claimant is well-formed, and of an earlier boot or
+/// of this PID namespace. A claim it cannot tell about (or one without a claimant, written by
+/// an older wabactl) is waited for, and counts as unknown once it is 15 minutes old.
+bool claimant_checkable(const std::string& claimant);
+
+/// Whether `claimant` was written during the current boot.
+bool claimant_this_boot(const std::string& claimant);
+
+/// Settles by hand a send whose outcome is unknown (or whose process died while its request
+/// was out): `delivered` marks it sent (its key is never sent again), else failed (the next
+/// send with the key tries again). Error(not_found) for an unknown key, Error(usage) when the
+/// key's send is settled already or still held by a live process.
+Message resolve_send(Store& store, const std::string& tenant, const std::string& key,
+                     bool delivered);
+
 /// The media ids of local files already uploaded in a batch, so a file that many rows send
-/// (a campaign's header image) goes to Meta once. A file is known by its path, size,
+/// (a campaign's header image) goes to Meta once, also when rows run concurrently: the first
+/// row to ask uploads it while the others wait for its id. A file is known by its path, size,
 /// modification time and MIME type: one changed during the batch is uploaded again.
 /// Thread-safe.
 class UploadCache {
@@ -288,12 +327,18 @@ public:
   };
   /// The file's identity as it is now; nullopt when it cannot be read (it is then not cached).
   static std::optional<Key> key_of(const MediaSource& file);
-  std::optional<std::string> find(const Key& key);
+  /// The file's media id; nullopt when the caller is to upload it (no other caller is), and
+  /// must then call remember() or forget(). Waits while another caller uploads it.
+  std::optional<std::string> find_or_claim(const Key& key);
+  /// The upload claimed by find_or_claim() gave `media_id`.
   void remember(const Key& key, std::string media_id);
+  /// The upload claimed by find_or_claim() failed: the next caller tries it.
+  void forget(const Key& key);
 
 private:
   std::mutex mu_;
-  std::map<Key, std::string> ids_;
+  std::condition_variable done_;
+  std::map<Key, std::optional<std::string>> ids_; ///< nullopt while its upload runs
 };
 
 /// Sends prepared messages for one tenant through one reusable connection. Use one Sender
@@ -339,8 +384,7 @@ struct BatchLimits {
 
 /// One row of a batch file: a request, or why the row is malformed.
 struct BatchRow {
-  std::size_t row = 0;  ///< 1-based data row
-  std::size_t line = 0; ///< 1-based line in the file where the row starts
+  std::size_t row = 0; ///< the file's line number where the row starts (a CSV header is 1)
   std::optional<PreparedSend> prepared;
   std::string error; ///< set when the row is malformed
 };
@@ -348,7 +392,7 @@ struct BatchRow {
 /// Reads a CSV (RFC 4180, header row) or JSON Lines batch file (by extension .csv/.jsonl,
 /// else by its first byte) for `tenant` and validates every row. File-level problems
 /// (unreadable, too big, bad header, too many rows) throw Error(usage); a malformed row is
-/// returned with its error and line number.
+/// returned with its error, which names its line.
 std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::string& tenant,
                                  const BatchLimits& limits = {});
 
@@ -361,10 +405,10 @@ struct BatchOptions {
 
 /// One row's result, as printed on stdout.
 struct BatchResult {
-  std::size_t row = 0;
-  std::size_t line = 0;
+  std::size_t row = 0; ///< the file's line number
   bool ok = false;
-  bool skipped = false; ///< its idempotency key had already succeeded
+  bool replayed = false; ///< its idempotency key had already succeeded: nothing was sent now
+  bool unknown = false;  ///< its outcome is unknown: `--resolve` settles it
   std::optional<Message> message;
   std::optional<int> code; ///< Meta's error code (none for local errors)
   std::string title;
@@ -372,23 +416,28 @@ struct BatchResult {
   Exit exit = Exit::ok;
 };
 
-/// The batch line of CONTRACT.md §2: {"row", "ok", "message_id", "status"} or
-/// {"row", "ok": false, "error": {"code", "title", "details"}}.
+/// The batch line of CONTRACT.md §2: {"row", "ok", "message_id", "status"} (with
+/// "replayed": true for a key sent before) or {"row", "ok": false, "error": {"code", "title",
+/// "details"}} (with "state": "unknown" when its outcome is unknown).
 nlohmann::json to_json(const BatchResult& result);
 
 struct BatchSummary {
   std::size_t sent = 0;
-  std::size_t skipped = 0;
+  std::size_t replayed = 0;
   std::size_t failed = 0;
-  std::size_t not_attempted = 0;     ///< left out after the token was rejected
+  std::size_t unknown = 0;           ///< failed with an unknown outcome (also in `failed`)
+  std::size_t not_attempted = 0;     ///< left out after the token was rejected or a signal
   bool credentials_rejected = false; ///< Meta rejected the token: the batch stopped
+  int signal = 0;                    ///< the signal that stopped the batch (policy.stop)
   std::chrono::nanoseconds elapsed{0};
 };
 
 /// Sends the valid rows concurrently (one Sender and connection per worker), under one
 /// RateLimiter for the phone number and per-recipient spacing; calls `on_result` (under a
-/// lock, in completion order) for every row, malformed ones included. Stops starting rows
-/// when Meta rejects the token.
+/// lock, in row order) for every row, malformed ones included. Stops starting rows when Meta
+/// rejects the token (the rest are reported as not attempted) or when options.policy.stop is
+/// set: then the rows taken are settled (finished if their request left, else released as
+/// not sent) and reported, and the rows not taken are counted as not attempted.
 BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector<BatchRow>& rows,
                        const BatchOptions& options, Clock& clock,
                        const std::function<void(const BatchResult&)>& on_result);

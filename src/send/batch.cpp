@@ -373,8 +373,7 @@ std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::s
   rows.reserve(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
     BatchRow row;
-    row.row = i + 1;
-    row.line = records[i].line;
+    row.row = records[i].line;
     row.error = records[i].error;
     if (row.error.empty()) {
       try {
@@ -383,7 +382,7 @@ std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::s
           auto [it, fresh] = keys.emplace(*r.idempotency_key, row.row);
           if (!fresh) {
             throw Error(Exit::usage,
-                        fmt::format("idempotency_key repeats the one of row {}", it->second));
+                        fmt::format("idempotency_key repeats the one of line {}", it->second));
           }
         }
         row.prepared = prepare_send(r);
@@ -391,7 +390,7 @@ std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::s
         row.error = e.what();
       }
     }
-    if (!row.error.empty()) row.error = fmt::format("line {}: {}", row.line, row.error);
+    if (!row.error.empty()) row.error = fmt::format("line {}: {}", row.row, row.error);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -404,7 +403,7 @@ json to_json(const BatchResult& r) {
               {"message_id",
                r.message && r.message->message_id ? json(*r.message->message_id) : json(nullptr)},
               {"status", r.message ? json(r.message->status) : json(nullptr)}};
-    if (r.skipped) j["skipped"] = true;
+    if (r.replayed) j["replayed"] = true;
     return j;
   }
   json j = {{"row", r.row},
@@ -414,8 +413,214 @@ json to_json(const BatchResult& r) {
               {"title", r.title},
               {"details", r.details}}}};
   if (r.message) j["id"] = std::to_string(r.message->id);
+  if (r.unknown) j["state"] = "unknown";
   return j;
 }
+
+namespace {
+
+// One run of run_batch(): workers take rows in file order (claimed in the outbox a group at
+// a time), send them, and hand their results back to be printed in row order.
+class BatchRun {
+public:
+  BatchRun(SharedStore& store, const SendTarget& target, std::vector<BatchRow>& rows,
+           const BatchOptions& options, Clock& clock,
+           const std::function<void(const BatchResult&)>& on_result)
+      : store_(store), target_(target), rows_(rows), options_(options), clock_(clock),
+        on_result_(on_result), limiter_(options.rate, clock), spacer_(options.recipient_gap, clock),
+        results_(rows.size()),
+        // About a tenth of a second of sending ahead: one commit for many rows.
+        group_(std::clamp<std::size_t>(static_cast<std::size_t>(options.rate) / 10, 1, 64)) {}
+
+  BatchSummary run() {
+    started_ = clock_.now();
+    std::size_t valid = static_cast<std::size_t>(
+        std::count_if(rows_.begin(), rows_.end(), [](const BatchRow& r) { return r.prepared; }));
+    std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(options_.concurrency),
+                                                std::max<std::size_t>(valid, 1));
+    std::vector<Sender> senders;
+    senders.reserve(workers);
+    for (std::size_t w = 0; w < workers; ++w) {
+      senders.emplace_back(store_, target_, options_.policy, clock_, &limiter_, &spacer_,
+                           &uploads_);
+    }
+    std::vector<std::thread> threads;
+    for (std::size_t w = 1; w < workers; ++w) {
+      threads.emplace_back([this, &senders, w] { guarded(senders[w], w); });
+    }
+    guarded(senders[0], 0);
+    for (auto& t : threads) t.join();
+    if (failure_) std::rethrow_exception(failure_);
+    summary_.credentials_rejected = rejected_.load();
+    summary_.signal = signal();
+    summary_.not_attempted += rows_.size() - next_row_; // left untaken after a signal
+    summary_.elapsed = clock_.now() - started_;
+    return summary_;
+  }
+
+private:
+  enum class Kind { sent, replayed, failed, not_attempted };
+  struct Settled {
+    BatchResult result;
+    Kind kind;
+  };
+  struct Item {
+    std::size_t index;
+    OutboxClaim claim;
+  };
+
+  int signal() const { return options_.policy.stop ? options_.policy.stop->load() : 0; }
+  bool stopping() const { return rejected_.load() || signal() != 0; }
+
+  // Workers open their connections 1 ms apart: 32 connects in one instant overflow a small
+  // listen queue (cpp-httplib's holds 5), and each SYN the server drops costs a 1 s
+  // retransmit, a request that holds its place in the rate window that long.
+  void guarded(Sender& sender, std::size_t w) {
+    try {
+      clock_.sleep_until(started_ + std::chrono::milliseconds(w));
+      while (auto item = take(sender)) send_row(sender, *item);
+    } catch (...) {
+      std::lock_guard lock(failure_mu_);
+      if (!failure_) failure_ = std::current_exception();
+      rejected_.store(true);
+    }
+  }
+
+  // Records a row's result and prints every result that is next in row order.
+  void settle(std::size_t index, BatchResult result, Kind kind) {
+    std::lock_guard lock(out_mu_);
+    results_[index] = Settled{std::move(result), kind};
+    while (printed_ < results_.size() && results_[printed_]) {
+      Settled& s = *results_[printed_];
+      switch (s.kind) {
+      case Kind::sent:
+        summary_.sent++;
+        break;
+      case Kind::replayed:
+        summary_.replayed++;
+        break;
+      case Kind::failed:
+        summary_.failed++;
+        if (s.result.unknown) summary_.unknown++;
+        break;
+      case Kind::not_attempted:
+        summary_.not_attempted++;
+        break;
+      }
+      on_result_(s.result);
+      results_[printed_].reset();
+      ++printed_;
+    }
+  }
+
+  void not_attempted(std::size_t index, const std::string& why) {
+    BatchResult res;
+    res.row = rows_[index].row;
+    res.exit = Exit::credentials;
+    res.title = "not attempted";
+    res.details = why;
+    settle(index, std::move(res), Kind::not_attempted);
+  }
+
+  // The next row to send and its claim; nullopt when none is left, or after a signal.
+  std::optional<Item> take(Sender& sender) {
+    std::lock_guard lock(queue_mu_);
+    if (claimed_.empty()) {
+      std::vector<std::size_t> picked;
+      std::vector<const PreparedSend*> sends;
+      while (next_row_ < rows_.size() && sends.size() < group_ && signal() == 0) {
+        std::size_t index = next_row_++;
+        BatchRow& row = rows_[index];
+        if (!row.prepared) {
+          BatchResult res;
+          res.row = row.row;
+          res.exit = Exit::usage;
+          res.title = "invalid row";
+          res.details = row.error;
+          settle(index, std::move(res), Kind::failed);
+        } else if (rejected_.load()) {
+          not_attempted(index, "Meta rejected the access token earlier in this batch");
+        } else {
+          picked.push_back(index);
+          sends.push_back(&*row.prepared);
+        }
+      }
+      if (sends.empty()) return std::nullopt;
+      auto claims = sender.claim(sends);
+      for (std::size_t k = 0; k < claims.size(); ++k) claimed_.push_back({picked[k], claims[k]});
+    }
+    Item item = claimed_.front();
+    claimed_.pop_front();
+    return item;
+  }
+
+  void send_row(Sender& sender, const Item& item) {
+    BatchRow& row = rows_[item.index];
+    if (rejected_.load()) {
+      sender.release(*row.prepared, item.claim, "not attempted: Meta rejected the token");
+      not_attempted(item.index, "Meta rejected the access token earlier in this batch");
+      return;
+    }
+    BatchResult res;
+    res.row = row.row;
+    SendOutcome o;
+    try {
+      o = sender.send_claimed(*row.prepared, item.claim);
+    } catch (const Error& e) {
+      o.exit = e.code();
+      o.error = e.what();
+    }
+    res.message = o.message;
+    res.exit = o.exit;
+    if (o.exit == Exit::ok) {
+      res.ok = true;
+      res.replayed = o.duplicate;
+      settle(item.index, std::move(res), o.duplicate ? Kind::replayed : Kind::sent);
+      return;
+    }
+    if (o.not_sent) {
+      not_attempted(item.index, o.error);
+      return;
+    }
+    if (o.exit == Exit::credentials) rejected_.store(true);
+    res.unknown = o.unknown;
+    if (o.meta_error && o.meta_error->code != 0) res.code = o.meta_error->code;
+    if (o.meta_error) {
+      res.title = o.meta_error->title;
+      res.details = o.meta_error->details.empty() ? o.error : o.meta_error->details;
+    } else {
+      res.title = o.error;
+    }
+    settle(item.index, std::move(res), Kind::failed);
+  }
+
+  SharedStore& store_;
+  const SendTarget& target_;
+  std::vector<BatchRow>& rows_;
+  const BatchOptions& options_;
+  Clock& clock_;
+  const std::function<void(const BatchResult&)>& on_result_;
+  RateLimiter limiter_;
+  RecipientSpacer spacer_;
+  UploadCache uploads_;
+  std::chrono::nanoseconds started_{0};
+  std::atomic<bool> rejected_{false}; ///< Meta rejected the token (or a worker failed)
+
+  std::mutex out_mu_;
+  BatchSummary summary_;
+  std::vector<std::optional<Settled>> results_; ///< settled, not yet printed
+  std::size_t printed_ = 0;
+
+  std::mutex queue_mu_;
+  const std::size_t group_;
+  std::size_t next_row_ = 0;
+  std::deque<Item> claimed_;
+
+  std::mutex failure_mu_;
+  std::exception_ptr failure_;
+};
+
+} // namespace
 
 BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector<BatchRow>& rows,
                        const BatchOptions& options, Clock& clock,
@@ -423,154 +628,7 @@ BatchSummary run_batch(SharedStore& store, const SendTarget& target, std::vector
   if (options.concurrency < 1 || options.concurrency > 32) {
     throw Error(Exit::usage, "--concurrency must be between 1 and 32");
   }
-  RateLimiter limiter(options.rate, clock);
-  RecipientSpacer spacer(options.recipient_gap, clock);
-  BatchSummary summary;
-  std::mutex out_mu;
-  std::atomic<bool> stop{false};
-  auto started = clock.now();
-  // Rows are claimed in the outbox a group at a time (one commit for many rows), about a
-  // tenth of a second of sending ahead.
-  const std::size_t group =
-      std::clamp<std::size_t>(static_cast<std::size_t>(options.rate) / 10, 1, 64);
-  std::mutex queue_mu;
-  std::size_t next_row = 0;
-  std::deque<std::pair<std::size_t, OutboxClaim>> claimed;
-
-  enum class Kind { sent, skipped, failed, not_attempted };
-  auto report = [&](const BatchResult& r, Kind kind) {
-    std::lock_guard lock(out_mu);
-    switch (kind) {
-    case Kind::sent:
-      summary.sent++;
-      break;
-    case Kind::skipped:
-      summary.skipped++;
-      break;
-    case Kind::failed:
-      summary.failed++;
-      break;
-    case Kind::not_attempted:
-      summary.not_attempted++;
-      break;
-    }
-    on_result(r);
-  };
-  auto result_for = [](const BatchRow& row) {
-    BatchResult res;
-    res.row = row.row;
-    res.line = row.line;
-    return res;
-  };
-  auto not_attempted = [&](const BatchRow& row) {
-    BatchResult res = result_for(row);
-    res.exit = Exit::credentials;
-    res.title = "not attempted";
-    res.details = "Meta rejected the access token earlier in this batch";
-    report(res, Kind::not_attempted);
-  };
-
-  // The next row to send and its claim; nullopt when none is left.
-  auto take = [&](Sender& sender) -> std::optional<std::pair<std::size_t, OutboxClaim>> {
-    std::lock_guard lock(queue_mu);
-    if (claimed.empty()) {
-      std::vector<std::size_t> picked;
-      std::vector<const PreparedSend*> sends;
-      while (next_row < rows.size() && sends.size() < group) {
-        BatchRow& row = rows[next_row++];
-        if (!row.prepared) {
-          BatchResult res = result_for(row);
-          res.exit = Exit::usage;
-          res.title = "invalid row";
-          res.details = row.error;
-          report(res, Kind::failed);
-        } else if (stop.load()) {
-          not_attempted(row);
-        } else {
-          picked.push_back(static_cast<std::size_t>(&row - rows.data()));
-          sends.push_back(&*row.prepared);
-        }
-      }
-      if (sends.empty()) return std::nullopt;
-      auto claims = sender.claim(sends);
-      for (std::size_t k = 0; k < claims.size(); ++k) claimed.emplace_back(picked[k], claims[k]);
-    }
-    auto item = claimed.front();
-    claimed.pop_front();
-    return item;
-  };
-
-  auto work = [&](Sender& sender) {
-    while (auto item = take(sender)) {
-      BatchRow& row = rows[item->first];
-      if (stop.load()) {
-        sender.release(*row.prepared, item->second, "not attempted: Meta rejected the token");
-        not_attempted(row);
-        continue;
-      }
-      BatchResult res = result_for(row);
-      SendOutcome o;
-      try {
-        o = sender.send_claimed(*row.prepared, item->second);
-      } catch (const Error& e) {
-        o.exit = e.code();
-        o.error = e.what();
-      }
-      res.message = o.message;
-      res.exit = o.exit;
-      if (o.exit == Exit::ok) {
-        res.ok = true;
-        res.skipped = o.duplicate;
-        report(res, o.duplicate ? Kind::skipped : Kind::sent);
-        continue;
-      }
-      if (o.exit == Exit::credentials) stop.store(true);
-      if (o.meta_error && o.meta_error->code != 0) res.code = o.meta_error->code;
-      if (o.meta_error) {
-        res.title = o.meta_error->title;
-        res.details = o.meta_error->details.empty() ? o.error : o.meta_error->details;
-      } else {
-        res.title = o.error;
-      }
-      report(res, Kind::failed);
-    }
-  };
-
-  std::size_t valid = static_cast<std::size_t>(
-      std::count_if(rows.begin(), rows.end(), [](const BatchRow& r) { return r.prepared; }));
-  std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(options.concurrency),
-                                              std::max<std::size_t>(valid, 1));
-  UploadCache uploads;
-  std::vector<Sender> senders;
-  senders.reserve(workers);
-  for (std::size_t w = 0; w < workers; ++w) {
-    senders.emplace_back(store, target, options.policy, clock, &limiter, &spacer, &uploads);
-  }
-  std::exception_ptr failure;
-  std::mutex failure_mu;
-  // Workers open their connections 1 ms apart: 32 connects in one instant overflow a small
-  // listen queue (cpp-httplib's holds 5), and each SYN the server drops costs a 1 s
-  // retransmit, a request that holds its place in the rate window that long.
-  auto guarded = [&](Sender& sender, std::size_t w) {
-    try {
-      clock.sleep_until(started + std::chrono::milliseconds(w));
-      work(sender);
-    } catch (...) {
-      std::lock_guard lock(failure_mu);
-      if (!failure) failure = std::current_exception();
-      stop.store(true);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (std::size_t w = 1; w < workers; ++w) {
-    threads.emplace_back([&, w] { guarded(senders[w], w); });
-  }
-  guarded(senders[0], 0);
-  for (auto& t : threads) t.join();
-  if (failure) std::rethrow_exception(failure);
-  summary.credentials_rejected = stop.load();
-  summary.elapsed = clock.now() - started;
-  return summary;
+  return BatchRun(store, target, rows, options, clock, on_result).run();
 }
 
 } // namespace wabactl

@@ -83,15 +83,17 @@ void RateLimiter::Grant::finish() {
 RecipientSpacer::RecipientSpacer(std::chrono::nanoseconds gap, Clock& clock)
     : clock_(clock), gap_(gap) {}
 
+std::chrono::nanoseconds RecipientSpacer::reserve(const std::string& recipient) {
+  std::lock_guard lock(mu_);
+  auto now = clock_.now();
+  auto it = next_.find(recipient);
+  auto slot = it == next_.end() || it->second < now ? now : it->second;
+  next_[recipient] = slot + gap_;
+  return slot;
+}
+
 std::chrono::nanoseconds RecipientSpacer::acquire(const std::string& recipient) {
-  std::chrono::nanoseconds slot;
-  {
-    std::lock_guard lock(mu_);
-    auto now = clock_.now();
-    auto it = next_.find(recipient);
-    slot = it == next_.end() || it->second < now ? now : it->second;
-    next_[recipient] = slot + gap_;
-  }
+  auto slot = reserve(recipient);
   clock_.sleep_until(slot);
   return slot;
 }
@@ -115,16 +117,33 @@ std::optional<UploadCache::Key> UploadCache::key_of(const MediaSource& file) {
              file.mime_type};
 }
 
-std::optional<std::string> UploadCache::find(const Key& key) {
-  std::lock_guard lock(mu_);
-  auto it = ids_.find(key);
-  if (it == ids_.end()) return std::nullopt;
-  return it->second;
+std::optional<std::string> UploadCache::find_or_claim(const Key& key) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    auto it = ids_.find(key);
+    if (it == ids_.end()) {
+      ids_.emplace(key, std::nullopt);
+      return std::nullopt;
+    }
+    if (it->second) return it->second;
+    done_.wait(lock);
+  }
 }
 
 void UploadCache::remember(const Key& key, std::string media_id) {
-  std::lock_guard lock(mu_);
-  ids_.insert_or_assign(key, std::move(media_id));
+  {
+    std::lock_guard lock(mu_);
+    ids_.insert_or_assign(key, std::move(media_id));
+  }
+  done_.notify_all();
+}
+
+void UploadCache::forget(const Key& key) {
+  {
+    std::lock_guard lock(mu_);
+    ids_.erase(key);
+  }
+  done_.notify_all();
 }
 
 } // namespace wabactl

@@ -11,7 +11,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <unistd.h>
 
 namespace wabactl {
 namespace {
@@ -20,9 +23,59 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
-// A pending row older than this belongs to a process that died mid-send: no send lives
-// that long (5 attempts with a 30 s timeout, backoff capped, plus an upload).
+// A pending row without a claimant (written before claims named their process) and older
+// than this belongs to a process that died mid-send: no send lives that long.
 constexpr std::int64_t stale_pending_seconds = 15 * 60;
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+const std::string& boot_id() {
+  static const std::string id = first_line("/proc/sys/kernel/random/boot_id");
+  return id;
+}
+
+// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. The
+// fields after the command name (which may hold spaces and parentheses) start at field 3.
+std::string start_time(long pid) {
+  std::string stat = first_line(fmt::format("/proc/{}/stat", pid));
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream fields(stat.substr(close + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22) return field;
+  }
+  return {};
+}
+
+// The PID namespace (a container has its own): a pid means something only within it.
+const std::string& pid_namespace() {
+  static const std::string ns = [] {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink("/proc/self/ns/pid", ec);
+    return ec ? std::string() : target.string();
+  }();
+  return ns;
+}
+
+struct Claimant {
+  std::string boot;
+  long pid = 0;
+  std::string started;
+  std::string pid_namespace;
+};
+
+std::optional<Claimant> parse_claimant(const std::string& text) {
+  std::istringstream in(text);
+  Claimant c;
+  if (!(in >> c.boot >> c.pid >> c.started >> c.pid_namespace) || c.pid <= 0) return std::nullopt;
+  return c;
+}
 
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -30,7 +83,8 @@ std::string dump(const json& j) {
 
 // The result of one Graph exchange after retries.
 struct Exchange {
-  enum class Kind { ok, meta_error, unknown, unreachable } kind = Kind::ok;
+  // stopped: SendPolicy::stop was set before this attempt left (earlier ones were answered)
+  enum class Kind { ok, meta_error, unknown, unreachable, stopped } kind = Kind::ok;
   HttpResult result;
   std::optional<MetaError> error;
   int attempts = 0;
@@ -120,39 +174,66 @@ struct Sender::Impl {
         "INSERT INTO whatsapp_messages(contact_id, phone_number, user_id, conversation, type, "
         "message_text, media_url, media_type, template_name, reply_to, timestamp, "
         "callback_data, request, payload, tenant_id, direction, status, status_rank, "
-        "created_at, idempotency_key, send_state) "
-        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'outgoing','queued',0,?,?,'pending') "
+        "created_at, idempotency_key, send_state, claimed_by) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'outgoing','queued',0,?,?,'pending',?) "
         "ON CONFLICT DO NOTHING");
     write_columns(ins, 1, p, body, reply_to, now);
     ins.bind(15, r.tenant);
     ins.bind(16, now);
     bind_opt(ins, 17, r.idempotency_key);
+    ins.bind(18, outbox_claimant());
     if (ins.exec() == 1) {
       c.id = store().db().getLastInsertRowid();
       c.owned = true;
       return c;
     }
-    SQLite::Statement q(store().db(), "SELECT id, send_state, timestamp FROM whatsapp_messages "
-                                      "WHERE tenant_id = ? AND idempotency_key = ?");
+    SQLite::Statement q(store().db(),
+                        "SELECT id, send_state, timestamp, claimed_by FROM whatsapp_messages "
+                        "WHERE tenant_id = ? AND idempotency_key = ?");
     q.bind(1, r.tenant);
     q.bind(2, *r.idempotency_key);
     if (!q.executeStep()) throw Error(Exit::internal, "the outbox row vanished during its claim");
     c.id = q.getColumn(0).getInt64();
     c.state = q.getColumn(1).isNull() ? "sent" : q.getColumn(1).getString();
     c.timestamp = q.getColumn(2).getString();
-    if (c.state != "retryable") return c;
-    // The first attempt failed without reaching a recipient: this run sends it again,
-    // with the content it was asked for now.
+    c.holder = q.getColumn(3).isNull() ? "" : q.getColumn(3).getString();
+    bool in_progress = c.state == "pending" || c.state == "sending";
+    bool dead = in_progress && !c.holder.empty() && !claimant_alive(c.holder);
+    if (dead && (c.state == "sending" || !claimant_this_boot(c.holder))) {
+      // Its process ended while the request was out, or before a reboot (which may have
+      // undone the unsynced mark 'sending'): whether Meta has it, nobody knows.
+      SQLite::Statement unk(store().db(),
+                            "UPDATE whatsapp_messages SET send_state='unknown', error_title=? "
+                            "WHERE id=? AND send_state=? AND claimed_by=?");
+      unk.bind(1, "outcome unknown: the process sending it ended before Meta answered");
+      unk.bind(2, c.id);
+      unk.bind(3, c.state);
+      unk.bind(4, c.holder);
+      unk.exec();
+      c.state = "unknown";
+      return c;
+    }
+    // Nothing was delivered (Meta refused it, it failed on the way, or its process ended
+    // before the request left): this run sends it, with the content it was asked for now.
+    if (!(c.state == "retryable" || c.state == "failed" || dead)) return c;
     SQLite::Statement upd(
         store().db(),
         "UPDATE whatsapp_messages SET contact_id=?, phone_number=?, user_id=?, conversation=?, "
         "type=?, message_text=?, media_url=?, media_type=?, template_name=?, reply_to=?, "
         "timestamp=?, callback_data=?, request=?, payload=?, status='queued', status_rank=0, "
         "send_state='pending', error_code=NULL, error_title=NULL, error_details=NULL, "
-        "fbtrace_id=NULL WHERE id=? AND tenant_id=? AND send_state='retryable'");
+        "fbtrace_id=NULL, claimed_by=? WHERE id=? AND tenant_id=? AND send_state=? AND "
+        "claimed_by IS ?");
     write_columns(upd, 1, p, body, reply_to, now);
-    upd.bind(15, c.id);
-    upd.bind(16, r.tenant);
+    upd.bind(15, outbox_claimant());
+    upd.bind(16, c.id);
+    upd.bind(17, r.tenant);
+    upd.bind(18, c.state);
+    if (c.holder.empty()) {
+      upd.bind(19);
+    } else {
+      upd.bind(19, c.holder);
+    }
     c.owned = upd.exec() == 1;
     return c;
   }
@@ -190,6 +271,26 @@ struct Sender::Impl {
     if (full_sync) store().db().exec("PRAGMA synchronous = NORMAL");
     try {
       store().transaction(fn);
+    } catch (...) {
+      if (full_sync) store().db().exec("PRAGMA synchronous = FULL");
+      throw;
+    }
+    if (full_sync) store().db().exec("PRAGMA synchronous = FULL");
+  }
+
+  // The request is about to leave: from now on a death of this process leaves its outcome
+  // unknown. Unsynced: it must survive this process, not the machine (claims made before a
+  // reboot are treated as possibly sent).
+  void mark_sending(const std::string& tenant, std::int64_t id) {
+    std::lock_guard lock(shared.mu);
+    if (full_sync) store().db().exec("PRAGMA synchronous = NORMAL");
+    try {
+      // One statement: its own transaction, from the store's statement cache.
+      auto upd = store().prepare("UPDATE whatsapp_messages SET send_state='sending' WHERE id=? "
+                                 "AND tenant_id=? AND send_state='pending'");
+      upd->bind(1, id);
+      upd->bindNoCopy(2, tenant);
+      upd->exec();
     } catch (...) {
       if (full_sync) store().db().exec("PRAGMA synchronous = FULL");
       throw;
@@ -323,13 +424,30 @@ struct Sender::Impl {
     return milliseconds(pick(rng));
   }
 
+  bool stopping() const { return policy.stop != nullptr && policy.stop->load() != 0; }
+
+  // Sleeps until `t`; with a stop flag, in steps that end early once it is set.
+  void pause_until(nanoseconds t) {
+    if (policy.stop == nullptr) {
+      clock.sleep_until(t);
+      return;
+    }
+    while (!stopping() && clock.now() < t) {
+      clock.sleep_until(std::min<nanoseconds>(t, clock.now() + milliseconds(50)));
+    }
+  }
+
   Exchange exchange(Call call, const std::string& recipient,
                     const std::function<HttpResult()>& perform) {
     Exchange x;
     for (int attempt = 1; attempt <= policy.max_attempts; ++attempt) {
-      x.attempts = attempt;
       RateLimiter::Grant grant;
       if (call == Call::message && limiter != nullptr) grant = limiter->acquire();
+      if (stopping()) {
+        x.kind = Exchange::Kind::stopped;
+        return x;
+      }
+      x.attempts = attempt;
       x.result = perform();
       grant.finish();
       if (x.result.ok()) {
@@ -365,7 +483,7 @@ struct Sender::Impl {
         }
         delay = std::max<nanoseconds>(delay, asked);
       }
-      clock.sleep_for(delay);
+      pause_until(clock.now() + delay);
     }
     return x;
   }
@@ -382,27 +500,21 @@ struct Sender::Impl {
     }
     const Message& m = *o.message;
     if (c.state == "sent") return o;
-    if (c.state == "failed") {
-      o.exit = Exit::rejected;
-      o.error = fmt::format(
-          "the send with idempotency key '{}' failed before (message {}): {}", key, m.id,
-          m.error ? fmt::format("Meta error {}: {}", m.error->code, m.error->title)
-                  : std::string("rejected"));
-      std::string advice = m.error ? advice_for(m.error->code) : std::string();
-      o.hint = advice.empty() ? "it is not sent again; fix the cause and use a new key" : advice;
-      if (m.error)
-        o.meta_error = MetaError{
-            0, m.error->code, 0, {}, m.error->title, m.error->title, m.error->details, {}, false};
-      return o;
-    }
     o.exit = Exit::tempfail;
+    o.unknown = true;
     o.error = fmt::format("the outcome of the send with idempotency key '{}' (message {}) is "
                           "unknown: it was not sent again",
                           key, m.id);
-    o.hint = fmt::format("see 'wabactl status --tenant {} {}'; if it never arrived, send it with "
-                         "a new --idempotency-key",
-                         tenant, m.id);
+    o.hint = resolve_hint(tenant, m.id, key);
     return o;
+  }
+
+  static std::string resolve_hint(const std::string& tenant, std::int64_t id,
+                                  const std::string& key) {
+    return fmt::format("see whether it arrived ('wabactl status --tenant {0} {1}'), then settle "
+                       "it: 'wabactl send --tenant {0} --resolve {2} sent' if it did, '... "
+                       "--resolve {2} failed' to send it again on the next run",
+                       tenant, id, key);
   }
 
   SendOutcome wait_for_owner(const PreparedSend& p, const json& body,
@@ -411,12 +523,15 @@ struct Sender::Impl {
     auto deadline = clock.now() + nanoseconds(policy.owner_wait);
     for (;;) {
       std::string cutoff = iso_from_unix(now_ms() / 1000 - stale_pending_seconds);
-      if (c.state == "pending" && c.timestamp < cutoff) {
+      bool in_progress = c.state == "pending" || c.state == "sending";
+      if (in_progress && !claimant_checkable(c.holder) && c.timestamp < cutoff) {
         c.state = "unknown";
         return stored_outcome(p.request.tenant, c, key);
       }
-      if (c.state != "pending") return stored_outcome(p.request.tenant, c, key);
-      if (clock.now() >= deadline) {
+      // (A 'retryable' or 'failed' row not owned was just taken over by a racing process.)
+      if (c.state == "sent" || c.state == "unknown")
+        return stored_outcome(p.request.tenant, c, key);
+      if (clock.now() >= deadline || stopping()) {
         SendOutcome o;
         o.exit = Exit::tempfail;
         o.duplicate = true;
@@ -430,16 +545,29 @@ struct Sender::Impl {
         o.hint = "run the command again later: it prints that send's result";
         return o;
       }
-      clock.sleep_for(policy.owner_poll);
+      pause_until(clock.now() + nanoseconds(policy.owner_poll));
       c = claim(p, body, reply_to);
       if (c.owned) return owned_send(p, body, c.id);
     }
+  }
+
+  // Stopped (SendPolicy::stop) before the request left: the next run sends it.
+  SendOutcome not_sent(const std::string& tenant, std::int64_t id) {
+    SendOutcome o;
+    o.exit = Exit::tempfail;
+    o.not_sent = true;
+    o.error =
+        fmt::format("not sent: stopped by signal {} before the request left", policy.stop->load());
+    o.message = record_failure(tenant, id, "retryable", std::nullopt, o.error);
+    o.hint = "run the same command again to send it";
+    return o;
   }
 
   SendOutcome failure(const std::string& tenant, std::int64_t id, const Exchange& x,
                       const std::string& what) {
     SendOutcome o;
     o.meta_error = x.error;
+    if (x.kind == Exchange::Kind::stopped) return not_sent(tenant, id);
     if (x.kind == Exchange::Kind::unreachable) {
       std::string why = x.result.transport_error;
       o.message = record_failure(tenant, id, "retryable", std::nullopt, "network error: " + why);
@@ -491,15 +619,28 @@ struct Sender::Impl {
   SendOutcome owned_send(const PreparedSend& p, json body, std::int64_t id) {
     const std::string& tenant = p.request.tenant;
     const std::string& who = p.recipient.key();
+    if (stopping()) return not_sent(tenant, id);
     std::optional<std::string> media_id;
-    std::optional<UploadCache::Key> cache_key;
+    // The upload this send makes for the cache's other users: forgotten unless it succeeds.
+    struct CacheClaim {
+      UploadCache* cache = nullptr;
+      std::optional<UploadCache::Key> key;
+      ~CacheClaim() {
+        if (cache != nullptr && key) cache->forget(*key);
+      }
+    } cache_claim;
     if (p.upload && uploads != nullptr) {
       // Known before the file is read: a change after this point uploads it again next time.
-      cache_key = UploadCache::key_of(*p.upload);
-      if (cache_key) media_id = uploads->find(*cache_key);
+      auto key = UploadCache::key_of(*p.upload);
+      if (key) media_id = uploads->find_or_claim(*key);
+      if (key && !media_id) {
+        cache_claim.cache = uploads;
+        cache_claim.key = key;
+      }
       if (media_id) body[p.upload_at]["id"] = *media_id;
     }
     if (p.upload && !media_id) {
+      if (stopping()) return not_sent(tenant, id);
       std::string content;
       try {
         content = read_file_limited(p.upload->path, p.upload->size + 1, "the media file");
@@ -532,22 +673,30 @@ struct Sender::Impl {
       }
       media_id = doc["id"].get<std::string>();
       body[p.upload_at]["id"] = *media_id;
-      if (cache_key) uploads->remember(*cache_key, *media_id);
+      if (cache_claim.key) {
+        uploads->remember(*cache_claim.key, *media_id);
+        cache_claim.key.reset();
+      }
     }
-    if (spacer != nullptr) spacer->acquire(who);
+    if (spacer != nullptr) pause_until(spacer->reserve(who));
+    if (stopping()) return not_sent(tenant, id);
+    mark_sending(tenant, id);
     std::string path = target.config.phone_number_id + "/messages";
     Exchange x = exchange(Call::message, who, [&] { return client.post_json(path, body); });
     std::string what = fmt::format("the message to {}", who);
     if (x.kind == Exchange::Kind::unknown) {
       SendOutcome o;
       o.exit = Exit::tempfail;
+      o.unknown = true;
       o.message = record_unknown(tenant, id, "outcome unknown: " + x.result.transport_error);
       o.error = fmt::format("the outcome of {} is unknown (message {}): the request left but no "
                             "answer came ({}); it was not retried, to avoid sending it twice",
                             what, id, x.result.transport_error);
-      o.hint = fmt::format("check whether it arrived ('wabactl status --tenant {} {}'); if not, "
-                           "send it again with a new --idempotency-key",
-                           tenant, id);
+      o.hint = p.request.idempotency_key
+                   ? resolve_hint(tenant, id, *p.request.idempotency_key)
+                   : fmt::format("check whether it arrived ('wabactl status --tenant {} {}') "
+                                 "before you send it again",
+                                 tenant, id);
       return o;
     }
     if (x.kind != Exchange::Kind::ok) return failure(tenant, id, x, what);
@@ -561,6 +710,7 @@ struct Sender::Impl {
     if (wamid.empty() || wamid.size() > 512) {
       SendOutcome o;
       o.exit = Exit::tempfail;
+      o.unknown = true;
       o.message = record_unknown(tenant, id, "outcome unknown: Meta's answer has no message id");
       o.error = fmt::format("Meta answered HTTP {} for {} without a message id (message {}): its "
                             "outcome is unknown",
@@ -576,6 +726,7 @@ struct Sender::Impl {
       // Meta accepted it: the row must not stay 'pending' (it would block every re-run with
       // this key) nor become retryable (that would send it twice).
       o.exit = Exit::internal;
+      o.unknown = true;
       o.message = record_unknown(
           tenant, id, fmt::format("accepted by Meta as {} but not recorded: {}", wamid, e.what()));
       o.error = fmt::format("Meta accepted {} as {}, but it could not be recorded: {}", what, wamid,
@@ -627,6 +778,79 @@ SendOutcome Sender::send_claimed(const PreparedSend& p, const OutboxClaim& claim
 void Sender::release(const PreparedSend& p, const OutboxClaim& claim, const std::string& why) {
   if (claim.owned)
     impl_->record_failure(p.request.tenant, claim.id, "retryable", std::nullopt, why);
+}
+
+const std::string& outbox_claimant() {
+  static const std::string me =
+      fmt::format("{} {} {} {}", boot_id(), static_cast<long>(::getpid()), start_time(::getpid()),
+                  pid_namespace().empty() ? "-" : pid_namespace());
+  return me;
+}
+
+bool claimant_this_boot(const std::string& claimant) {
+  auto c = parse_claimant(claimant);
+  return c && !boot_id().empty() && c->boot == boot_id();
+}
+
+bool claimant_checkable(const std::string& claimant) {
+  auto c = parse_claimant(claimant);
+  return c && (!claimant_this_boot(claimant) || c->pid_namespace == pid_namespace());
+}
+
+bool claimant_alive(const std::string& claimant) {
+  auto c = parse_claimant(claimant);
+  if (!c || !claimant_this_boot(claimant)) return false;
+  // A process of another PID namespace (container) cannot be looked up from here.
+  if (c->pid_namespace != pid_namespace()) return true;
+  return start_time(c->pid) == c->started;
+}
+
+Message resolve_send(Store& store, const std::string& tenant, const std::string& key,
+                     bool delivered) {
+  require_tenant(store, tenant);
+  Message m;
+  store.transaction([&] {
+    SQLite::Statement q(store.db(),
+                        "SELECT id, send_state, claimed_by, timestamp FROM whatsapp_messages "
+                        "WHERE tenant_id = ? AND idempotency_key = ?");
+    q.bind(1, tenant);
+    q.bind(2, key);
+    if (!q.executeStep()) {
+      throw Error(Exit::not_found,
+                  fmt::format("no send with idempotency key '{}' for tenant '{}'", key, tenant));
+    }
+    std::int64_t id = q.getColumn(0).getInt64();
+    std::string state = q.getColumn(1).isNull() ? "sent" : q.getColumn(1).getString();
+    std::string holder = q.getColumn(2).isNull() ? "" : q.getColumn(2).getString();
+    std::string cutoff = iso_from_unix(now_ms() / 1000 - stale_pending_seconds);
+    bool stale = !claimant_checkable(holder) && q.getColumn(3).getString() < cutoff;
+    bool orphaned = (state == "pending" || state == "sending") &&
+                    ((!holder.empty() && !claimant_alive(holder)) || stale);
+    if (state != "unknown" && !orphaned) {
+      bool live = state == "pending" || state == "sending";
+      throw Error(Exit::usage,
+                  fmt::format("the send with idempotency key '{}' (message {}) {}: there is "
+                              "nothing to resolve",
+                              key, id,
+                              state == "sent" ? "was accepted by Meta"
+                              : live          ? "is being sent by a running process"
+                                              : "failed, and is sent again by the next run"),
+                  "--resolve settles only a send whose outcome is unknown");
+    }
+    SQLite::Statement upd(
+        store.db(),
+        delivered ? "UPDATE whatsapp_messages SET send_state='sent', claimed_by=NULL, "
+                    "status=CASE WHEN status_rank < 1 THEN 'sent' ELSE status END, "
+                    "status_rank=max(status_rank, 1), error_code=NULL, error_title=NULL, "
+                    "error_details=NULL WHERE id=?"
+                  : "UPDATE whatsapp_messages SET send_state='failed', claimed_by=NULL, "
+                    "status='failed', status_rank=5, error_code=NULL, error_title='resolved by "
+                    "hand: not delivered', error_details=NULL WHERE id=?");
+    upd.bind(1, id);
+    upd.exec();
+    m = *find_message_by_local_id(store, tenant, id);
+  });
+  return m;
 }
 
 std::optional<SendTarget> send_target(Store& store, const std::function<const MasterKey&()>& key,

@@ -217,6 +217,12 @@ ALTER TABLE delivery_tenants_v5 RENAME TO delivery_tenants;
 ALTER TABLE whatsapp_messages ADD COLUMN delivery_id INTEGER;
 ALTER TABLE message_statuses ADD COLUMN delivery_id INTEGER;
 )sql",
+      // 7: an outbox claim names the process that holds it (boot id, pid and start time), so
+      // a re-run recognises the claim of a dead process at once and knows, from send_state
+      // 'sending', whether its request may have left.
+      R"sql(
+ALTER TABLE whatsapp_messages ADD COLUMN claimed_by TEXT;
+)sql",
   };
   return list;
 }

@@ -1,8 +1,10 @@
 // `wabactl send` as users run it: the real binary against a fake Graph API.
 #include "integration/test_cli_helpers.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
+#include <csignal>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -216,14 +218,16 @@ TEST_CASE("cli send: a batch prints one line per row, exits 6 on partial failure
   CHECK(r.exit_code == 6);
   auto lines = json_lines(r.out);
   REQUIRE(lines.size() == 4);
+  // In row order, numbered by the file's lines (the header is line 1).
+  for (std::size_t i = 0; i < lines.size(); ++i) CHECK(lines[i]["row"] == i + 2);
   std::map<int, json> rows;
   for (const auto& l : lines) rows[l["row"].get<int>()] = l;
-  CHECK(rows[1]["ok"] == true);
   CHECK(rows[2]["ok"] == true);
-  CHECK(rows[3]["ok"] == false);
-  CHECK(rows[3]["error"]["code"] == 131026);
+  CHECK(rows[3]["ok"] == true);
   CHECK(rows[4]["ok"] == false);
-  CHECK(rows[4]["error"]["details"].get<std::string>().find("line 5") != std::string::npos);
+  CHECK(rows[4]["error"]["code"] == 131026);
+  CHECK(rows[5]["ok"] == false);
+  CHECK(rows[5]["error"]["details"].get<std::string>().find("line 5") != std::string::npos);
   CHECK(r.err.find("2 sent") != std::string::npos);
   CHECK(r.err.find("wabactl: error: 2 of 4 rows failed") != std::string::npos);
   CHECK(e.graph.count("POST", "/messages") == 3);
@@ -232,13 +236,11 @@ TEST_CASE("cli send: a batch prints one line per row, exits 6 on partial failure
   CHECK(again.exit_code == 6);
   auto lines2 = json_lines(again.out);
   REQUIRE(lines2.size() == 4);
-  for (const auto& l : lines2) {
-    if (l["row"] == 1) {
-      CHECK(l["skipped"] == true);
-      CHECK(l["message_id"] == rows[1]["message_id"]);
-    }
-  }
-  CHECK(e.graph.count("POST", "/messages") == 3);
+  CHECK(lines2[0]["replayed"] == true);
+  CHECK(lines2[0]["message_id"] == rows[2]["message_id"]);
+  CHECK(lines2[2]["error"]["code"] == 131026);
+  // Only the row Meta refused is sent again.
+  CHECK(e.graph.count("POST", "/messages") == 4);
 
   auto good = e.file("good.jsonl", R"({"to":"+15550000009","text":"hi"})"
                                    "\n");
@@ -247,4 +249,116 @@ TEST_CASE("cli send: a batch prints one line per row, exits 6 on partial failure
   check_error(e.w({"send", "--tenant", "acme", "--batch", good.string(), "--concurrency", "64"}),
               2);
   check_error(e.w({"send", "--tenant", "acme", "--batch", (e.dir / "nope.csv").string()}), 2);
+}
+
+TEST_CASE("cli send: SIGINT/SIGTERM in a batch settles its rows, and a re-run goes on at once") {
+  for (int sig : {SIGINT, SIGTERM}) {
+    CAPTURE(sig);
+    SendEnv e;
+    std::atomic<int> pid{0};
+    std::atomic<int> seen{0};
+    // The signal comes while the 30th request is at Meta (no sleep decides when); that
+    // request is answered after it, and must be recorded as sent.
+    e.graph.set_handler([&](const Recorded& r) -> std::optional<Reply> {
+      if (r.path.find("/messages") == std::string::npos) return std::nullopt;
+      int n = seen.fetch_add(1) + 1; // each request its own wamid
+      if (n == 30) {
+        while (pid.load() == 0) std::this_thread::yield();
+        ::kill(pid.load(), sig);
+      }
+      return Reply{200, fmt::format(R"({{"messages":[{{"id":"wamid.S{}"}}]}})", n), {}, 20};
+    });
+    std::string csv = "to,text,idempotency_key\n";
+    for (int i = 0; i < 99; ++i) csv += fmt::format("+15550000{:03},hi,k{}\n", i, i);
+    auto file = e.file("b.csv", csv);
+    auto r = e.w.run_noting_pid(
+        {"send", "--tenant", "acme", "--batch", file.string(), "--concurrency", "4"}, pid);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == (sig == SIGINT ? 130 : 143));
+    CHECK(r.err.find("batch: 99 rows:") != std::string::npos); // the summary
+    CHECK(r.err.find(sig == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM") !=
+          std::string::npos);
+    std::size_t sent_first = e.graph.count("POST", "/messages");
+    CHECK(sent_first >= 30);
+    CHECK(sent_first < 99);
+    auto lines = json_lines(r.out);
+    std::size_t ok = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      CAPTURE(lines[i]);
+      CHECK(lines[i]["row"] == i + 2);
+      if (lines[i]["ok"] == true) {
+        ++ok;
+      } else {
+        CHECK(lines[i]["error"]["details"].get<std::string>().find("not sent") !=
+              std::string::npos);
+      }
+    }
+    CHECK(ok == sent_first); // every request that left was answered and recorded
+
+    e.graph.set_handler(nullptr);
+    auto again = e.w({"send", "--tenant", "acme", "--batch", file.string(), "--concurrency", "4"});
+    CAPTURE(again.err);
+    CHECK(again.exit_code == 0);
+    CHECK(again.err.find(fmt::format("{} sent, {} replayed", 99 - sent_first, sent_first)) !=
+          std::string::npos);
+    std::map<std::string, int> per_recipient;
+    for (const auto& req : e.graph.requests()) {
+      if (req.path.find("/messages") == std::string::npos) continue;
+      per_recipient[json::parse(req.body)["to"].get<std::string>()]++;
+    }
+    CHECK(per_recipient.size() == 99);
+    for (const auto& [to, n] : per_recipient) {
+      CAPTURE(to);
+      CHECK(n == 1);
+    }
+  }
+}
+
+TEST_CASE("cli send: --json replays, unknown outcomes and --resolve") {
+  SendEnv e;
+  std::vector<std::string> args{"--to", "+15551234567", "--text", "hi", "--idempotency-key", "k1"};
+  auto first = e.send(args);
+  check_ok(first);
+  args.insert(args.begin(), "--json");
+  auto replay = e.send(args);
+  check_ok(replay);
+  auto j = json::parse(replay.out);
+  CHECK(j["replayed"] == true);
+  CHECK(j["status"] == "sent");
+  CHECK(e.graph.count("POST", "/messages") == 1);
+
+  // As a process that died while its request was out leaves it.
+  {
+    SQLite::Database db(e.w.db.string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "UPDATE whatsapp_messages SET send_state='sending', status='queued', "
+        "claimed_by='00000000-0000-0000-0000-000000000000 1 1 pid:[1]' WHERE idempotency_key='k1'");
+  }
+  auto unknown = e.send(args);
+  check_error(unknown, 75);
+  CHECK(json::parse(unknown.out)["state"] == "unknown");
+  CHECK(unknown.err.find("--resolve k1 sent") != std::string::npos);
+  CHECK(e.graph.count("POST", "/messages") == 1);
+
+  check_error(e.send({"--resolve", "k1", "maybe"}), 2);
+  check_error(e.send({"--resolve", "k1"}), 2);
+  check_error(e.send({"--resolve", "k1", "sent", "--to", "+15551234567"}), 2);
+  check_error(e.send({"--resolve", "nope", "sent"}), 3);
+  auto resolved = e.send({"--resolve", "k1", "failed"});
+  check_ok(resolved);
+  CHECK(resolved.out.find("resolved as failed") != std::string::npos);
+  // Resolved as not delivered: the next run sends it; then there is nothing to resolve.
+  check_ok(e.send(args));
+  CHECK(e.graph.count("POST", "/messages") == 2);
+  check_error(e.send({"--resolve", "k1", "sent"}), 2);
+}
+
+TEST_CASE("cli send: --json without a config prints the wa.me link as JSON, exit 7") {
+  Env e; // tenant, no config
+  auto r = e.w({"send", "--json", "--tenant", "acme", "--to", "+49 30 1234567", "--text", "Hallo"});
+  check_error(r, 7);
+  CHECK(json::parse(r.out) == json{{"fallback_url", "https://wa.me/49301234567?text=Hallo"}});
+  r = e.w({"send", "--json", "--tenant", "acme", "--to", "US.1349120865", "--text", "x"});
+  check_error(r, 7);
+  CHECK(json::parse(r.out) == json{{"fallback_url", nullptr}});
 }

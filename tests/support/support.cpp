@@ -74,7 +74,7 @@ void skip(const std::string& reason) {
 
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env, const std::string& input,
-                      int timeout_s) {
+                      int timeout_s, std::atomic<int>* started) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   REQUIRE(::pipe2(in_pipe, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
@@ -106,6 +106,7 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
     ::execve(program.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
+  if (started != nullptr) started->store(pid);
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -176,6 +177,11 @@ RunResult Wabactl::operator()(const std::vector<std::string>& args, const std::s
   auto e = env;
   for (const auto& [k, v] : extra_env) e[k] = v;
   return run_program(WABACTL_BINARY, args, e, input);
+}
+
+RunResult Wabactl::run_noting_pid(const std::vector<std::string>& args,
+                                  std::atomic<int>& pid) const {
+  return run_program(WABACTL_BINARY, args, env, {}, 60, &pid);
 }
 
 struct FakeGraph::Impl {

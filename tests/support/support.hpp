@@ -55,9 +55,12 @@ struct RunResult {
 
 /// Runs a program with `args`, a clean environment (PATH, HOME and LANG kept) plus `env`,
 /// and `input` on stdin. Fails the test if it runs longer than `timeout_s`.
+/// `started`, when given, receives the child's pid as soon as it is forked (for a test that
+/// signals it midway, e.g. from a FakeGraph handler).
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env = {},
-                      const std::string& input = {}, int timeout_s = 60);
+                      const std::string& input = {}, int timeout_s = 60,
+                      std::atomic<int>* started = nullptr);
 
 /// A ready-to-use environment for the real binary: database and key under one TempDir.
 class Wabactl {
@@ -66,6 +69,8 @@ public:
   /// Runs `wabactl args...` with this environment (plus `extra_env`).
   RunResult operator()(const std::vector<std::string>& args, const std::string& input = {},
                        const std::map<std::string, std::string>& extra_env = {}) const;
+  /// Runs `wabactl args...`, storing its pid in `pid` once it is forked.
+  RunResult run_noting_pid(const std::vector<std::string>& args, std::atomic<int>& pid) const;
   std::map<std::string, std::string> env;
   std::filesystem::path db;
   std::filesystem::path key;

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
 #include <fstream>
+#include <map>
 #include <set>
 
 using nlohmann::json;
@@ -56,10 +58,10 @@ TEST_CASE("batch: CSV with RFC 4180 quoting, body columns and template rows") {
   auto rows = read_batch(p, "acme");
   REQUIRE(rows.size() == 2);
   REQUIRE(rows[0].prepared);
-  CHECK(rows[0].line == 2);
+  CHECK(rows[0].row == 2); // the header is line 1
   CHECK(rows[0].prepared->body["text"]["body"] == "Hello, \"Jane\"\nsecond line");
   REQUIRE(rows[1].prepared);
-  CHECK(rows[1].line == 4);
+  CHECK(rows[1].row == 4); // its first line: the quoted text spans two
   auto comps = rows[1].prepared->body["template"]["components"];
   CHECK(comps[0]["parameters"][0]["document"]["filename"] == "INV-1.pdf");
   CHECK(comps[1]["parameters"][1]["text"] == "$120.00");
@@ -108,15 +110,17 @@ TEST_CASE("batch: malformed rows carry their line number and do not stop the oth
     CHECK_FALSE(rows[i].prepared);
     CHECK(rows[i].error.rfind(fmt::format("line {}:", i + 2), 0) == 0);
   }
-  CHECK(rows[5].error.find("row 1") != std::string::npos); // the repeated key
+  CHECK(rows[5].error.find("the one of line 2") != std::string::npos); // the repeated key
   auto r = run(f, rows);
   CHECK(r.summary.sent == 1);
   CHECK(r.summary.failed == 7);
-  CHECK(r.lines.size() == 8);
-  CHECK(r.by_row(1)["ok"] == true);
-  CHECK(r.by_row(3)["ok"] == false);
-  CHECK(r.by_row(3)["error"]["code"].is_null());
-  CHECK(r.by_row(3)["error"]["details"].get<std::string>().rfind("line 4:", 0) == 0);
+  REQUIRE(r.lines.size() == 8);
+  // Each line's "row" is the file's line number, the one its details name.
+  for (std::size_t i = 0; i < r.lines.size(); ++i) CHECK(r.lines[i]["row"] == i + 2);
+  CHECK(r.by_row(2)["ok"] == true);
+  CHECK(r.by_row(4)["ok"] == false);
+  CHECK(r.by_row(4)["error"]["code"].is_null());
+  CHECK(r.by_row(4)["error"]["details"].get<std::string>().rfind("line 4:", 0) == 0);
 }
 
 TEST_CASE("batch: JSON Lines errors and file-level problems") {
@@ -184,12 +188,12 @@ TEST_CASE("batch: sends every row, reports partial failure, and a re-run resumes
   CHECK(first.summary.sent == 39);
   CHECK(first.summary.failed == 1);
   CHECK(first.lines.size() == 40);
-  auto failed = first.by_row(14);
+  auto failed = first.by_row(15); // line 15: the 14th data row
   CHECK(failed["ok"] == false);
   CHECK(failed["error"]["code"] == 131026);
   CHECK(failed["error"]["title"] == "Message undeliverable");
   CHECK(failed["error"]["details"] == "not on WhatsApp");
-  auto ok = first.by_row(1);
+  auto ok = first.by_row(2);
   CHECK(ok["ok"] == true);
   CHECK(ok["status"] == "sent");
   CHECK(ok["message_id"].get<std::string>().rfind("wamid.", 0) == 0);
@@ -197,12 +201,13 @@ TEST_CASE("batch: sends every row, reports partial failure, and a re-run resumes
 
   auto rows2 = read_batch(p, "acme");
   auto second = run(f, rows2, o);
-  CHECK(second.summary.skipped == 39);
+  CHECK(second.summary.replayed == 39);
   CHECK(second.summary.sent == 0);
-  CHECK(second.summary.failed == 1); // the permanent failure is reported again, not re-sent
-  CHECK(second.by_row(1)["skipped"] == true);
-  CHECK(second.by_row(1)["message_id"] == ok["message_id"]);
-  CHECK(f.graph.count("POST", "/messages") == 40);
+  CHECK(second.summary.failed == 1); // Meta refused it again
+  CHECK(second.by_row(2)["replayed"] == true);
+  CHECK(second.by_row(2)["message_id"] == ok["message_id"]);
+  // Only the row Meta refused (nothing was delivered) is tried again.
+  CHECK(f.graph.count("POST", "/messages") == 41);
 }
 
 TEST_CASE("batch: a rejected token stops the batch") {
@@ -306,26 +311,182 @@ TEST_CASE("upload cache: a file is known by path, size, time and type") {
   auto key = UploadCache::key_of(file);
   REQUIRE(key);
   UploadCache cache;
-  CHECK_FALSE(cache.find(*key));
+  CHECK_FALSE(cache.find_or_claim(*key));
   cache.remember(*key, "111");
-  CHECK(cache.find(*key) == std::optional<std::string>("111"));
+  CHECK(cache.find_or_claim(*key) == std::optional<std::string>("111"));
   // The same file by another spelling of its path is the same file.
   MediaSource spelled{{}, dir / "." / "banner.png", "image/png", 5};
   CHECK(UploadCache::key_of(spelled) == key);
   // Sent as another type, or changed since: a new upload.
   MediaSource as_sticker{{}, path, "image/webp", 5};
   REQUIRE(UploadCache::key_of(as_sticker));
-  CHECK_FALSE(cache.find(*UploadCache::key_of(as_sticker)));
+  CHECK_FALSE(cache.find_or_claim(*UploadCache::key_of(as_sticker)));
   std::filesystem::last_write_time(path, std::filesystem::last_write_time(path) - 1h);
   auto touched = UploadCache::key_of(file);
   REQUIRE(touched);
-  CHECK_FALSE(cache.find(*touched));
+  CHECK_FALSE(cache.find_or_claim(*touched));
   std::ofstream(path, std::ios::binary | std::ios::app) << "more";
   auto longer = UploadCache::key_of(file);
   REQUIRE(longer);
   CHECK(longer->size == 9);
-  CHECK_FALSE(cache.find(*longer));
+  CHECK_FALSE(cache.find_or_claim(*longer));
   // A file that is gone is not cached at all.
   std::filesystem::remove(path);
   CHECK_FALSE(UploadCache::key_of(file));
+}
+
+TEST_CASE("batch: rows under --concurrency upload a repeated file once") {
+  Fixture f;
+  // The upload takes a while: every worker asks for the file before the first id is back.
+  f.graph.set_handler([](const Recorded& r) -> std::optional<Reply> {
+    if (r.path.find("/media") == std::string::npos) return std::nullopt;
+    return Reply{200, R"({"id":"4242"})", {}, 200};
+  });
+  auto pdf = write(f, "INV.pdf", "%PDF-1.4 campaign");
+  std::string csv = "to,template,lang,header_document\n";
+  for (int i = 0; i < 30; ++i) csv += fmt::format("+1555{:07},promo,en,{}\n", i, pdf.string());
+  auto rows = read_batch(write(f, "b.csv", csv), "acme");
+  BatchOptions o;
+  o.concurrency = 8;
+  auto r = run(f, rows, o);
+  CHECK(r.summary.sent == 30);
+  CHECK(f.graph.count("POST", "/media") == 1);
+  for (const auto& body : f.message_bodies()) {
+    CHECK(body["template"]["components"][0]["parameters"][0]["document"]["id"] == "4242");
+  }
+}
+
+TEST_CASE("batch: a failed upload is tried by the next row that needs the file") {
+  Fixture f;
+  auto uploads = std::make_shared<std::atomic<int>>(0);
+  f.graph.set_handler([uploads](const Recorded& r) -> std::optional<Reply> {
+    if (r.path.find("/media") == std::string::npos) return std::nullopt;
+    if (uploads->fetch_add(1) == 0) {
+      return Reply{400, testsupport::FakeGraph::error_body(131053, "Media upload error")};
+    }
+    return Reply{200, R"({"id":"77"})", {}, 50};
+  });
+  auto pdf = write(f, "INV.pdf", "%PDF-1.4 campaign");
+  std::string csv = "to,template,lang,header_document\n";
+  for (int i = 0; i < 10; ++i) csv += fmt::format("+1555{:07},promo,en,{}\n", i, pdf.string());
+  auto rows = read_batch(write(f, "b.csv", csv), "acme");
+  BatchOptions o;
+  o.concurrency = 4;
+  auto r = run(f, rows, o);
+  CHECK(r.summary.failed == 1);
+  CHECK(r.summary.sent == 9);
+  CHECK(f.graph.count("POST", "/media") == 2);
+}
+
+TEST_CASE("batch: lines come in row order under --concurrency") {
+  Fixture f;
+  // Earlier rows are answered later than the rows after them.
+  f.graph.set_handler([](const Recorded& r) -> std::optional<Reply> {
+    if (r.path.find("/messages") == std::string::npos) return std::nullopt;
+    auto body = json::parse(r.body);
+    int n = std::stoi(body["to"].get<std::string>().substr(8));
+    return Reply{
+        200, fmt::format(R"({{"messages":[{{"id":"wamid.ROW{}"}}]}})", n), {}, (8 - n) * 40};
+  });
+  std::string csv = "to,text\n";
+  for (int i = 0; i < 8; ++i) csv += fmt::format("+155500000{:02},hi\n", i);
+  csv += "bad,hi\n";
+  auto rows = read_batch(write(f, "b.csv", csv), "acme");
+  BatchOptions o;
+  o.concurrency = 8;
+  auto r = run(f, rows, o);
+  REQUIRE(r.lines.size() == 9);
+  for (std::size_t i = 0; i < 8; ++i) {
+    CAPTURE(i);
+    CHECK(r.lines[i]["row"] == i + 2);
+    CHECK(r.lines[i]["message_id"] == fmt::format("wamid.ROW{}", i));
+  }
+  CHECK(r.lines[8]["row"] == 10);
+  CHECK(r.lines[8]["ok"] == false);
+}
+
+TEST_CASE("batch: a stop settles the rows taken, and a re-run sends each other row once") {
+  Fixture f;
+  std::atomic<int> stop{0};
+  // The stop comes while the 12th request is at Meta: no sleep decides when.
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  f.graph.set_handler([&stop, seen](const Recorded& r) -> std::optional<Reply> {
+    if (r.path.find("/messages") == std::string::npos) return std::nullopt;
+    if (seen->fetch_add(1) + 1 == 12) stop.store(SIGINT);
+    return std::nullopt;
+  });
+  std::string csv = "to,text,idempotency_key\n";
+  for (int i = 0; i < 60; ++i) csv += fmt::format("+15550000{:03},hi,k{}\n", i, i);
+  auto p = write(f, "b.csv", csv);
+  auto rows = read_batch(p, "acme");
+  BatchOptions o;
+  o.concurrency = 4;
+  o.rate = 40; // claims go 4 rows at a time: some are claimed, not sent, when the stop comes
+  o.policy = Fixture::policy();
+  o.policy.stop = &stop;
+  Run first;
+  first.summary = run_batch(f.shared, f.target(), rows, o, f.clock,
+                            [&](const BatchResult& r) { first.lines.push_back(to_json(r)); });
+  CHECK(first.summary.signal == SIGINT);
+  std::size_t sent_first = f.graph.count("POST", "/messages");
+  CHECK(sent_first >= 12);
+  CHECK(sent_first < 60);
+  CHECK(first.summary.sent == sent_first);
+  CHECK(first.summary.failed == 0);
+  CHECK(first.summary.sent + first.summary.not_attempted == 60);
+  // The lines printed are the rows taken, in row order, each sent or not sent.
+  for (std::size_t i = 0; i < first.lines.size(); ++i) {
+    CAPTURE(first.lines[i]);
+    CHECK(first.lines[i]["row"] == i + 2);
+    if (first.lines[i]["ok"] == false) {
+      CHECK(first.lines[i]["error"]["details"].get<std::string>().find("not sent") !=
+            std::string::npos);
+    }
+  }
+  // No row is left pending or unknown: the re-run sends the rest at once, none twice.
+  stop.store(0);
+  f.graph.set_handler(nullptr);
+  auto rows2 = read_batch(p, "acme");
+  auto second = run(f, rows2, o);
+  CHECK(second.summary.failed == 0);
+  CHECK(second.summary.replayed == sent_first);
+  CHECK(second.summary.sent == 60 - sent_first);
+  std::map<std::string, int> per_recipient;
+  for (const auto& body : f.message_bodies()) per_recipient[body["to"].get<std::string>()]++;
+  CHECK(per_recipient.size() == 60);
+  for (const auto& [to, n] : per_recipient) {
+    CAPTURE(to);
+    CHECK(n == 1);
+  }
+}
+
+TEST_CASE("batch: a row whose request got no answer is reported with state unknown") {
+  Fixture f;
+  f.graph.set_handler([](const Recorded& r) -> std::optional<Reply> {
+    if (r.body.find("15550000002") == std::string::npos) return std::nullopt;
+    return Reply{200, R"({"messages":[{"id":"wamid.LATE"}]})", {}, 1500};
+  });
+  auto rows = read_batch(write(f, "b.csv",
+                               "to,text,idempotency_key\n+15550000001,a,k1\n"
+                               "+15550000002,b,k2\n"),
+                         "acme");
+  BatchOptions o;
+  o.policy = Fixture::policy();
+  o.policy.timeouts.total = 300ms;
+  Run r;
+  r.summary = run_batch(f.shared, f.target(), rows, o, f.clock,
+                        [&](const BatchResult& res) { r.lines.push_back(to_json(res)); });
+  CHECK(r.summary.unknown == 1);
+  CHECK(r.summary.failed == 1);
+  CHECK(r.by_row(3)["state"] == "unknown");
+  CHECK(r.by_row(2).count("state") == 0);
+  // The re-run does not send it again.
+  auto rows2 = read_batch(f.dir / "b.csv", "acme");
+  Run again;
+  again.summary = run_batch(f.shared, f.target(), rows2, o, f.clock,
+                            [&](const BatchResult& res) { again.lines.push_back(to_json(res)); });
+  CHECK(again.summary.unknown == 1);
+  CHECK(again.by_row(3)["state"] == "unknown");
+  std::this_thread::sleep_for(1500ms);
+  CHECK(f.graph.count("POST", "/messages") == 2);
 }

@@ -9,8 +9,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <csignal>
+#include <fmt/format.h>
 #include <fstream>
 #include <thread>
+#include <unistd.h>
 
 using nlohmann::json;
 using sendtest::Fixture;
@@ -302,17 +305,30 @@ TEST_CASE("send: idempotency keys are per tenant") {
   CHECK_THROWS_AS(acme.send(prepare_send(r)), Error);
 }
 
-TEST_CASE("send: a key whose first send failed permanently prints that failure, exit 5") {
+TEST_CASE("send: a key whose first send Meta refused is tried again by the next run") {
   Fixture f;
-  fail_messages(f, meta_error(131026));
+  fail_messages(f, meta_error(131047));
   auto first = f.send(keyed("k"));
   CHECK(first.exit == Exit::rejected);
+  CHECK(column(f.store, first.message->id, "send_state") == "failed");
+  // Refused again: reported as a new failure, not as the old one.
+  auto refused = f.send(keyed("k"));
+  CHECK(refused.exit == Exit::rejected);
+  CHECK_FALSE(refused.duplicate);
+  CHECK(f.graph.count("POST", "/messages") == 2);
   f.graph.set_handler(nullptr);
   auto again = f.send(keyed("k"));
-  CHECK(again.exit == Exit::rejected);
-  CHECK(again.duplicate);
-  CHECK(again.error.find("131026") != std::string::npos);
-  CHECK(f.graph.count("POST", "/messages") == 1);
+  CHECK(again.exit == Exit::ok);
+  CHECK_FALSE(again.duplicate);
+  CHECK(again.message->id == first.message->id);
+  CHECK(again.message->status == "sent");
+  CHECK(f.graph.count("POST", "/messages") == 3);
+  // Accepted now: never sent again.
+  auto replay = f.send(keyed("k"));
+  CHECK(replay.exit == Exit::ok);
+  CHECK(replay.duplicate);
+  CHECK(replay.message->message_id == again.message->message_id);
+  CHECK(f.graph.count("POST", "/messages") == 3);
 }
 
 TEST_CASE("send: a key whose first send failed temporarily is sent by the next run") {
@@ -386,6 +402,177 @@ TEST_CASE("send: a key held by a live sender past the wait is exit 75, a stale o
   CHECK(stale.exit == Exit::tempfail);
   CHECK(stale.error.find("unknown") != std::string::npos);
   CHECK(f.graph.count("POST", "/messages") == 0);
+}
+
+namespace {
+
+// Puts an outbox row for `key` in `state`, claimed by `claimant`, as a process would leave it.
+void leave_claim(Fixture& f, const std::string& key, const std::string& state,
+                 const std::string& claimant) {
+  SQLite::Statement ins(f.store.db(),
+                        "INSERT INTO whatsapp_messages(tenant_id, conversation, direction, status, "
+                        "type, timestamp, created_at, idempotency_key, send_state, claimed_by) "
+                        "VALUES('acme', '15551234567', 'outgoing', 'queued', 'text', ?, ?, ?, ?, "
+                        "?)");
+  ins.bind(1, now_iso());
+  ins.bind(2, now_iso());
+  ins.bind(3, key);
+  ins.bind(4, state);
+  ins.bind(5, claimant);
+  ins.exec();
+}
+
+std::string state_of(Fixture& f, const std::string& key) {
+  SQLite::Statement q(f.store.db(),
+                      "SELECT send_state FROM whatsapp_messages WHERE idempotency_key = ?");
+  q.bind(1, key);
+  REQUIRE(q.executeStep());
+  return q.getColumn(0).getString();
+}
+
+} // namespace
+
+TEST_CASE("claimant: this process is alive, not a reused pid, another boot or garbage") {
+  const std::string& me = outbox_claimant();
+  CHECK(claimant_alive(me));
+  CHECK(claimant_this_boot(me));
+  CHECK(claimant_checkable(me));
+  std::string boot = me.substr(0, me.find(' '));
+  std::string ns = me.substr(me.rfind(' ') + 1);
+  // This pid with another start time: the pid was reused by a new process.
+  std::string reused = fmt::format("{} {} 1 {}", boot, ::getpid(), ns);
+  CHECK_FALSE(claimant_alive(reused));
+  CHECK(claimant_this_boot(reused));
+  CHECK(claimant_checkable(reused));
+  std::string other_boot = me;
+  other_boot[0] = other_boot[0] == '0' ? '1' : '0';
+  CHECK_FALSE(claimant_alive(other_boot));
+  CHECK_FALSE(claimant_this_boot(other_boot));
+  CHECK(claimant_checkable(other_boot));
+  // A pid of another container: it cannot be looked up, so it is not declared dead.
+  std::string elsewhere = fmt::format("{} {} 1 pid:[1]", boot, ::getpid());
+  CHECK(claimant_alive(elsewhere));
+  CHECK_FALSE(claimant_checkable(elsewhere));
+  for (const char* bad : {"", "x", "a b c", "boot -5 1 ns", "boot 0 1 ns"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(claimant_alive(bad));
+    CHECK_FALSE(claimant_checkable(bad));
+  }
+}
+
+TEST_CASE("send: a claim left by a dead process is sent at once if its request had not left") {
+  Fixture f;
+  std::string me = outbox_claimant();
+  std::string dead = fmt::format("{} {} 1 {}", me.substr(0, me.find(' ')), ::getpid(),
+                                 me.substr(me.rfind(' ') + 1));
+  leave_claim(f, "orphan", "pending", dead);
+  auto o = f.send(keyed("orphan"));
+  CHECK(o.exit == Exit::ok);
+  CHECK_FALSE(o.duplicate);
+  CHECK(f.graph.count("POST", "/messages") == 1);
+  CHECK(f.clock.sleeps().empty()); // no waiting for the dead process
+  CHECK(state_of(f, "orphan") == "sent");
+  // A claim of a live process is still waited for (and not taken over).
+  leave_claim(f, "held", "pending", me);
+  auto p = Fixture::policy();
+  p.owner_wait = 1s;
+  auto held = f.send(keyed("held"), p);
+  CHECK(held.exit == Exit::tempfail);
+  CHECK(held.error.find("still sending") != std::string::npos);
+  CHECK(f.graph.count("POST", "/messages") == 1);
+}
+
+TEST_CASE("send: a dead process's request that may have left is unknown until --resolve") {
+  Fixture f;
+  std::string me = outbox_claimant();
+  std::string boot = me.substr(0, me.find(' '));
+  std::string dead = fmt::format("{} {} 1 {}", boot, ::getpid(), me.substr(me.rfind(' ') + 1));
+  std::string before_reboot = me;
+  before_reboot[0] = before_reboot[0] == '0' ? '1' : '0';
+  leave_claim(f, "out", "sending", dead);
+  leave_claim(f, "arrived", "sending", dead);
+  leave_claim(f, "rebooted", "pending", before_reboot);
+  for (const char* key : {"out", "arrived", "rebooted"}) {
+    CAPTURE(key);
+    auto o = f.send(keyed(key));
+    CHECK(o.exit == Exit::tempfail);
+    CHECK(o.unknown);
+    CHECK(o.hint.find(fmt::format("--resolve {} sent", key)) != std::string::npos);
+    CHECK(state_of(f, key) == "unknown");
+    // Asked again: still unknown, still not sent.
+    CHECK(f.send(keyed(key)).unknown);
+  }
+  CHECK(f.graph.count("POST", "/messages") == 0);
+
+  // It did not arrive: the next send with the key sends it.
+  auto failed = resolve_send(f.store, "acme", "out", false);
+  CHECK(failed.status == "failed");
+  auto resent = f.send(keyed("out"));
+  CHECK(resent.exit == Exit::ok);
+  CHECK_FALSE(resent.duplicate);
+  CHECK(f.graph.count("POST", "/messages") == 1);
+  // It did arrive: never sent, its result replayed.
+  auto sent = resolve_send(f.store, "acme", "arrived", true);
+  CHECK(sent.status == "sent");
+  auto replay = f.send(keyed("arrived"));
+  CHECK(replay.exit == Exit::ok);
+  CHECK(replay.duplicate);
+  CHECK(f.graph.count("POST", "/messages") == 1);
+
+  // Nothing to resolve: a key sent, a key held by a live process, a key never used, a tenant
+  // that does not exist.
+  auto code_of = [&](const std::string& tenant, const std::string& key) {
+    try {
+      resolve_send(f.store, tenant, key, true);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return Exit::ok;
+  };
+  leave_claim(f, "live", "sending", me);
+  CHECK(code_of("acme", "out") == Exit::usage);
+  CHECK(code_of("acme", "live") == Exit::usage);
+  CHECK(code_of("acme", "never") == Exit::not_found);
+  CHECK(code_of("other", "out") == Exit::not_found); // keys are per tenant
+  CHECK(code_of("nobody", "out") == Exit::not_found);
+  CHECK(state_of(f, "live") == "sending");
+  // A claim of another container cannot be checked: it may be resolved once 15 minutes old.
+  std::string elsewhere = fmt::format("{} {} 1 pid:[1]", boot, ::getpid());
+  leave_claim(f, "elsewhere", "sending", elsewhere);
+  CHECK(code_of("acme", "elsewhere") == Exit::usage);
+  f.store.db().exec("UPDATE whatsapp_messages SET timestamp='2020-01-01T00:00:00Z' WHERE "
+                    "idempotency_key='elsewhere'");
+  CHECK(f.send(keyed("elsewhere")).unknown);
+  CHECK(code_of("acme", "elsewhere") == Exit::ok);
+  CHECK(state_of(f, "elsewhere") == "sent");
+}
+
+TEST_CASE("send: a stop before the request leaves records it as not sent, for the next run") {
+  Fixture f;
+  std::atomic<int> stop{SIGINT};
+  auto p = Fixture::policy();
+  p.stop = &stop;
+  auto o = f.send(keyed("stopped"), p);
+  CHECK(o.exit == Exit::tempfail);
+  CHECK(o.not_sent);
+  CHECK(f.graph.count("POST", "/messages") == 0);
+  CHECK(state_of(f, "stopped") == "retryable");
+  // A stop during a retry's backoff ends the waiting: the row is not left pending either.
+  f.graph.set_handler([&](const Recorded& r) -> std::optional<Reply> {
+    if (r.path.find("/messages") == std::string::npos) return std::nullopt;
+    stop.store(SIGTERM);
+    return Reply{503, "down"};
+  });
+  stop.store(0);
+  auto retried = f.send(keyed("backoff"), p);
+  CHECK(retried.exit == Exit::tempfail);
+  CHECK(f.graph.count("POST", "/messages") == 1);
+  CHECK(state_of(f, "backoff") == "retryable");
+  f.graph.set_handler(nullptr);
+  stop.store(0);
+  CHECK(f.send(keyed("stopped"), p).exit == Exit::ok);
+  CHECK(f.send(keyed("backoff"), p).exit == Exit::ok);
+  CHECK(f.graph.count("POST", "/messages") == 3);
 }
 
 TEST_CASE("rate limiter: no one-second window ever holds more than the rate (2,000 grants)") {
