@@ -399,7 +399,10 @@ void post_send(Api& api, const std::string& tenant, const httplib::Request& req,
   api.hub.wake();
   if (outcome.exit == Exit::ok) {
     if (!outcome.duplicate) ++api.ctx.metrics.messages_sent;
-    reply_json(res, 200, outcome.message ? to_json(*outcome.message) : json::object());
+    json out = outcome.message ? to_json(*outcome.message) : json::object();
+    // As the CLI: a key Meta already accepted is replayed, never sent twice.
+    if (outcome.duplicate) out["replayed"] = true;
+    reply_json(res, 200, out);
     return;
   }
   ++api.ctx.metrics.messages_failed;
@@ -410,6 +413,7 @@ void post_send(Api& api, const std::string& tenant, const httplib::Request& req,
   json err = {{"code", code}, {"message", message}};
   if (outcome.meta_error) err["meta"] = meta_json(*outcome.meta_error);
   json out = {{"error", err}};
+  if (outcome.unknown) out["state"] = "unknown";
   if (outcome.message) out["message"] = to_json(*outcome.message);
   if (status == 503) res.set_header("Retry-After", "30");
   reply_json(res, status, out);

@@ -207,6 +207,8 @@ TEST_CASE("REST: send goes through the pipeline, with idempotency, in both body 
   auto first = body_of(s.request("POST", "/api/whatsapp/send", s.acme_token, body));
   auto second = body_of(s.request("POST", "/api/whatsapp/send", s.acme_token, body));
   CHECK(first["message_id"] == second["message_id"]);
+  CHECK_FALSE(first.contains("replayed"));
+  CHECK(second["replayed"] == true);
   CHECK(graph.count("POST", "/messages") == 2);
 
   auto tpl = s.request(
