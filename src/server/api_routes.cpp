@@ -240,7 +240,14 @@ void post_config(Api& api, const std::string& tenant, const httplib::Request& re
   u.business_account_id = string_field(body, {"business_account_id", "businessAccountId"});
   u.verify_token = string_field(body, {"verify_token", "verifyToken"});
   u.api_version = string_field(body, {"api_version", "apiVersion"});
-  u.graph_url = string_field(body, {"graph_url", "graphUrl"});
+  // The token's holder must not choose where the daemon sends the token (and whose answer
+  // it reads back): the Graph API address is the admin's, set with the CLI.
+  for (const char* n : {"graph_url", "graphUrl"}) {
+    if (body.contains(n)) {
+      throw Error(Exit::usage, fmt::format("'{}' cannot be set through the API", n),
+                  "the admin sets it with 'wabactl config set --graph-url'");
+    }
+  }
   u.webhook_url = string_field(body, {"webhook_url", "webhookUrl"});
   u.is_active = bool_field(body, {"is_active", "isActive"});
   u.access_token = string_field(body, {"access_token", "accessToken", "api_key", "apiKey"});

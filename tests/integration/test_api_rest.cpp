@@ -295,3 +295,32 @@ TEST_CASE("REST: a token of tenant B never reaches tenant A's data (route matrix
   CHECK(s.request("DELETE", "/api/whatsapp/config", b)->status == 200);
   CHECK(s.request("GET", "/api/whatsapp/config", s.acme_token)->status == 200);
 }
+
+TEST_CASE("REST: a tenant token cannot point the daemon at an address, nor read a foreign answer") {
+  testsupport::FakeGraph graph;
+  Setup s({}, graph.url());
+  testsupport::FakeGraph elsewhere;
+  for (const char* field : {"graph_url", "graphUrl"}) {
+    CAPTURE(field);
+    auto r = s.request("POST", "/api/whatsapp/config", s.acme_token,
+                       json{{field, elsewhere.url() + "/"}, {"test", true}}.dump());
+    auto j = body_of(r);
+    CHECK(r->status == 400);
+    CHECK(j["error"]["message"].get<std::string>().find(field) != std::string::npos);
+  }
+  CHECK(elsewhere.requests().empty());
+  CHECK(body_of(s.request("GET", "/api/whatsapp/config", s.acme_token))["graph_url"] ==
+        graph.url());
+
+  // The admin's Graph URL answering something that is not Meta's error object: only its
+  // HTTP status reaches the tenant and the log.
+  graph.set_handler([](const testsupport::Recorded&) -> std::optional<testsupport::Reply> {
+    return testsupport::Reply{403, "<html>internal-page-text</html>"};
+  });
+  auto tested = s.request("POST", "/api/whatsapp/config/test", s.acme_token, "");
+  REQUIRE(tested);
+  CHECK(tested->status == 400);
+  CHECK(tested->body.find("internal-page-text") == std::string::npos);
+  CHECK(tested->body.find("HTTP 403") != std::string::npos);
+  CHECK(s.daemon->log().find("internal-page-text") == std::string::npos);
+}
