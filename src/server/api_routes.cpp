@@ -125,33 +125,33 @@ std::string presented_token(const httplib::Request& req) {
   return {};
 }
 
-// The tenant the request's token belongs to, or nullopt after answering 401 (or 429 for an
-// address that keeps failing).
+// The tenant the request's token belongs to, or nullopt after answering 401 (429 once the
+// address has failed too often). A valid token is never refused, whatever its address did.
 std::optional<ApiToken> authenticate(Api& api, const httplib::Request& req,
                                      httplib::Response& res) {
-  std::string address = client_address(req);
-  if (api.ctx.limiter.blocked(address)) {
-    res.set_header("Retry-After", "60");
-    send_error(res, 429, "rate_limited", "too many failed authentications; retry later");
-    return std::nullopt;
-  }
   std::string token = presented_token(req);
   std::optional<ApiToken> who;
   if (!token.empty()) {
     auto store = api.ctx.readers.lease();
     who = authenticate_token(*store, token);
   }
-  if (!who) {
-    // Only a wrong token counts towards the address's failure limit; a missing one is a
-    // client that has not logged in, not someone guessing.
-    if (!token.empty()) api.ctx.limiter.failure(address);
-    res.set_header("WWW-Authenticate", "Bearer");
-    send_error(res, 401, "unauthorized",
-               token.empty() ? "an API token is required: 'Authorization: Bearer <token>'"
-                             : "the API token is invalid or revoked");
+  if (who) return who;
+  std::string address = client_address(req);
+  // Only a wrong token counts towards the address's failure limit; a missing one is a
+  // client that has not logged in, not someone guessing.
+  if (!token.empty() && api.ctx.limiter.failure(address)) {
+    const char* message = "too many failed authentications; retry later";
+    api.ctx.refusals.refuse("api", "rate_limited", 429, address, message);
+    res.set_header("Retry-After", "60");
+    send_error(res, 429, "rate_limited", message);
     return std::nullopt;
   }
-  return who;
+  const char* message = token.empty() ? "an API token is required: 'Authorization: Bearer <token>'"
+                                      : "the API token is invalid or revoked";
+  api.ctx.refusals.refuse("api", token.empty() ? "no_token" : "token", 401, address, message);
+  res.set_header("WWW-Authenticate", "Bearer");
+  send_error(res, 401, "unauthorized", message);
+  return std::nullopt;
 }
 
 json parse_body(const httplib::Request& req, bool allow_empty) {

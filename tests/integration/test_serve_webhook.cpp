@@ -215,7 +215,7 @@ TEST_CASE("oversized, chunked and compressed bodies are refused before they are 
         200);
 }
 
-TEST_CASE("an address that keeps failing signature checks gets 429") {
+TEST_CASE("an address that keeps failing signature checks gets 429, its good deliveries 200") {
   Setup s;
   Daemon d(s.w, s.dir);
   std::string body = inbound(acme_number, "15551230000", "wamid.Z", "hi");
@@ -228,11 +228,40 @@ TEST_CASE("an address that keeps failing signature checks gets 429") {
       CHECK(r->status == 401);
   }
   CHECK(first_429 == 30);
-  // Even a valid signature from that address waits out the minute.
-  auto r = d.post(route, body, acme_secret);
+  auto r = d.post(route, body, "not-the-secret-0123456789");
   CHECK(r->status == 429);
   CHECK(r->get_header_value("Retry-After") == "60");
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 0);
+  // Meta sends every app's deliveries from the same addresses: a correctly signed one from
+  // the failing address is verified and stored all the same, before and after more failures.
+  for (int i = 0; i < 5; ++i) {
+    std::string good = inbound(acme_number, "15551230000", fmt::format("wamid.G{}", i), "ok");
+    CHECK(d.post(route, good, acme_secret)->status == 200);
+    CHECK(d.post(route, body, "not-the-secret-0123456789")->status == 429);
+  }
+  CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 5);
+  // The verification handshake too.
+  auto bad_verify = d.client().Get(verify_path(route, "subscribe", "wrong", "c"));
+  CHECK(bad_verify->status == 429);
+  auto good_verify = d.client().Get(verify_path(route, "subscribe", acme_verify, "c"));
+  CHECK(good_verify->status == 200);
+  CHECK(good_verify->body == "c");
+
+  // Every refusal is logged with its reason and the address, and counted by reason.
+  std::string log = d.log();
+  CHECK(log.find("webhook request refused: 401 invalid signature (signature) from 127.0.0.1") !=
+        std::string::npos);
+  CHECK(log.find("webhook request refused: 429") != std::string::npos);
+  auto metrics = d.client().Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find(
+            "wabactl_requests_refused_total{route=\"webhook\",reason=\"signature\"} 30\n") !=
+        std::string::npos);
+  CHECK(metrics->body.find(
+            "wabactl_requests_refused_total{route=\"webhook\",reason=\"rate_limited\"} 8\n") !=
+        std::string::npos);
+  CHECK(metrics->body.find("wabactl_webhooks_rejected_total{reason=\"rate_limited\"} 8\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("16 threads posting the same and different deliveries store exactly one row each") {
