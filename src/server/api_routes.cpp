@@ -256,7 +256,15 @@ void post_config(Api& api, const std::string& tenant, const httplib::Request& re
   if (u.app_secret) validate_secret(*u.app_secret, "app secret");
   bool test = bool_field(body, {"test"}).value_or(true);
   const MasterKey& key = api.master_key(*store);
-  ConfigSetResult r = set_config(*store, key, u, test ? CredentialTest::run : CredentialTest::skip);
+  ConfigSetResult r;
+  try {
+    r = set_config(*store, key, u, test ? CredentialTest::run : CredentialTest::skip);
+  } catch (const Error& e) {
+    // The CLI's message names the tenant that has the number; a tenant must not learn it.
+    if (e.code() != Exit::exists) throw;
+    throw Error(Exit::exists, "this phone number id is already configured for another tenant",
+                "one WhatsApp number belongs to one tenant");
+  }
   api.hub.wake();
   json out = config_json(r.config, open_secrets(r.config, key), false);
   if (r.info) {
@@ -323,7 +331,12 @@ Content template_content(const json& t) {
       if (!p.is_object() || !p.contains("index") || !p["index"].is_number_integer()) {
         throw Error(Exit::usage, "'button_params' items are {\"index\": N, \"value\": \"…\"}");
       }
-      c.button_params.emplace_back(p["index"].get<int>(), string_field(p, {"value"}).value_or(""));
+      // Checked before narrowing: a huge index must not wrap into a valid one.
+      const json& index = p["index"];
+      if (!index.is_number_unsigned() || index.get<std::uint64_t>() > 9) {
+        throw Error(Exit::usage, "a button's 'index' is 0 to 9");
+      }
+      c.button_params.emplace_back(index.get<int>(), string_field(p, {"value"}).value_or(""));
     }
   }
   if (auto v = string_field(t, {"header_text"})) {
@@ -458,6 +471,7 @@ void get_messages(Api& api, const std::string& tenant, const httplib::Request& r
   q.limit = number_param(req, "limit", 50, max_history_limit);
   if (q.limit == 0) throw Error(Exit::usage, "'limit' must be at least 1");
   q.before = param(req, {"before"});
+  if (q.before && q.before->empty()) throw Error(Exit::usage, "'before' must be a message id");
   q.offset = number_param(req, "offset", 0, std::size_t{1} << 40);
   if (q.before && q.offset != 0) throw Error(Exit::usage, "give 'before' or 'offset', not both");
   auto store = api.ctx.readers.lease();

@@ -121,8 +121,6 @@ httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib:
     if (length > ctx.options.max_body) {
       return refuse(413, "the body is larger than --max-body", Metrics::Rejection::too_large);
     }
-  } else if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
-    return refuse(411, "Content-Length is required", Metrics::Rejection::chunked);
   }
   return httplib::Server::HandlerResponse::Unhandled;
 }

@@ -166,6 +166,18 @@ TEST_CASE("a change for another tenant's number stays in the archive only") {
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'acme'") == 1);
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'beta'") == 0);
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 1);
+
+  // On a tenant's own route, verified by its secret, a delivery naming only numbers it does
+  // not own (no tenant's, or another's) is kept in the archive, not refused.
+  for (const auto& number : {std::string("999999999999999"), beta_number}) {
+    CAPTURE(number);
+    std::string only = inbound(number, "15551230000", "wamid.U" + number, "for nobody here");
+    auto r = d.post(route + "/acme", only, acme_secret);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 3);
+  CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages") == 1);
 }
 
 TEST_CASE("malformed JSON with a valid signature gets 400 and stores nothing") {
@@ -197,7 +209,8 @@ TEST_CASE("oversized, chunked and compressed bodies are refused before they are 
   CHECK(status_of(raw_http(
             d.port(), head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")) == 411);
   CHECK(status_of(raw_http(d.port(), head + "Content-Length: 2\r\n\r\n{}")) == 401);
-  CHECK(status_of(raw_http(d.port(), head + "\r\n")) == 411);
+  // Without Content-Length a request has no body (RFC 9112 §6.3): checked like any other.
+  CHECK(status_of(raw_http(d.port(), head + "\r\n")) == 401);
   CHECK(status_of(raw_http(d.port(),
                            head + "Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}")) == 415);
   CHECK(status_of(raw_http(
