@@ -218,6 +218,22 @@ TEST_CASE("oversized, chunked and compressed bodies are refused before they are 
   std::string many;
   for (int i = 0; i < 150; ++i) many += fmt::format("X-H{}: v\r\n", i);
   CHECK(status_of(raw_http(d.port(), head + many + "Content-Length: 2\r\n\r\n{}")) == 431);
+  // Each refusal is logged with its status and reason, and counted by reason.
+  for (const char* line : {"webhook request refused: 413 the body is larger than --max-body "
+                           "(too_large) from 127.0.0.1",
+                           "webhook request refused: 411", "webhook request refused: 415",
+                           "webhook request refused: 431"}) {
+    CAPTURE(line);
+    CHECK(d.log().find(line) != std::string::npos);
+  }
+  auto metrics = d.client().Get("/metrics");
+  REQUIRE(metrics);
+  for (const char* reason : {"too_large", "chunked", "encoding", "headers"}) {
+    CAPTURE(reason);
+    CHECK(metrics->body.find(fmt::format(
+              "wabactl_requests_refused_total{{route=\"webhook\",reason=\"{}\"}} 1\n", reason)) !=
+          std::string::npos);
+  }
 
   // Through a normal client: a body just over the limit.
   std::string big = inbound(acme_number, "15551230000", "wamid.BIG", std::string(5000, 'x'));
