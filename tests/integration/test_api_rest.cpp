@@ -350,7 +350,7 @@ TEST_CASE("REST: another tenant's number is refused without naming it") {
   CHECK(cli.err.find("globex") != std::string::npos);
 }
 
-TEST_CASE("REST: POSTs that need no body work without one; chunked bodies stay refused") {
+TEST_CASE("REST: POSTs that need no body work without one, and chunked bodies stay refused") {
   Setup s;
   s.inbound("wamid.N1", "first");
   s.inbound("wamid.N2", "second", false, "15557654321");
