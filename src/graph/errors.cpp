@@ -67,7 +67,9 @@ std::optional<MetaError> parse_meta_error(const HttpResult& result) {
                      err["is_transient"].get<bool>();
     return e;
   }
-  e.message = fmt::format("HTTP {}: {}", result.status, result.body.substr(0, 200));
+  // Not Meta's answer: whoever sent it (a proxy, a wrong --graph-url) gets none of its
+  // text copied into a response, a log or the store.
+  e.message = fmt::format("Graph API answered HTTP {}", result.status);
   e.title = e.message;
   return e;
 }
@@ -130,6 +132,8 @@ std::string advice_for(const MetaError& e) {
 }
 
 std::string describe(const MetaError& e) {
+  if (e.code == 0 && e.type.empty())
+    return fmt::format("Graph API answered HTTP {}", e.http_status);
   std::string out = e.code != 0 || !e.type.empty()
                         ? fmt::format("Meta error {}", e.code)
                         : fmt::format("Graph API answered HTTP {}", e.http_status);

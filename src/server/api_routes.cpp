@@ -111,33 +111,33 @@ std::string presented_token(const httplib::Request& req) {
   return {};
 }
 
-// The tenant the request's token belongs to, or nullopt after answering 401 (or 429 for an
-// address that keeps failing).
+// The tenant the request's token belongs to, or nullopt after answering 401 (429 once the
+// address has failed too often). A valid token is never refused, whatever its address did.
 std::optional<ApiToken> authenticate(Api& api, const httplib::Request& req,
                                      httplib::Response& res) {
-  std::string address = client_address(req);
-  if (api.ctx.limiter.blocked(address)) {
-    res.set_header("Retry-After", "60");
-    send_error(res, 429, "rate_limited", "too many failed authentications; retry later");
-    return std::nullopt;
-  }
   std::string token = presented_token(req);
   std::optional<ApiToken> who;
   if (!token.empty()) {
     auto store = api.ctx.readers.lease();
     who = authenticate_token(*store, token);
   }
-  if (!who) {
-    // Only a wrong token counts towards the address's failure limit; a missing one is a
-    // client that has not logged in, not someone guessing.
-    if (!token.empty()) api.ctx.limiter.failure(address);
-    res.set_header("WWW-Authenticate", "Bearer");
-    send_error(res, 401, "unauthorized",
-               token.empty() ? "an API token is required: 'Authorization: Bearer <token>'"
-                             : "the API token is invalid or revoked");
+  if (who) return who;
+  std::string address = client_address(req);
+  // Only a wrong token counts towards the address's failure limit; a missing one is a
+  // client that has not logged in, not someone guessing.
+  if (!token.empty() && api.ctx.limiter.failure(address)) {
+    const char* message = "too many failed authentications; retry later";
+    api.ctx.refusals.refuse("api", "rate_limited", 429, address, message);
+    res.set_header("Retry-After", "60");
+    send_error(res, 429, "rate_limited", message);
     return std::nullopt;
   }
-  return who;
+  const char* message = token.empty() ? "an API token is required: 'Authorization: Bearer <token>'"
+                                      : "the API token is invalid or revoked";
+  api.ctx.refusals.refuse("api", token.empty() ? "no_token" : "token", 401, address, message);
+  res.set_header("WWW-Authenticate", "Bearer");
+  send_error(res, 401, "unauthorized", message);
+  return std::nullopt;
 }
 
 json parse_body(const httplib::Request& req, bool allow_empty) {
@@ -226,7 +226,14 @@ void post_config(Api& api, const std::string& tenant, const httplib::Request& re
   u.business_account_id = string_field(body, {"business_account_id", "businessAccountId"});
   u.verify_token = string_field(body, {"verify_token", "verifyToken"});
   u.api_version = string_field(body, {"api_version", "apiVersion"});
-  u.graph_url = string_field(body, {"graph_url", "graphUrl"});
+  // The token's holder must not choose where the daemon sends the token (and whose answer
+  // it reads back): the Graph API address is the admin's, set with the CLI.
+  for (const char* n : {"graph_url", "graphUrl"}) {
+    if (body.contains(n)) {
+      throw Error(Exit::usage, fmt::format("'{}' cannot be set through the API", n),
+                  "the admin sets it with 'wabactl config set --graph-url'");
+    }
+  }
   u.webhook_url = string_field(body, {"webhook_url", "webhookUrl"});
   u.is_active = bool_field(body, {"is_active", "isActive"});
   u.access_token = string_field(body, {"access_token", "accessToken", "api_key", "apiKey"});
@@ -235,7 +242,15 @@ void post_config(Api& api, const std::string& tenant, const httplib::Request& re
   if (u.app_secret) validate_secret(*u.app_secret, "app secret");
   bool test = bool_field(body, {"test"}).value_or(true);
   const MasterKey& key = api.master_key(*store);
-  ConfigSetResult r = set_config(*store, key, u, test ? CredentialTest::run : CredentialTest::skip);
+  ConfigSetResult r;
+  try {
+    r = set_config(*store, key, u, test ? CredentialTest::run : CredentialTest::skip);
+  } catch (const Error& e) {
+    // The CLI's message names the tenant that has the number; a tenant must not learn it.
+    if (e.code() != Exit::exists) throw;
+    throw Error(Exit::exists, "this phone number id is already configured for another tenant",
+                "one WhatsApp number belongs to one tenant");
+  }
   api.hub.wake();
   json out = config_json(r.config, open_secrets(r.config, key), false);
   if (r.info) {
@@ -302,7 +317,12 @@ Content template_content(const json& t) {
       if (!p.is_object() || !p.contains("index") || !p["index"].is_number_integer()) {
         throw Error(Exit::usage, "'button_params' items are {\"index\": N, \"value\": \"…\"}");
       }
-      c.button_params.emplace_back(p["index"].get<int>(), string_field(p, {"value"}).value_or(""));
+      // Checked before narrowing: a huge index must not wrap into a valid one.
+      const json& index = p["index"];
+      if (!index.is_number_unsigned() || index.get<std::uint64_t>() > 9) {
+        throw Error(Exit::usage, "a button's 'index' is 0 to 9");
+      }
+      c.button_params.emplace_back(index.get<int>(), string_field(p, {"value"}).value_or(""));
     }
   }
   if (auto v = string_field(t, {"header_text"})) {
@@ -441,6 +461,7 @@ void get_messages(Api& api, const std::string& tenant, const httplib::Request& r
   q.limit = number_param(req, "limit", 50, max_history_limit);
   if (q.limit == 0) throw Error(Exit::usage, "'limit' must be at least 1");
   q.before = param(req, {"before"});
+  if (q.before && q.before->empty()) throw Error(Exit::usage, "'before' must be a message id");
   q.offset = number_param(req, "offset", 0, std::size_t{1} << 40);
   if (q.before && q.offset != 0) throw Error(Exit::usage, "give 'before' or 'offset', not both");
   auto store = api.ctx.readers.lease();

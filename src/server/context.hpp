@@ -5,6 +5,7 @@
 
 #include "server/metrics.hpp"
 #include "server/rate_limit.hpp"
+#include "server/refusals.hpp"
 #include "server/tenant_cache.hpp"
 #include "server/writer.hpp"
 #include "wabactl/server.hpp"
@@ -69,6 +70,7 @@ struct Context {
   DeliveryWriter& writer;
   FailureLimiter& limiter;
   ReaderPool& readers;
+  Refusals refusals{metrics};
   /// Set when a stop signal arrived; long-running handlers (streams) should end.
   std::atomic<bool> stopping{false};
 

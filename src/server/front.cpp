@@ -176,6 +176,7 @@ Parsed parse_request(Conn& c, std::size_t max_body) {
     }
     std::size_t head_len = end + 4;
     std::size_t body = 0;
+    bool framed = false; // Content-Length or Transfer-Encoding given
     bool expect = false;
     std::size_t expect_at = 0;
     std::size_t expect_len = 0;
@@ -185,12 +186,14 @@ Parsed parse_request(Conn& c, std::size_t max_body) {
       std::size_t eol = head.find("\r\n", pos);
       std::string_view line = head.substr(pos, eol - pos);
       if (iequal_prefix(line, "content-length:")) {
+        framed = true;
         auto v = trim_view(line.substr(15));
         std::size_t cl = 0;
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), cl);
         // Anything malformed or too large goes to httplib at once, which refuses it.
         if (ec == std::errc() && p == v.data() + v.size() && cl <= max_body) body = cl;
       } else if (iequal_prefix(line, "transfer-encoding:")) {
+        framed = true;
         body = 0;
         break;
       } else if (iequal_prefix(line, "expect:")) {
@@ -205,6 +208,13 @@ Parsed parse_request(Conn& c, std::size_t max_body) {
       [[maybe_unused]] auto n = ::send(c.fd, go_on.data(), go_on.size(), MSG_NOSIGNAL);
       c.in.erase(expect_at, expect_len);
       head_len -= expect_len;
+    }
+    if (!framed) {
+      // A request without either has no body (RFC 9112 §6.3); httplib would read one until
+      // the peer closes, so say so.
+      static const std::string empty = "Content-Length: 0\r\n";
+      c.in.insert(end + 2, empty);
+      head_len += empty.size();
     }
     c.head_done = true;
     c.head_at = Clock::now();

@@ -5,6 +5,16 @@
 namespace wabactl::server {
 namespace {
 
+void counter(std::string& out, const char* name, const char* help, std::uint64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+}
+
+void gauge(std::string& out, const char* name, const char* help, std::int64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+}
+
+} // namespace
+
 const char* reason_name(Metrics::Rejection r) {
   switch (r) {
   case Metrics::Rejection::signature:
@@ -29,19 +39,14 @@ const char* reason_name(Metrics::Rejection r) {
   return "other";
 }
 
-void counter(std::string& out, const char* name, const char* help, std::uint64_t value) {
-  out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
-}
-
-void gauge(std::string& out, const char* name, const char* help, std::int64_t value) {
-  out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
-}
-
-} // namespace
-
 void Metrics::reject(Rejection why) {
   std::lock_guard lock(mu_);
   ++rejected_[why];
+}
+
+void Metrics::refused(std::string_view route, std::string_view reason) {
+  std::lock_guard lock(mu_);
+  ++refused_[std::pair{std::string(route), std::string(reason)}];
 }
 
 void Metrics::graph_error(int code) {
@@ -92,6 +97,13 @@ std::string Metrics::render() const {
     auto it = rejected_.find(r);
     out += fmt::format("wabactl_webhooks_rejected_total{{reason=\"{}\"}} {}\n", reason_name(r),
                        it == rejected_.end() ? 0 : it->second);
+  }
+  out += "# HELP wabactl_requests_refused_total Webhook and API requests refused, by route and "
+         "reason.\n"
+         "# TYPE wabactl_requests_refused_total counter\n";
+  for (const auto& [key, n] : refused_) {
+    out += fmt::format("wabactl_requests_refused_total{{route=\"{}\",reason=\"{}\"}} {}\n",
+                       key.first, key.second, n);
   }
   out += "# HELP wabactl_graph_errors_total Graph API errors, by Meta error code.\n"
          "# TYPE wabactl_graph_errors_total counter\n";

@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace wabactl::server {
 
@@ -39,6 +41,8 @@ public:
   std::atomic<std::int64_t> http_connections{0};    ///< gauge, driven by the connection front
 
   void reject(Rejection why);
+  /// Counts a refused request by route ("webhook", "api", …) and reason.
+  void refused(std::string_view route, std::string_view reason);
   /// Counts a Graph API error by Meta's code.
   void graph_error(int code);
   /// Records one group commit: how long it took and how many deliveries it carried.
@@ -52,11 +56,15 @@ private:
                                                      0.05,   0.1,   0.25,   0.5,   1.0};
   mutable std::mutex mu_;
   std::map<Rejection, std::uint64_t> rejected_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> refused_;
   std::map<int, std::uint64_t> graph_errors_;
   std::array<std::uint64_t, bounds_.size() + 1> buckets_{};
   double commit_sum_ = 0;
   std::uint64_t commits_ = 0;
   std::uint64_t committed_deliveries_ = 0;
 };
+
+/// The reason label of a webhook refusal in /metrics and the log.
+const char* reason_name(Metrics::Rejection r);
 
 } // namespace wabactl::server

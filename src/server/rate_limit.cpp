@@ -13,19 +13,7 @@ void FailureLimiter::prune(std::deque<Clock::time_point>& times, Clock::time_poi
   while (!times.empty() && now - times.front() >= window) times.pop_front();
 }
 
-bool FailureLimiter::blocked(const std::string& address, Clock::time_point now) {
-  std::lock_guard lock(mu_);
-  auto it = failures_.find(address);
-  if (it == failures_.end()) return false;
-  prune(it->second, now);
-  if (it->second.empty()) {
-    failures_.erase(it);
-    return false;
-  }
-  return it->second.size() >= limit_;
-}
-
-void FailureLimiter::failure(const std::string& address, Clock::time_point now) {
+bool FailureLimiter::failure(const std::string& address, Clock::time_point now) {
   std::lock_guard lock(mu_);
   if (failures_.size() >= max_addresses_ && failures_.count(address) == 0) {
     // A flood from many addresses: forget the ones whose failures have expired, and if
@@ -38,9 +26,11 @@ void FailureLimiter::failure(const std::string& address, Clock::time_point now) 
   }
   auto& times = failures_[address];
   prune(times, now);
+  bool over = times.size() >= limit_;
   // Keep only what the decision needs.
-  if (times.size() >= limit_ && !times.empty()) times.pop_front();
+  if (over && !times.empty()) times.pop_front();
   times.push_back(now);
+  return over;
 }
 
 } // namespace wabactl::server

@@ -1,7 +1,9 @@
 #pragma once
-// Per-address limit on failed authentication (bad webhook signatures, wrong verify
-// tokens): after `limit` failures within a minute, an address is refused (429) until its
-// oldest failure is a minute old. Bounded memory: at most `max_addresses` are tracked.
+// Per-address limit on failed authentication (bad webhook signatures, wrong verify tokens,
+// wrong API tokens). It slows the failing requests only: every request is still checked,
+// and one that passes is served whatever its address did before. A failure beyond `limit`
+// within a minute is answered 429 instead of 401/403, until the address's oldest failure is
+// a minute old. Bounded memory: at most `max_addresses` are tracked.
 
 #include <chrono>
 #include <cstddef>
@@ -18,10 +20,9 @@ public:
 
   explicit FailureLimiter(std::size_t limit, std::size_t max_addresses = 10000);
 
-  /// Whether `address` has used up its failures for the current minute.
-  bool blocked(const std::string& address, Clock::time_point now = Clock::now());
-  /// Records one failure of `address`.
-  void failure(const std::string& address, Clock::time_point now = Clock::now());
+  /// Records one failure of `address`; true when the address had already failed `limit`
+  /// times within the minute (answer this one 429).
+  bool failure(const std::string& address, Clock::time_point now = Clock::now());
 
 private:
   void prune(std::deque<Clock::time_point>& times, Clock::time_point now);

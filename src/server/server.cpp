@@ -87,7 +87,12 @@ bool iequals(std::string_view a, std::string_view b) {
 httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res,
                                            Context& ctx) {
   auto refuse = [&](int status, const char* message, Metrics::Rejection why) {
-    if (req.path.rfind("/api/whatsapp/webhook", 0) == 0) ctx.metrics.reject(why);
+    bool webhook = req.path.rfind("/api/whatsapp/webhook", 0) == 0;
+    if (webhook) ctx.metrics.reject(why);
+    const char* route = webhook                                    ? "webhook"
+                        : req.path.rfind("/api/whatsapp/", 0) == 0 ? "api"
+                                                                   : "other";
+    ctx.refusals.refuse(route, reason_name(why), status, client_address(req), message);
     // The unread body must not be taken for the next request.
     res.set_header("Connection", "close");
     send_error(res, status, code_for_status(status), message);
@@ -116,8 +121,6 @@ httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib:
     if (length > ctx.options.max_body) {
       return refuse(413, "the body is larger than --max-body", Metrics::Rejection::too_large);
     }
-  } else if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
-    return refuse(411, "Content-Length is required", Metrics::Rejection::chunked);
   }
   return httplib::Server::HandlerResponse::Unhandled;
 }

@@ -23,25 +23,31 @@ bool printable_ascii(const std::string& s) {
   return true;
 }
 
-void refuse_auth(Context& ctx, const std::string& address, httplib::Response& res, int status,
-                 const char* code, const char* message, Metrics::Rejection why) {
-  ctx.limiter.failure(address);
+// Logs and counts a refusal, then answers it.
+void refuse(Context& ctx, const std::string& address, httplib::Response& res, int status,
+            const char* code, const char* message, Metrics::Rejection why) {
   ctx.metrics.reject(why);
+  ctx.refusals.refuse("webhook", reason_name(why), status, address, message);
   send_error(res, status, code, message);
 }
 
-bool rate_limited(Context& ctx, const std::string& address, httplib::Response& res) {
-  if (!ctx.limiter.blocked(address)) return false;
-  ctx.metrics.reject(Metrics::Rejection::rate_limited);
-  res.set_header("Retry-After", "60");
-  send_error(res, 429, "rate_limited", "too many failed authentication attempts; retry later");
-  return true;
+// A failed signature or verify token: counts towards the address's failure limit, and once
+// the address is over it the answer is 429. Requests that pass are never held to it.
+void refuse_auth(Context& ctx, const std::string& address, httplib::Response& res, int status,
+                 const char* code, const char* message) {
+  if (ctx.limiter.failure(address)) {
+    res.set_header("Retry-After", "60");
+    refuse(ctx, address, res, 429, "rate_limited",
+           "too many failed authentication attempts; retry later",
+           Metrics::Rejection::rate_limited);
+    return;
+  }
+  refuse(ctx, address, res, status, code, message, Metrics::Rejection::signature);
 }
 
 void verify(const httplib::Request& req, httplib::Response& res, Context& ctx,
             const std::optional<std::string>& tenant) {
   std::string address = client_address(req);
-  if (rate_limited(ctx, address, res)) return;
   std::string mode = req.get_param_value("hub.mode");
   std::string token = req.get_param_value("hub.verify_token");
   std::string challenge = req.get_param_value("hub.challenge");
@@ -60,9 +66,7 @@ void verify(const httplib::Request& req, httplib::Response& res, Context& ctx,
     }
   }
   if (!ok) {
-    LOG_INFO("webhook verification refused (from {})", address);
-    refuse_auth(ctx, address, res, 403, "forbidden", "verification failed",
-                Metrics::Rejection::signature);
+    refuse_auth(ctx, address, res, 403, "forbidden", "verification failed");
     return;
   }
   LOG_INFO("webhook verification accepted for tenant {}", matched);
@@ -74,11 +78,9 @@ void receive(const httplib::Request& req, httplib::Response& res, Context& ctx,
              const std::optional<std::string>& tenant) {
   ctx.metrics.webhooks_received.fetch_add(1, std::memory_order_relaxed);
   std::string address = client_address(req);
-  if (rate_limited(ctx, address, res)) return;
   const std::string& signature = req.get_header_value("X-Hub-Signature-256");
   if (signature.empty() || signature.size() > 256) {
-    refuse_auth(ctx, address, res, 401, "unauthorized", "missing or malformed X-Hub-Signature-256",
-                Metrics::Rejection::signature);
+    refuse_auth(ctx, address, res, 401, "unauthorized", "missing or malformed X-Hub-Signature-256");
     return;
   }
   auto snapshot = ctx.tenants.get();
@@ -109,8 +111,9 @@ void receive(const httplib::Request& req, httplib::Response& res, Context& ctx,
     if (owners.empty()) {
       // Not worth an HMAC, and not counted as an attack: Meta may still be sending for a
       // number whose config was removed.
-      ctx.metrics.reject(Metrics::Rejection::unknown_number);
-      send_error(res, 401, "unauthorized", "no tenant owns the phone numbers of this delivery");
+      refuse(ctx, address, res, 401, "unauthorized",
+             "no tenant owns the phone numbers of this delivery",
+             Metrics::Rejection::unknown_number);
       return;
     }
     for (const auto& c : snapshot->candidates) {
@@ -126,13 +129,12 @@ void receive(const httplib::Request& req, httplib::Response& res, Context& ctx,
 
   std::set<std::string> verified = authenticate(req.body, signature, *candidates);
   if (verified.empty()) {
-    refuse_auth(ctx, address, res, 401, "unauthorized", "invalid signature",
-                Metrics::Rejection::signature);
+    refuse_auth(ctx, address, res, 401, "unauthorized", "invalid signature");
     return;
   }
   if (!parsed) {
-    ctx.metrics.reject(Metrics::Rejection::malformed);
-    send_error(res, 400, "bad_request", "the body is not a WhatsApp webhook delivery");
+    refuse(ctx, address, res, 400, "bad_request", "the body is not a WhatsApp webhook delivery",
+           Metrics::Rejection::malformed);
     return;
   }
   std::map<std::string, std::string> tenant_of_number;
@@ -142,19 +144,14 @@ void receive(const httplib::Request& req, httplib::Response& res, Context& ctx,
       tenant_of_number.emplace(id, it->second);
     }
   }
-  if (!parsed->phone_number_ids.empty() && tenant_of_number.empty()) {
-    ctx.metrics.reject(Metrics::Rejection::unknown_number);
-    send_error(res, 401, "unauthorized",
-               "no verified tenant owns the phone numbers of this delivery");
-    return;
-  }
+  // Changes for numbers the verifying tenant does not own are kept in the raw archive only.
 
   DeliveryJob job{req.body, std::move(*parsed), std::move(tenant_of_number),
                   tenant ? "tenant:" + *tenant : "shared", "signature"};
   DeliveryOutcome outcome = ctx.writer.store(job);
   if (!outcome.stored) {
-    ctx.metrics.reject(Metrics::Rejection::failed);
-    send_error(res, 500, "internal", "the delivery could not be stored; retry");
+    refuse(ctx, address, res, 500, "internal", "the delivery could not be stored; retry",
+           Metrics::Rejection::failed);
     return;
   }
   const auto& s = outcome.stats;

@@ -120,7 +120,17 @@ TEST_CASE("REST: bad input answers 400/404/413 with a JSON error") {
       {"POST", "/api/whatsapp/config", R"({"is_active":"yes"})", 400},
       {"POST", "/api/whatsapp/read-all", "{", 400},
       {"GET", "/api/whatsapp/events?last_event_id=abc", "", 400},
+      {"GET", "/api/whatsapp/messages?before=", "", 400},
   };
+  // A button index is 0-9; a huge one must not wrap into a valid one.
+  for (const char* index : {"1099511627776", "4294967296", "10", "-1", "18446744073709551615"}) {
+    cases.push_back(
+        {"POST", "/api/whatsapp/send",
+         fmt::format(R"({{"phone_number":"+15551234567","template":{{"name":"t","language":"en",)"
+                     R"("button_params":[{{"index":{},"value":"x"}}]}}}})",
+                     index),
+         400});
+  }
   for (const auto& c : cases) {
     CAPTURE(c.method);
     CAPTURE(c.path);
@@ -296,4 +306,71 @@ TEST_CASE("REST: a token of tenant B never reaches tenant A's data (route matrix
   // DELETE with B's token removed B's config only.
   CHECK(s.request("DELETE", "/api/whatsapp/config", b)->status == 200);
   CHECK(s.request("GET", "/api/whatsapp/config", s.acme_token)->status == 200);
+}
+
+TEST_CASE("REST: a tenant token cannot point the daemon at an address, nor read a foreign answer") {
+  testsupport::FakeGraph graph;
+  Setup s({}, graph.url());
+  testsupport::FakeGraph elsewhere;
+  for (const char* field : {"graph_url", "graphUrl"}) {
+    CAPTURE(field);
+    auto r = s.request("POST", "/api/whatsapp/config", s.acme_token,
+                       json{{field, elsewhere.url() + "/"}, {"test", true}}.dump());
+    auto j = body_of(r);
+    CHECK(r->status == 400);
+    CHECK(j["error"]["message"].get<std::string>().find(field) != std::string::npos);
+  }
+  CHECK(elsewhere.requests().empty());
+  CHECK(body_of(s.request("GET", "/api/whatsapp/config", s.acme_token))["graph_url"] ==
+        graph.url());
+
+  // The admin's Graph URL answering something that is not Meta's error object: only its
+  // HTTP status reaches the tenant and the log.
+  graph.set_handler([](const testsupport::Recorded&) -> std::optional<testsupport::Reply> {
+    return testsupport::Reply{403, "<html>internal-page-text</html>"};
+  });
+  auto tested = s.request("POST", "/api/whatsapp/config/test", s.acme_token, "");
+  REQUIRE(tested);
+  CHECK(tested->status == 400);
+  CHECK(tested->body.find("internal-page-text") == std::string::npos);
+  CHECK(tested->body.find("HTTP 403") != std::string::npos);
+  CHECK(s.daemon->log().find("internal-page-text") == std::string::npos);
+}
+
+TEST_CASE("REST: another tenant's number is refused without naming it") {
+  Setup s;
+  auto r = s.request("POST", "/api/whatsapp/config", s.acme_token,
+                     json{{"phone_number_id", streamtest::globex_number}, {"test", false}}.dump());
+  auto j = body_of(r);
+  CHECK(r->status == 409);
+  CHECK(r->body.find("globex") == std::string::npos);
+  CHECK(j["error"]["message"].get<std::string>().find("another tenant") != std::string::npos);
+  // The admin's CLI still says which tenant has it.
+  auto cli = s.w({"config", "set", "--tenant", "acme", "--phone-number-id",
+                  streamtest::globex_number, "--no-test"});
+  CHECK(cli.exit_code != 0);
+  CHECK(cli.err.find("globex") != std::string::npos);
+}
+
+TEST_CASE("REST: POSTs that need no body work without one, and chunked bodies stay refused") {
+  Setup s;
+  s.inbound("wamid.N1", "first");
+  s.inbound("wamid.N2", "second", false, "15557654321");
+  auto raw = [&](const std::string& target, const std::string& extra) {
+    return servetest::raw_http(
+        s.daemon->port(), fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n"
+                                      "{}\r\n",
+                                      target, s.acme_token, extra));
+  };
+  auto read = raw("/api/whatsapp/messages/wamid.N1/read", "");
+  INFO(read);
+  CHECK(servetest::status_of(read) == 200);
+  CHECK(read.find(R"("marked":1)") != std::string::npos);
+  auto all = raw("/api/whatsapp/read-all", "Content-Length: 0\r\n");
+  CHECK(servetest::status_of(all) == 200);
+  CHECK(all.find(R"("marked":1)") != std::string::npos);
+  // A body is still required where one is needed.
+  CHECK(servetest::status_of(raw("/api/whatsapp/send", "")) == 400);
+  CHECK(servetest::status_of(raw("/api/whatsapp/read-all",
+                                 "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n")) == 411);
 }

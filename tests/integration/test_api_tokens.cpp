@@ -97,3 +97,38 @@ TEST_CASE("API tokens: missing, malformed, revoked and other-tenant tokens get 4
   auto listed = s.w({"token", "list", "--tenant", "acme", "--json"});
   CHECK(nlohmann::json::parse(listed.out)["last_used_at"].is_string());
 }
+
+TEST_CASE("API tokens: wrong tokens get 429 after 30 a minute, a valid one from there is served") {
+  streamtest::Setup s;
+  int first_429 = -1;
+  for (int i = 0; i < 40 && first_429 < 0; ++i) {
+    auto r = s.request("GET", "/api/whatsapp/unread-count", "wbt_guessed-token");
+    REQUIRE(r);
+    if (r->status == 429) {
+      first_429 = i;
+      CHECK(r->get_header_value("Retry-After") == "60");
+    } else {
+      CHECK(r->status == 401);
+    }
+  }
+  CHECK(first_429 == 30);
+  for (int i = 0; i < 3; ++i) {
+    auto ok = s.request("GET", "/api/whatsapp/unread-count", s.acme_token);
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+    CHECK(s.request("GET", "/api/whatsapp/unread-count", "wbt_guessed-token")->status == 429);
+  }
+  // Refusals are logged (never the token) and counted by reason.
+  std::string log = s.daemon->log();
+  CHECK(log.find("api request refused: 401 the API token is invalid or revoked (token) from "
+                 "127.0.0.1") != std::string::npos);
+  CHECK(log.find("(rate_limited) from 127.0.0.1") != std::string::npos);
+  CHECK(log.find("wbt_guessed-token") == std::string::npos);
+  auto metrics = s.daemon->client().Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("wabactl_requests_refused_total{route=\"api\",reason=\"token\"} 30\n") !=
+        std::string::npos);
+  CHECK(metrics->body.find(
+            "wabactl_requests_refused_total{route=\"api\",reason=\"rate_limited\"} 4\n") !=
+        std::string::npos);
+}

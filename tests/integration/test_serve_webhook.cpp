@@ -166,6 +166,18 @@ TEST_CASE("a change for another tenant's number stays in the archive only") {
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'acme'") == 1);
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'beta'") == 0);
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 1);
+
+  // On a tenant's own route, verified by its secret, a delivery naming only numbers it does
+  // not own (no tenant's, or another's) is kept in the archive, not refused.
+  for (const auto& number : {std::string("999999999999999"), beta_number}) {
+    CAPTURE(number);
+    std::string only = inbound(number, "15551230000", "wamid.U" + number, "for nobody here");
+    auto r = d.post(route + "/acme", only, acme_secret);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 3);
+  CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages") == 1);
 }
 
 TEST_CASE("malformed JSON with a valid signature gets 400 and stores nothing") {
@@ -197,7 +209,8 @@ TEST_CASE("oversized, chunked and compressed bodies are refused before they are 
   CHECK(status_of(raw_http(
             d.port(), head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")) == 411);
   CHECK(status_of(raw_http(d.port(), head + "Content-Length: 2\r\n\r\n{}")) == 401);
-  CHECK(status_of(raw_http(d.port(), head + "\r\n")) == 411);
+  // Without Content-Length a request has no body (RFC 9112 §6.3): checked like any other.
+  CHECK(status_of(raw_http(d.port(), head + "\r\n")) == 401);
   CHECK(status_of(raw_http(d.port(),
                            head + "Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}")) == 415);
   CHECK(status_of(raw_http(
@@ -205,6 +218,22 @@ TEST_CASE("oversized, chunked and compressed bodies are refused before they are 
   std::string many;
   for (int i = 0; i < 150; ++i) many += fmt::format("X-H{}: v\r\n", i);
   CHECK(status_of(raw_http(d.port(), head + many + "Content-Length: 2\r\n\r\n{}")) == 431);
+  // Each refusal is logged with its status and reason, and counted by reason.
+  for (const char* line : {"webhook request refused: 413 the body is larger than --max-body "
+                           "(too_large) from 127.0.0.1",
+                           "webhook request refused: 411", "webhook request refused: 415",
+                           "webhook request refused: 431"}) {
+    CAPTURE(line);
+    CHECK(d.log().find(line) != std::string::npos);
+  }
+  auto metrics = d.client().Get("/metrics");
+  REQUIRE(metrics);
+  for (const char* reason : {"too_large", "chunked", "encoding", "headers"}) {
+    CAPTURE(reason);
+    CHECK(metrics->body.find(fmt::format(
+              "wabactl_requests_refused_total{{route=\"webhook\",reason=\"{}\"}} 1\n", reason)) !=
+          std::string::npos);
+  }
 
   // Through a normal client: a body just over the limit.
   std::string big = inbound(acme_number, "15551230000", "wamid.BIG", std::string(5000, 'x'));
@@ -215,7 +244,7 @@ TEST_CASE("oversized, chunked and compressed bodies are refused before they are 
         200);
 }
 
-TEST_CASE("an address that keeps failing signature checks gets 429") {
+TEST_CASE("an address that keeps failing signature checks gets 429, its good deliveries 200") {
   Setup s;
   Daemon d(s.w, s.dir);
   std::string body = inbound(acme_number, "15551230000", "wamid.Z", "hi");
@@ -228,11 +257,40 @@ TEST_CASE("an address that keeps failing signature checks gets 429") {
       CHECK(r->status == 401);
   }
   CHECK(first_429 == 30);
-  // Even a valid signature from that address waits out the minute.
-  auto r = d.post(route, body, acme_secret);
+  auto r = d.post(route, body, "not-the-secret-0123456789");
   CHECK(r->status == 429);
   CHECK(r->get_header_value("Retry-After") == "60");
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 0);
+  // Meta sends every app's deliveries from the same addresses: a correctly signed one from
+  // the failing address is verified and stored all the same, before and after more failures.
+  for (int i = 0; i < 5; ++i) {
+    std::string good = inbound(acme_number, "15551230000", fmt::format("wamid.G{}", i), "ok");
+    CHECK(d.post(route, good, acme_secret)->status == 200);
+    CHECK(d.post(route, body, "not-the-secret-0123456789")->status == 429);
+  }
+  CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 5);
+  // The verification handshake too.
+  auto bad_verify = d.client().Get(verify_path(route, "subscribe", "wrong", "c"));
+  CHECK(bad_verify->status == 429);
+  auto good_verify = d.client().Get(verify_path(route, "subscribe", acme_verify, "c"));
+  CHECK(good_verify->status == 200);
+  CHECK(good_verify->body == "c");
+
+  // Every refusal is logged with its reason and the address, and counted by reason.
+  std::string log = d.log();
+  CHECK(log.find("webhook request refused: 401 invalid signature (signature) from 127.0.0.1") !=
+        std::string::npos);
+  CHECK(log.find("webhook request refused: 429") != std::string::npos);
+  auto metrics = d.client().Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find(
+            "wabactl_requests_refused_total{route=\"webhook\",reason=\"signature\"} 30\n") !=
+        std::string::npos);
+  CHECK(metrics->body.find(
+            "wabactl_requests_refused_total{route=\"webhook\",reason=\"rate_limited\"} 8\n") !=
+        std::string::npos);
+  CHECK(metrics->body.find("wabactl_webhooks_rejected_total{reason=\"rate_limited\"} 8\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("16 threads posting the same and different deliveries store exactly one row each") {

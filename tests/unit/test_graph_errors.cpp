@@ -4,6 +4,7 @@
 #include "wabactl/graph.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 using namespace wabactl;
 using testsupport::FakeGraph;
@@ -127,5 +128,20 @@ TEST_CASE("check_credentials: accepted, rejected, refused and unreachable") {
   {
     GraphClient client(GraphTarget{graph.url(), "v25.0", "good"});
     CHECK(check_credentials(client, "123").result == CredentialCheck::Result::unreachable);
+  }
+}
+
+TEST_CASE("no text of an answer that is not Meta's error object is kept") {
+  for (long status : {400L, 401L, 404L, 500L}) {
+    CAPTURE(status);
+    HttpResult r;
+    r.status = status;
+    r.body = R"({"secret":"internal-page-text"} <html>internal-page-text</html>)";
+    auto e = parse_meta_error(r);
+    REQUIRE(e.has_value());
+    for (const std::string& text : {e->message, e->title, e->details, describe(*e)}) {
+      CHECK(text.find("internal-page-text") == std::string::npos);
+    }
+    CHECK(describe(*e) == fmt::format("Graph API answered HTTP {}", status));
   }
 }
