@@ -615,6 +615,10 @@ void register_api_routes(httplib::Server& http, Context& ctx) {
   wo.clients_gauge = &ctx.metrics.ws_clients;
   wo.sse_gauge = &ctx.metrics.sse_clients;
   wo.slots = &api->slots;
+  wo.on_refusal = [&ctx](int status, std::string_view why, const std::string& address,
+                         std::string_view detail) {
+    ctx.refusals.refuse("stream", why, status, address, detail);
+  };
   // A stream costs a descriptor and its buffers, not a thread: allow many (handshakes
   // included), and bound the worst case of full write buffers by --max-streams.
   wo.max_connections = ctx.options.max_streams + 1024;

@@ -2,6 +2,8 @@
 // arrived, a fixed pool of workers runs requests through httplib. See front.hpp.
 #include "server/front.hpp"
 
+#include "server/net.hpp"
+
 #include "wabactl/log.hpp"
 
 #include <arpa/inet.h>
@@ -316,23 +318,6 @@ private:
   bool detached_ = false;
 };
 
-void peer_of(int fd, std::string& addr, int& port) {
-  sockaddr_storage a{};
-  socklen_t len = sizeof a;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.ss_family == AF_INET) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&a);
-    ::inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof buf);
-    port = ntohs(v4->sin_port);
-  } else if (a.ss_family == AF_INET6) {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a);
-    ::inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof buf);
-    port = ntohs(v6->sin6_port);
-  }
-  addr = buf;
-}
-
 } // namespace
 
 struct FrontServer::Impl {
@@ -445,13 +430,18 @@ void FrontServer::Impl::admit(int fd) {
   auto c = std::make_unique<Conn>();
   c->id = next_id++;
   c->fd = fd;
-  peer_of(fd, c->addr, c->port);
+  Peer peer = peer_of(fd);
+  c->addr = std::move(peer.address);
+  c->port = peer.port;
   timeval tv{io_timeout_ms / 1000, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   std::size_t& held = per_address[c->addr];
   if (held >= options.max_per_address || stopping.load()) {
     if (held == 0) per_address.erase(c->addr);
+    if (options.on_refusal && !stopping.load()) {
+      options.on_refusal(503, "connections", c->addr, "too many connections from this address");
+    }
     std::string r = plain_error(503, "Service Unavailable", "unavailable",
                                 "too many connections from this address", "Retry-After: 5\r\n");
     [[maybe_unused]] auto n = ::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -488,6 +478,8 @@ void FrontServer::Impl::on_readable(Conn& c) {
   case Parsed::complete:
     return dispatch(c);
   case Parsed::too_large:
+    if (options.on_refusal)
+      options.on_refusal(431, "headers", c.addr, "the request head is too large");
     return refuse(c, plain_error(431, "Request Header Fields Too Large", "headers_too_large",
                                  "the request head is too large"));
   case Parsed::incomplete:
@@ -574,6 +566,9 @@ void FrontServer::Impl::sweep() {
   for (auto id : late) {
     auto it = conns.find(id);
     if (it == conns.end()) continue;
+    if (options.on_refusal) {
+      options.on_refusal(408, "timeout", it->second->addr, "the request did not arrive in time");
+    }
     refuse(*it->second,
            plain_error(408, "Request Timeout", "timeout", "the request did not arrive in time"));
   }

@@ -9,6 +9,8 @@
 // response the connection goes back to the epoll thread: idle keep-alive holds no worker.
 // A handler may take the connection over for a long-lived stream (detach_current_connection).
 
+#include "server/net.hpp"
+
 #include <httplib.h>
 
 #include <atomic>
@@ -27,6 +29,7 @@ struct FrontOptions {
   std::size_t max_body = 3 * 1024 * 1024;        ///< bodies up to this are buffered before dispatch
   int backlog = 4096;                            ///< the listen backlog
   std::atomic<std::int64_t>* connections_gauge = nullptr; ///< kept equal to connections()
+  RefusalSink on_refusal; ///< the front's own 408, 431 and 503 (per-address cap)
 };
 
 /// A peer connection a handler took over: the descriptor (non-blocking, the caller owns it),

@@ -300,6 +300,10 @@ void serve(const ServeOptions& o) {
   fo.head_timeout = o.head_timeout;
   fo.max_body = o.max_body;
   fo.connections_gauge = &metrics.http_connections;
+  fo.on_refusal = [&ctx](int status, std::string_view why, const std::string& address,
+                         std::string_view detail) {
+    ctx.refusals.refuse("connection", why, status, address, detail);
+  };
   server::FrontServer http(fo);
   server::configure(http, ctx);
   for (auto registrar : server::registrars) registrar(http, ctx);

@@ -49,6 +49,7 @@ enum class Kind { websocket, sse };
 struct Conn {
   std::uint64_t id = 0;
   int fd = -1;
+  std::string addr; ///< the peer's address, for refusal logs
   Kind kind = Kind::websocket;
   bool has_slot = false;
   std::string token_id;
@@ -254,6 +255,8 @@ struct WebSocketServer::Impl {
   void accept_all();
   void on_readable(Conn& c);
   void on_handshake(Conn& c);
+  void refuse(Conn& c, int status, const char* reason, const char* code, std::string_view why,
+              const std::string& message, const char* extra = "");
   void on_frames(Conn& c);
   void pump(Conn& c);
   void flush(Conn& c);
@@ -367,6 +370,7 @@ void WebSocketServer::Impl::accept_all() {
     auto c = std::make_unique<Conn>();
     c->id = next_id++;
     c->fd = fd;
+    c->addr = server::peer_of(fd).address;
     c->reader = FrameReader(options.limits);
     c->opened = c->last_rx = c->last_ping = Clock::now();
     epoll_event ev{};
@@ -377,10 +381,8 @@ void WebSocketServer::Impl::accept_all() {
     conns.emplace(id, std::move(c));
     set_count();
     if (conns.size() > options.max_connections) {
-      Conn& cc = *conns[id];
-      cc.close_after_flush = true;
-      send(cc, http_error(503, "Service Unavailable", "unavailable",
-                          "too many stream clients; retry later", "Retry-After: 5\r\n"));
+      refuse(*conns[id], 503, "Service Unavailable", "unavailable", "streams",
+             "too many stream clients; retry later", "Retry-After: 5\r\n");
     }
   }
 }
@@ -418,26 +420,31 @@ void WebSocketServer::Impl::on_readable(Conn& c) {
   }
 }
 
+void WebSocketServer::Impl::refuse(Conn& c, int status, const char* reason, const char* code,
+                                   std::string_view why, const std::string& message,
+                                   const char* extra) {
+  if (options.on_refusal) options.on_refusal(status, why, c.addr, message);
+  c.close_after_flush = true;
+  send(c, http_error(status, reason, code, message, extra));
+}
+
 void WebSocketServer::Impl::on_handshake(Conn& c) {
   std::size_t end = c.in.find("\r\n\r\n");
   if (end == std::string::npos) {
     if (c.in.size() > options.max_request_header) {
-      c.close_after_flush = true;
-      send(c, http_error(431, "Request Header Fields Too Large", "bad_request",
-                         "request header too large"));
+      refuse(c, 431, "Request Header Fields Too Large", "bad_request", "headers",
+             "request header too large");
     }
     return;
   }
   if (end + 4 > options.max_request_header) {
-    c.close_after_flush = true;
-    send(c, http_error(431, "Request Header Fields Too Large", "bad_request",
-                       "request header too large"));
-    return;
+    return refuse(c, 431, "Request Header Fields Too Large", "bad_request", "headers",
+                  "request header too large");
   }
   auto reject = [&](int status, const char* reason, const char* code, const std::string& msg,
                     const char* extra = "") {
-    c.close_after_flush = true;
-    send(c, http_error(status, reason, code, msg, extra));
+    const char* why = status == 401 ? "token" : status == 503 ? "unavailable" : "malformed";
+    refuse(c, status, reason, code, why, msg, extra);
   };
   auto req = parse_request(std::string_view(c.in).substr(0, end + 2));
   c.in.erase(0, end + 4);
@@ -659,6 +666,7 @@ void WebSocketServer::Impl::adopt(PendingSse p) {
     auto c = std::make_unique<Conn>();
     c->id = next_id++;
     c->fd = p.fd;
+    c->addr = server::peer_of(p.fd).address;
     c->reader = FrameReader(options.limits);
     c->opened = c->last_rx = c->last_ping = Clock::now();
     c->in = std::move(p.received);
@@ -670,9 +678,8 @@ void WebSocketServer::Impl::adopt(PendingSse p) {
     conns.emplace(ref.id, std::move(c));
     set_count();
     if (conns.size() > options.max_connections) {
-      ref.close_after_flush = true;
-      return send(ref, http_error(503, "Service Unavailable", "unavailable",
-                                  "too many stream clients; retry later", "Retry-After: 5\r\n"));
+      return refuse(ref, 503, "Service Unavailable", "unavailable", "streams",
+                    "too many stream clients; retry later", "Retry-After: 5\r\n");
     }
     return on_handshake(ref);
   }

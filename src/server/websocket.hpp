@@ -7,6 +7,7 @@
 // peer that closes frees its slot at once (the thread sees the FIN); a revoked token's
 // streams end within revocation_check. The frame codec is exposed for tests.
 
+#include "server/net.hpp"
 #include "server/stream_slots.hpp"
 
 #include <array>
@@ -112,6 +113,8 @@ struct ServerOptions {
   std::chrono::milliseconds sse_ping_interval{15000};
   /// How often the tokens of open streams are re-checked (when the database changed).
   std::chrono::milliseconds revocation_check{500};
+  /// Where handshake refusals (401, 400, 404, 426, 431, 503) are reported.
+  server::RefusalSink on_refusal;
 };
 
 /// The listener and its epoll thread.

@@ -112,6 +112,9 @@ TEST_CASE("serve: a request head must arrive within --head-timeout, even byte by
   ::close(silent);
   // A request that arrives in time is served.
   CHECK(healthz_from("127.0.0.1", s.daemon->port()) == 200);
+  // The refusal is logged with its reason and address.
+  CHECK(s.daemon->log().find("connection request refused: 408 the request did not arrive in "
+                             "time (timeout) from 127.0.0.1") != std::string::npos);
 }
 
 TEST_CASE("serve: --max-connections-per-address refuses more from one address only") {
@@ -134,7 +137,11 @@ TEST_CASE("serve: --max-connections-per-address refuses more from one address on
     auto at = metrics.find("\nwabactl_http_connections ");
     REQUIRE(at != std::string::npos);
     CHECK(std::stoi(metrics.substr(at + 26)) >= 4); // the three held and this one
+    CHECK(metrics.find("wabactl_requests_refused_total{route=\"connection\",reason="
+                       "\"connections\"} 1\n") != std::string::npos);
   }
+  CHECK(s.daemon->log().find("connection request refused: 503 too many connections from this "
+                             "address (connections) from 127.0.0.1") != std::string::npos);
   // A held connection is served, and closing one makes room.
   send_all(held[0], "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   CHECK(servetest::status_of(read_until_close(held[0], 5000, closed)) == 200);

@@ -103,4 +103,12 @@ TEST_CASE("WebSocket with Node's ws client: resume, live events from another pro
   CHECK(refused[0]["status"] == 401);
   auto other = run_client(s, *node, {"handshake", ws_url(s, "?access_token=")});
   CHECK(other[0]["status"] == 401);
+  // Refused handshakes on the WebSocket port are logged and counted like the others.
+  CHECK(s.daemon->log().find("stream request refused: 401 missing, invalid or revoked token "
+                             "(token) from 127.0.0.1") != std::string::npos);
+  auto metrics = s.daemon->client().Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(
+      metrics->body.find("wabactl_requests_refused_total{route=\"stream\",reason=\"token\"} 2\n") !=
+      std::string::npos);
 }
