@@ -43,8 +43,6 @@ struct Api {
   StreamSlots slots;
 
   Api(Context& c, EventHubOptions o) : ctx(c), hub(std::move(o)), slots(c.options.max_streams) {}
-
-  const MasterKey& master_key(Store&) { return ctx.tenants.master_key(); }
 };
 
 // An Error from the library, as an HTTP status and error code.
@@ -206,7 +204,7 @@ std::string path_id(const httplib::Request& req) {
 void get_config(Api& api, const std::string& tenant, httplib::Response& res) {
   auto store = api.ctx.readers.lease();
   Config c = require_config(*store, tenant);
-  reply_json(res, 200, config_json(c, open_secrets(c, api.master_key(*store)), false));
+  reply_json(res, 200, config_json(c, open_secrets(c, api.ctx.tenants.master_key()), false));
 }
 
 void post_config(Api& api, const std::string& tenant, const httplib::Request& req,
@@ -241,7 +239,7 @@ void post_config(Api& api, const std::string& tenant, const httplib::Request& re
   if (u.access_token) validate_secret(*u.access_token, "access token");
   if (u.app_secret) validate_secret(*u.app_secret, "app secret");
   bool test = bool_field(body, {"test"}).value_or(true);
-  const MasterKey& key = api.master_key(*store);
+  const MasterKey& key = api.ctx.tenants.master_key();
   ConfigSetResult r;
   try {
     r = set_config(*store, key, u, test ? CredentialTest::run : CredentialTest::skip);
@@ -271,7 +269,7 @@ void delete_config_route(Api& api, const std::string& tenant, httplib::Response&
 
 void test_config_route(Api& api, const std::string& tenant, httplib::Response& res) {
   auto store = api.ctx.readers.lease();
-  PhoneNumberInfo info = test_config(*store, api.master_key(*store), tenant);
+  PhoneNumberInfo info = test_config(*store, api.ctx.tenants.master_key(), tenant);
   reply_json(res, 200,
              {{"ok", true},
               {"phone_number_id", info.id},
@@ -403,7 +401,7 @@ void post_send(Api& api, const std::string& tenant, const httplib::Request& req,
   PreparedSend prepared = prepare_send(request);
   auto store = api.ctx.readers.lease();
   auto target = send_target(
-      *store, [&]() -> const MasterKey& { return api.master_key(*store); }, tenant);
+      *store, [&]() -> const MasterKey& { return api.ctx.tenants.master_key(); }, tenant);
   if (!target) {
     auto link = wa_me_link(prepared);
     json out = {{"error",
@@ -513,7 +511,7 @@ std::size_t send_receipts(Api& api, Store& store, const std::string& tenant,
   if (!config || !config->is_active) return 0;
   std::optional<std::string> token;
   try {
-    token = open_secrets(*config, api.master_key(store)).access_token;
+    token = open_secrets(*config, api.ctx.tenants.master_key()).access_token;
   } catch (const Error& e) {
     LOG_WARN("tenant {}: no read receipt sent: {}", tenant, e.what());
     return 0;
