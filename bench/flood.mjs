@@ -13,9 +13,9 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import { now, pace } from './pace.mjs';
 
 const role = process.argv[2];
-const now = () => performance.now();
 
 if (role === 'flood') {
   const [port, floodArg, secondsArg, floodAddr = '127.0.0.1'] = process.argv.slice(3);
@@ -149,19 +149,7 @@ async function probe() {
 const probing_done = probe();
 
 const t0 = now() + 10;
-let sent = 0;
-await new Promise((resolve) => {
-  const tick = () => {
-    const t = now();
-    while (sent < total && t0 + (sent * 1000) / rate <= t) {
-      send(sent, t0 + (sent * 1000) / rate);
-      sent += 1;
-    }
-    if (sent < total) setTimeout(tick, 1);
-    else resolve();
-  };
-  tick();
-});
+await pace(total, rate, t0, send);
 const deadline = now() + 30000;
 while (finished < total && now() < deadline) await new Promise((r) => setTimeout(r, 5));
 probing = false;

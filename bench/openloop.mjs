@@ -6,6 +6,7 @@
 // Each BODIES_FILE line is "<X-Hub-Signature-256>\t<body>" (bench/bodies.py writes them).
 import fs from 'node:fs';
 import http from 'node:http';
+import { now, pace } from './pace.mjs';
 
 const [port, rateArg, secondsArg, connectionsArg, ...files] = process.argv.slice(2);
 const rate = Number(rateArg);
@@ -23,11 +24,9 @@ if (bodies.length < total) {
   console.error(`only ${bodies.length} bodies for ${total} requests: duplicates will be sent`);
 }
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-const now = () => performance.now();
 const latencies = [];
 let non200 = 0;
 let errors = 0;
-let sent = 0;
 let finished = 0;
 
 function send(i, due) {
@@ -52,19 +51,7 @@ function send(i, due) {
 }
 
 const t0 = now() + 50;
-await new Promise((resolve) => {
-  const tick = () => {
-    const t = now();
-    // Everything due by now goes out now, each timed from its own due time.
-    while (sent < total && t0 + (sent * 1000) / rate <= t) {
-      send(sent, t0 + (sent * 1000) / rate);
-      sent += 1;
-    }
-    if (sent < total) setTimeout(tick, 1);
-    else resolve();
-  };
-  tick();
-});
+await pace(total, rate, t0, send);
 const deadline = now() + 30000;
 while (finished < total && now() < deadline) await new Promise((r) => setTimeout(r, 5));
 const elapsed = (now() - t0) / 1000;
