@@ -256,6 +256,10 @@ struct SendTarget {
 /// token does not open.
 std::optional<SendTarget> send_target(Store& store, const std::function<const MasterKey&()>& key,
                                       const std::string& tenant);
+/// The same, with the config's secrets opened by `open` (the daemon's tenant cache).
+std::optional<SendTarget> send_target(Store& store,
+                                      const std::function<ConfigSecrets(const Config&)>& open,
+                                      const std::string& tenant);
 
 /// The Store plus the lock that serialises its use among a batch's workers.
 struct SharedStore {

@@ -855,10 +855,17 @@ Message resolve_send(Store& store, const std::string& tenant, const std::string&
 
 std::optional<SendTarget> send_target(Store& store, const std::function<const MasterKey&()>& key,
                                       const std::string& tenant) {
+  return send_target(
+      store, [&](const Config& config) { return open_secrets(config, key()); }, tenant);
+}
+
+std::optional<SendTarget> send_target(Store& store,
+                                      const std::function<ConfigSecrets(const Config&)>& open,
+                                      const std::string& tenant) {
   require_tenant(store, tenant);
   auto config = find_config(store, tenant);
   if (!config || !config->is_active) return std::nullopt;
-  ConfigSecrets secrets = open_secrets(*config, key());
+  ConfigSecrets secrets = open(*config);
   if (!secrets.access_token) {
     throw Error(Exit::credentials, fmt::format("tenant '{}' has no access token", tenant),
                 "set one with 'wabactl config set --access-token-file FILE'");

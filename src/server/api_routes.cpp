@@ -204,7 +204,7 @@ std::string path_id(const httplib::Request& req) {
 void get_config(Api& api, const std::string& tenant, httplib::Response& res) {
   auto store = api.ctx.readers.lease();
   Config c = require_config(*store, tenant);
-  reply_json(res, 200, config_json(c, open_secrets(c, api.ctx.tenants.master_key()), false));
+  reply_json(res, 200, config_json(c, api.ctx.tenants.open(c), false));
 }
 
 void post_config(Api& api, const std::string& tenant, const httplib::Request& req,
@@ -401,7 +401,7 @@ void post_send(Api& api, const std::string& tenant, const httplib::Request& req,
   PreparedSend prepared = prepare_send(request);
   auto store = api.ctx.readers.lease();
   auto target = send_target(
-      *store, [&]() -> const MasterKey& { return api.ctx.tenants.master_key(); }, tenant);
+      *store, [&](const Config& c) { return api.ctx.tenants.open(c); }, tenant);
   if (!target) {
     auto link = wa_me_link(prepared);
     json out = {{"error",
@@ -511,7 +511,7 @@ std::size_t send_receipts(Api& api, Store& store, const std::string& tenant,
   if (!config || !config->is_active) return 0;
   std::optional<std::string> token;
   try {
-    token = open_secrets(*config, api.ctx.tenants.master_key()).access_token;
+    token = api.ctx.tenants.open(*config).access_token;
   } catch (const Error& e) {
     LOG_WARN("tenant {}: no read receipt sent: {}", tenant, e.what());
     return 0;

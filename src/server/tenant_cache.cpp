@@ -65,6 +65,7 @@ void TenantCache::reload_locked() {
     if (secrets.verify_token && !secrets.verify_token->empty()) {
       next->verify_tokens.emplace_back(c.tenant_id, *secrets.verify_token);
     }
+    next->secrets_of_tenant[c.tenant_id] = secrets;
     usable.push_back(c);
   }
   if (key_) next->candidates = secret_candidates(usable, *key_, fallback_);
@@ -121,6 +122,29 @@ void TenantCache::refresh_locked(std::chrono::steady_clock::time_point now) {
 
 const MasterKey& TenantCache::master_key() {
   std::lock_guard lock(mu_);
+  return master_key_locked();
+}
+
+ConfigSecrets TenantCache::open(const Config& config) {
+  std::lock_guard lock(mu_);
+  try {
+    return open_secrets(config, master_key_locked());
+  } catch (const Error&) {
+    // Re-sealed under a key the daemon does not have yet (noticed, or not checked yet):
+    // the secrets opened before the rotation are still the tenant's.
+    bool rotated = rotation_pending_ || (key_ && !key_matches(*store_, *key_));
+    if (!rotated || !snapshot_) throw;
+    auto held = snapshot_->secrets_of_tenant.find(config.tenant_id);
+    auto number = snapshot_->tenant_of_number.find(config.phone_number_id);
+    if (held == snapshot_->secrets_of_tenant.end() || number == snapshot_->tenant_of_number.end() ||
+        number->second != config.tenant_id) {
+      throw;
+    }
+    return held->second;
+  }
+}
+
+const MasterKey& TenantCache::master_key_locked() {
   try {
     refresh_locked(std::chrono::steady_clock::now());
     if (!key_) use_key_locked(load_master_key(key_options_, *store_));

@@ -11,6 +11,7 @@
 // key sources (backing off from 1 s to a minute, or at once on reload()) until the new key is
 // there; then it swaps the key in and reloads the configs.
 
+#include "wabactl/configs.hpp"
 #include "wabactl/secrets.hpp"
 #include "wabactl/webhook.hpp"
 
@@ -39,6 +40,9 @@ struct TenantSnapshot {
   std::map<std::string, std::string> app_secret_of_tenant;
   /// (tenant, verify token) of active configs that have one.
   std::vector<std::pair<std::string, std::string>> verify_tokens;
+  /// tenant → its active config's secrets, opened: what the API uses while a rotation waits
+  /// for its new key.
+  std::map<std::string, ConfigSecrets> secrets_of_tenant;
 };
 
 class TenantCache {
@@ -58,6 +62,10 @@ public:
   /// life. Error(tempfail) while a rotation waits for its new key, Error(internal) when the
   /// daemon's key is missing or wrong.
   const MasterKey& master_key();
+  /// `config`'s secrets, opened with the master key; while a rotation waits for its new key,
+  /// the ones the cache opened before it (for the same phone number id), so sends and reads
+  /// go on. Errors as master_key() when neither is there.
+  ConfigSecrets open(const Config& config);
   /// Re-reads the master key from its sources and the configs now (SIGHUP).
   void reload();
 
@@ -65,6 +73,7 @@ private:
   void reload_locked();
   void refresh_locked(std::chrono::steady_clock::time_point now);
   bool try_new_key_locked();
+  const MasterKey& master_key_locked();
   void use_key_locked(MasterKey key);
   std::string fingerprint_locked();
 

@@ -116,6 +116,12 @@ Config save_config(Store& store, const MasterKey& key, Config config,
   config.needs_reauth = false;
   config.updated_at = now_iso();
   store.transaction([&] {
+    // A rotation committed after the caller took its key (a daemon that has not noticed it
+    // yet): sealed under that key, the config would open under none the store accepts.
+    if (!key_matches(store, key)) {
+      throw Error(Exit::tempfail, "the master key was rotated meanwhile: nothing was saved",
+                  "retry with the new key");
+    }
     if (auto other = find_config_by_phone_number_id(store, config.phone_number_id);
         other && other->tenant_id != config.tenant_id) {
       throw Error(Exit::exists,

@@ -20,22 +20,24 @@ int deliveries_pass(streamtest::Setup& s, const std::string& prefix,
   return i;
 }
 
-// Waits until the daemon has noticed the rotation: its config answers 503.
-void rotation_noticed(streamtest::Setup& s) {
+// Waits until the daemon has noticed the rotation (a signed delivery makes it look): it
+// says so in its log. Returns the deliveries it stored meanwhile.
+int rotation_noticed(streamtest::Setup& s) {
   for (int i = 0; i < 50; ++i) {
-    auto r = s.request("GET", "/api/whatsapp/config", s.acme_token);
-    REQUIRE(r);
-    if (r->status == 503) return;
+    s.inbound(fmt::format("wamid.N{}", i), "noticing the rotation");
+    if (s.daemon->log().find("the stored key check changed") != std::string::npos) return i + 1;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   FAIL("the daemon did not notice the rotation");
+  return 0;
 }
 
-// Waits until GET /api/whatsapp/config answers 200 (the daemon opens the re-sealed secrets).
+// Waits until the daemon has the new key: a config write (which must seal under it) passes.
 bool config_opens(streamtest::Setup& s, std::chrono::milliseconds within) {
   auto until = std::chrono::steady_clock::now() + within;
   for (;;) {
-    auto r = s.request("GET", "/api/whatsapp/config", s.acme_token);
+    auto r = s.request("POST", "/api/whatsapp/config", s.acme_token,
+                       R"({"verify_token": "verify-acme", "test": false})");
     if (r && r->status == 200) return true;
     if (std::chrono::steady_clock::now() >= until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -57,7 +59,7 @@ TEST_CASE("serve: a key rotation while it runs refuses no signed webhook, then t
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   // The daemon still holds the old key: the secrets it has open keep verifying.
   int stored = 1 + deliveries_pass(s, "K1.", std::chrono::milliseconds(1500));
-  rotation_noticed(s);
+  stored += rotation_noticed(s);
   auto write = s.request("POST", "/api/whatsapp/config", s.acme_token,
                          R"({"phone_number_id": "106540352242922"})");
   REQUIRE(write);
@@ -88,4 +90,37 @@ TEST_CASE("serve: SIGHUP takes a rotated key at once") {
   REQUIRE(::kill(s.daemon->pid(), SIGHUP) == 0);
   CHECK(config_opens(s, std::chrono::seconds(2)));
   s.inbound("wamid.H1", "after a second reload");
+}
+
+TEST_CASE("serve: sends, receipts and the config go on while a rotation waits for its new key") {
+  testsupport::FakeGraph graph;
+  graph.accept_token("EAAGacmetoken0123456789");
+  streamtest::Setup s({}, graph.url());
+  s.inbound("wamid.S0", "before the rotation", false, "15551234567", 1764000000);
+  auto fresh = s.dir / "config/fresh.key";
+  REQUIRE(s.w({"key", "rotate", "--new-key-file", fresh.string()}).exit_code == 0);
+  rotation_noticed(s);
+  // The tenant's token, opened before the rotation, still sends.
+  auto sent = s.request("POST", "/api/whatsapp/send", s.acme_token,
+                        R"({"phoneNumber":"+15557654321","message":"during the rotation"})");
+  REQUIRE(sent);
+  INFO(sent->body);
+  CHECK(sent->status == 200);
+  CHECK(graph.count("POST", "/messages") == 1);
+  auto config = s.request("GET", "/api/whatsapp/config", s.acme_token);
+  REQUIRE(config);
+  CHECK(config->status == 200);
+  CHECK(config->body.find("EAAGacmetoken0123456789") == std::string::npos);
+  auto read = s.request("POST", "/api/whatsapp/read-all", s.acme_token, "{}");
+  REQUIRE(read);
+  CHECK(read->status == 200);
+  CHECK(nlohmann::json::parse(read->body)["receipts"] == 1);
+  // Sealing needs the new key: a config write waits for it.
+  auto write = s.request("POST", "/api/whatsapp/config", s.acme_token,
+                         R"({"verify_token": "verify-acme", "test": false})");
+  REQUIRE(write);
+  CHECK(write->status == 503);
+  replace_key_file(fresh, s.w.key);
+  REQUIRE(::kill(s.daemon->pid(), SIGHUP) == 0);
+  CHECK(config_opens(s, std::chrono::seconds(2)));
 }

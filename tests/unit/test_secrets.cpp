@@ -295,6 +295,26 @@ TEST_CASE("rotation re-seals every secret under the new key only") {
   }
 }
 
+TEST_CASE("a config sealed under a key the rotation replaced is refused, nothing written") {
+  Store store = Store::in_memory();
+  MasterKey old_key = key_of(14, "old");
+  MasterKey new_key = key_of(15, "new");
+  write_key_check(store, old_key);
+  seed_configs(store, old_key);
+  REQUIRE(rotate_master_key(store, old_key, new_key) == 6);
+  auto before = list_configs(store);
+  Config c = before[0];
+  CHECK(code_of([&] {
+          save_config(store, old_key, c, ConfigSecrets{std::string("late"), {}, {}});
+        }) == Exit::tempfail);
+  auto after = list_configs(store);
+  REQUIRE(after.size() == before.size());
+  CHECK(after[0].sealed_access_token == before[0].sealed_access_token);
+  CHECK(open_secrets(after[0], new_key).access_token == "token-acme");
+  save_config(store, new_key, c, ConfigSecrets{std::string("late"), {}, {}});
+  CHECK(open_secrets(find_config(store, "acme").value(), new_key).access_token == "late");
+}
+
 TEST_CASE("rotation skips unset secrets and works on an empty store") {
   Store store = Store::in_memory();
   MasterKey old_key = key_of(12);
