@@ -420,7 +420,9 @@ struct Sender::Impl {
   nanoseconds backoff(int retry) {
     auto ceiling = std::min<std::int64_t>(policy.backoff_cap.count(),
                                           policy.backoff_base.count() << std::min(retry - 1, 20));
-    std::uniform_int_distribution<std::int64_t> pick(0, std::max<std::int64_t>(ceiling, 0));
+    // Equal jitter: at least half the step, so no retry goes out at once after a failure.
+    ceiling = std::max<std::int64_t>(ceiling, 0);
+    std::uniform_int_distribution<std::int64_t> pick((ceiling + 1) / 2, ceiling);
     return milliseconds(pick(rng));
   }
 
