@@ -3,6 +3,7 @@
 // migrated forward on open. Repositories (tenants.hpp, configs.hpp, ...) work on a Store.
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -53,6 +54,11 @@ public:
   int version();
   /// The database file path (empty for in-memory databases).
   const std::filesystem::path& path() const;
+  /// A number that changes whenever another connection (or process) commits: a cheap way to
+  /// see that anything may have changed since it was last read.
+  std::int64_t data_version();
+  /// How long a statement waits for another connection's write lock before it fails.
+  void set_busy_timeout(std::chrono::milliseconds wait);
 
   /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws. Called inside
   /// another transaction, it uses a savepoint that rolls back only its own changes.

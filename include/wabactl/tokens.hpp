@@ -4,6 +4,7 @@
 // tenant until it is revoked.
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,5 +48,9 @@ ApiToken revoke_token(Store& store, const std::string& tenant, const std::string
 /// else nullopt. Malformed input is rejected before any lookup. Records the use
 /// (last_used_at) at most once a minute per token.
 std::optional<ApiToken> authenticate_token(Store& store, std::string_view presented);
+
+/// The ids among `token_ids` that are revoked or no longer exist (for ending the streams
+/// they opened).
+std::set<std::string> revoked_tokens(Store& store, const std::set<std::string>& token_ids);
 
 } // namespace wabactl

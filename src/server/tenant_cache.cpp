@@ -34,7 +34,7 @@ void TenantCache::load() {
 }
 
 void TenantCache::reload_locked() {
-  data_version_ = store_->db().execAndGet("PRAGMA data_version").getInt64();
+  data_version_ = store_->data_version();
   fingerprint_ = fingerprint_locked();
   checked_ = std::chrono::steady_clock::now();
   auto configs = list_configs(*store_);
@@ -103,7 +103,7 @@ void TenantCache::refresh_locked(std::chrono::steady_clock::time_point now) {
   checked_ = now;
   // data_version moves whenever another connection commits (the writer does, often);
   // only a changed key check or configs table is worth more.
-  auto version = store_->db().execAndGet("PRAGMA data_version").getInt64();
+  auto version = store_->data_version();
   if (version == data_version_) return;
   data_version_ = version;
   if (key_ && !key_matches(*store_, *key_)) {

@@ -11,7 +11,6 @@
 #include "wabactl/tokens.hpp"
 #include "wabactl/util.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -30,6 +29,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 namespace wabactl::ws {
@@ -719,21 +719,14 @@ void WebSocketServer::Impl::check_revocations() {
   }
   if (open.empty()) return;
   try {
-    std::int64_t version = store->db().execAndGet("PRAGMA data_version").getInt64();
+    std::int64_t version = store->data_version();
     if (version == data_version) return;
     data_version = version;
-    std::sort(open.begin(), open.end());
-    SQLite::Statement q(store->db(), "SELECT revoked_at IS NULL FROM api_tokens WHERE id = ?");
-    std::string last;
-    bool live = true;
-    for (auto& [token, id] : open) {
-      if (token != last) {
-        last = token;
-        q.reset();
-        q.bind(1, token);
-        live = q.executeStep() && q.getColumn(0).getInt() == 1;
-      }
-      if (live) continue;
+    std::set<std::string> tokens;
+    for (const auto& [token, id] : open) tokens.insert(token);
+    auto revoked = revoked_tokens(*store, tokens);
+    for (const auto& [token, id] : open) {
+      if (revoked.count(token) == 0) continue;
       auto it = conns.find(id);
       if (it == conns.end()) continue;
       LOG_INFO("{}: ending a stream of tenant {}: its token was revoked",
@@ -811,7 +804,7 @@ void WebSocketServer::start() {
   m.store = std::make_unique<Store>(m.options.db, Durability::normal);
   // This thread serves every connection: never wait long for the write lock (the only
   // write here is a token's last-use stamp, which may be skipped).
-  m.store->db().setBusyTimeout(100);
+  m.store->set_busy_timeout(std::chrono::milliseconds(100));
   m.bind_listener();
   m.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   m.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

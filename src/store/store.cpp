@@ -220,6 +220,14 @@ const std::filesystem::path& Store::path() const {
   return impl_->path;
 }
 
+std::int64_t Store::data_version() {
+  return db().execAndGet("PRAGMA data_version").getInt64();
+}
+
+void Store::set_busy_timeout(std::chrono::milliseconds wait) {
+  db().setBusyTimeout(static_cast<int>(wait.count()));
+}
+
 void Store::transaction(const std::function<void()>& fn) {
   auto& db = impl_->db;
   if (sqlite3_get_autocommit(db.getHandle()) == 0) {

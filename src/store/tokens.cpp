@@ -199,4 +199,15 @@ std::optional<ApiToken> authenticate_token(Store& store, std::string_view presen
   return t;
 }
 
+std::set<std::string> revoked_tokens(Store& store, const std::set<std::string>& token_ids) {
+  std::set<std::string> revoked;
+  auto q = store.prepare("SELECT revoked_at IS NULL FROM api_tokens WHERE id = ?");
+  for (const auto& id : token_ids) {
+    q->reset();
+    q->bind(1, id);
+    if (!q->executeStep() || q->getColumn(0).getInt() != 1) revoked.insert(id);
+  }
+  return revoked;
+}
+
 } // namespace wabactl

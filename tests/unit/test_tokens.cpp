@@ -88,6 +88,16 @@ TEST_CASE("a revoked token stops authenticating and keeps its first revocation d
   CHECK(list[0].revoked_at == r.revoked_at);
 }
 
+TEST_CASE("revoked_tokens names the revoked and the unknown ids among those asked") {
+  Store s = store_with({"acme"});
+  CreatedToken live = create_token(s, "acme", std::nullopt);
+  CreatedToken gone = create_token(s, "acme", std::nullopt);
+  revoke_token(s, "acme", gone.record.id);
+  auto revoked = revoked_tokens(s, {live.record.id, gone.record.id, "no-such-id", ""});
+  CHECK(revoked == std::set<std::string>{gone.record.id, "no-such-id", ""});
+  CHECK(revoked_tokens(s, {}).empty());
+}
+
 TEST_CASE("a tenant cannot revoke or list another tenant's tokens") {
   Store s = store_with({"acme", "globex"});
   CreatedToken c = create_token(s, "acme", std::nullopt);
