@@ -67,6 +67,28 @@ int healthz_from(const char* source, int port) {
 
 const std::string slow_head = "POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n";
 
+// The connections the daemon holds, read from /metrics on a connection from 127.0.0.2
+// (which counts itself).
+int held_connections(int port) {
+  int m = connect_from("127.0.0.2", port);
+  send_all(m, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  bool closed = false;
+  std::string metrics = read_until_close(m, 5000, closed);
+  ::close(m);
+  auto at = metrics.find("\nwabactl_http_connections ");
+  REQUIRE(at != std::string::npos);
+  return std::stoi(metrics.substr(at + 26));
+}
+
+// Waits until the daemon has seen every earlier connection close (the start-up's health
+// checks), so that a per-address count starts from nothing.
+void wait_until_idle(int port) {
+  for (int i = 0; i < 100 && held_connections(port) > 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(held_connections(port) == 1);
+}
+
 } // namespace
 
 TEST_CASE("serve: 1,500 slow request heads from one address leave /healthz and webhooks "
@@ -119,6 +141,7 @@ TEST_CASE("serve: a request head must arrive within --head-timeout, even byte by
 
 TEST_CASE("serve: --max-connections-per-address refuses more from one address only") {
   Setup s({"--max-connections-per-address", "3"});
+  wait_until_idle(s.daemon->port());
   std::vector<int> held;
   for (int i = 0; i < 3; ++i) held.push_back(connect_from("127.0.0.1", s.daemon->port()));
   int over = connect_from("127.0.0.1", s.daemon->port());
