@@ -13,7 +13,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { now, pace } from './pace.mjs';
+import { now, pace, postWebhook } from './pace.mjs';
 
 const role = process.argv[2];
 
@@ -94,29 +94,21 @@ let finished = 0;
 const statuses = {};
 function send(i, due) {
   const [body, sig, wrong] = requests[i];
-  const req = http.request({
-    host: '127.0.0.1', port, path: '/api/whatsapp/webhook', method: 'POST', agent,
-    headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
-               'X-Hub-Signature-256': sig },
-  }, (res) => {
-    res.resume();
-    res.on('end', () => {
-      finished += 1;
-      statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
-      if (wrong) {
-        if (res.statusCode === 200) badAccepted += 1;
-      } else {
-        webhookMs.push(now() - due);
-        if (res.statusCode !== 200) goodRefused += 1;
-      }
-    });
-  });
-  req.on('error', () => {
-    errors += 1;
+  postWebhook(http, agent, port, body, sig, (status) => {
     finished += 1;
-    if (!wrong) goodRefused += 1;
+    if (status === 0) {
+      errors += 1;
+      if (!wrong) goodRefused += 1;
+      return;
+    }
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (wrong) {
+      if (status === 200) badAccepted += 1;
+    } else {
+      webhookMs.push(now() - due);
+      if (status !== 200) goodRefused += 1;
+    }
   });
-  req.end(body);
 }
 
 const healthMs = [];

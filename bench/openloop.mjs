@@ -6,7 +6,7 @@
 // Each BODIES_FILE line is "<X-Hub-Signature-256>\t<body>" (bench/bodies.py writes them).
 import fs from 'node:fs';
 import http from 'node:http';
-import { now, pace } from './pace.mjs';
+import { now, pace, postWebhook } from './pace.mjs';
 
 const [port, rateArg, secondsArg, connectionsArg, ...files] = process.argv.slice(2);
 const rate = Number(rateArg);
@@ -31,23 +31,15 @@ let finished = 0;
 
 function send(i, due) {
   const [sig, body] = bodies[i % bodies.length];
-  const req = http.request({
-    host: '127.0.0.1', port, path: '/api/whatsapp/webhook', method: 'POST', agent,
-    headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
-               'X-Hub-Signature-256': sig },
-  }, (res) => {
-    res.resume();
-    res.on('end', () => {
-      latencies.push(now() - due);
-      if (res.statusCode !== 200) non200 += 1;
-      finished += 1;
-    });
-  });
-  req.on('error', () => {
-    errors += 1;
+  postWebhook(http, agent, port, body, sig, (status) => {
     finished += 1;
+    if (status === 0) {
+      errors += 1;
+      return;
+    }
+    latencies.push(now() - due);
+    if (status !== 200) non200 += 1;
   });
-  req.end(body);
 }
 
 const t0 = now() + 50;

@@ -1,4 +1,4 @@
-// Open-loop pacing shared by the load generators: request i is due at t0 + i / rate, and
+// What the webhook load generators share. Open-loop pacing: request i is due at t0 + i / rate, and
 // whatever is due goes out at once, so a slow server cannot slow the arrivals (as wrk2
 // does, unlike closed-loop wrk). `send(i, due)` starts request i; the caller times it
 // from `due`.
@@ -18,4 +18,19 @@ export function pace(total, rate, t0, send) {
     };
     tick();
   });
+}
+
+// POSTs one signed delivery to the daemon's webhook on `agent`'s connections; `done` gets
+// the HTTP status, or 0 when the request failed.
+export function postWebhook(http, agent, port, body, signature, done) {
+  const req = http.request({
+    host: '127.0.0.1', port, path: '/api/whatsapp/webhook', method: 'POST', agent,
+    headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
+               'X-Hub-Signature-256': signature },
+  }, (res) => {
+    res.resume();
+    res.on('end', () => done(res.statusCode));
+  });
+  req.on('error', () => done(0));
+  req.end(body);
 }
