@@ -7,7 +7,6 @@
 #include "wabactl/suggest.hpp"
 #include "wabactl/util.hpp"
 
-#include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -405,10 +404,6 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   } catch (const Error& e) {
     print_error(ctx, e.what(), e.hint());
     return static_cast<int>(e.code());
-  } catch (const SQLite::Exception& e) {
-    print_error(ctx, fmt::format("database: {}", e.what()),
-                "another process may hold a lock, or the file is damaged");
-    return static_cast<int>(Exit::internal);
   } catch (const std::exception& e) {
     print_error(ctx, fmt::format("internal error: {}", e.what()),
                 "this is a bug: please report it");

@@ -1,5 +1,6 @@
 // wabactl key init | rotate
 #include "wabactl/cli.hpp"
+#include "wabactl/configs.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/paths.hpp"
 #include "wabactl/util.hpp"

@@ -49,6 +49,10 @@ std::optional<Config> find_config_by_phone_number_id(Store& store,
                                                      const std::string& phone_number_id);
 /// Every config, ordered by tenant id.
 std::vector<Config> list_configs(Store& store);
+/// A value that changes whenever a tenant's routing or secrets change (number, active flag,
+/// App Secret, verify token), also twice within a second: the daemon's tenant cache
+/// compares it to see whether it must reload.
+std::string config_fingerprint(Store& store);
 
 /// Opens every secret of `config` (Error(credentials) when one does not open).
 ConfigSecrets open_secrets(const Config& config, const MasterKey& key);
@@ -63,6 +67,11 @@ void delete_config(Store& store, const std::string& tenant);
 
 /// Flags (or clears) the config as needing a new access token.
 void set_needs_reauth(Store& store, const std::string& tenant, bool value);
+
+/// Re-seals every stored secret from `old_key` to `new_key` in one transaction and
+/// rewrites the key check, so an interrupted rotation leaves every secret readable under
+/// exactly one of the two keys. Returns how many secrets were re-sealed.
+std::size_t rotate_master_key(Store& store, const MasterKey& old_key, const MasterKey& new_key);
 
 /// The Graph API base URL for a config: its own, else $WABACTL_GRAPH_URL, else Meta's.
 std::string effective_graph_url(const Config& config);

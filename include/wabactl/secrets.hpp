@@ -78,12 +78,3 @@ bool key_matches(Store& store, const MasterKey& key);
 bool equal_constant_time(std::string_view a, std::string_view b);
 
 } // namespace wabactl
-
-namespace wabactl {
-
-/// Re-seals every stored secret from `old_key` to `new_key` in one transaction and
-/// rewrites the key check, so an interrupted rotation leaves every secret readable under
-/// exactly one of the two keys. Returns how many secrets were re-sealed.
-std::size_t rotate_master_key(Store& store, const MasterKey& old_key, const MasterKey& new_key);
-
-} // namespace wabactl

@@ -1,9 +1,17 @@
 #pragma once
-// The SQLite store: one file in WAL mode, schema versioned with PRAGMA user_version and
-// migrated forward on open. Repositories (tenants.hpp, configs.hpp, ...) work on a Store.
+// The store: the one place that knows the database engine. Callers see a Store (a
+// connection with its transactions, durability and change counter) and the repositories
+// that work on it, one header per concept: tenants.hpp, configs.hpp, tokens.hpp,
+// messages.hpp (messages and the event log), conversations.hpp (history, unread, read
+// marks), outbox.hpp (sends), inbox.hpp (webhook deliveries) and delivery_writer.hpp
+// (the daemon's group commit). Every operation is named for what it does, scoped to one
+// tenant where data is a tenant's, and reports engine failures as StoreError.
+//
+// The engine today is SQLite: one file in WAL mode, schema versioned with PRAGMA
+// user_version and migrated forward on open. Nothing outside src/store sees it.
 
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -13,13 +21,22 @@
 #include <string_view>
 #include <vector>
 
+#include "wabactl/error.hpp"
+
 namespace SQLite {
 class Database;
 }
 
 namespace wabactl {
 
-class StatementLease;
+/// A failure of the database engine itself (a lock held too long, a full disk, a damaged
+/// file): the CLI exits 1 with it, the REST API answers 503 so the client retries.
+class StoreError : public Error {
+public:
+  explicit StoreError(const std::string& what)
+      : Error(Exit::internal, "database: " + what,
+              "another process may hold a lock, or the file is damaged") {}
+};
 
 /// How durable each commit is: `full` syncs the WAL on every commit (survives power loss),
 /// `normal` syncs at checkpoints (survives a process crash).
@@ -48,8 +65,6 @@ public:
   Store& operator=(Store&&) noexcept;
   ~Store();
 
-  /// The underlying connection, for repositories inside the library.
-  SQLite::Database& db();
   /// The schema version of the open database.
   int version();
   /// The database file path (empty for in-memory databases).
@@ -57,12 +72,19 @@ public:
   /// A number that changes whenever another connection (or process) commits: a cheap way to
   /// see that anything may have changed since it was last read.
   std::int64_t data_version();
+  /// Reads from the database (a health check): StoreError when it does not answer.
+  void check();
   /// How long a statement waits for another connection's write lock before it fails.
   void set_busy_timeout(std::chrono::milliseconds wait);
 
-  /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws. Called inside
-  /// another transaction, it uses a savepoint that rolls back only its own changes.
+  /// Runs `fn` in one transaction that takes the write lock at once, committed with the
+  /// store's durability; rolls back when it throws. Called inside another transaction, it
+  /// uses a savepoint that rolls back only its own changes (the outer one commits them).
   void transaction(const std::function<void()>& fn);
+  /// The same, committed with `durability` instead of the store's: `normal` for a change a
+  /// power loss may undo safely (Meta's answer to a send, whose row then stays claimed and
+  /// is never re-sent), saving its sync. Inside another transaction the outer one decides.
+  void transaction(const std::function<void()>& fn, Durability durability);
 
   /// When this connection closes as the last one, leaves the WAL as it is (no checkpoint
   /// and its fsyncs at exit) while the WAL file is under `wal_bytes`; past that, SQLite's
@@ -72,24 +94,21 @@ public:
   /// automatic checkpoint.
   void checkpoint_on_close_past(std::uintmax_t wal_bytes);
 
-  /// A prepared statement for `sql` from this connection's cache, for SQL that runs again
-  /// and again (webhook ingest, event log): preparing costs more than running most of it.
-  /// The statement is reset and its bindings cleared when the lease ends. A statement that
-  /// is already leased (nested use), or SQL beyond the cache's bound, gets a fresh statement.
-  StatementLease prepare(std::string_view sql);
-
   /// Small key/value settings (Argon2id salt, key check). nullopt when absent.
   std::optional<std::vector<unsigned char>> setting(std::string_view name);
   void set_setting(std::string_view name, const std::vector<unsigned char>& value);
 
+  SQLite::Database& db();
+
+  /// The engine's connection, for the repositories inside src/store (store/sql.hpp).
   struct Impl;
+  Impl& impl() { return *impl_; }
 
 private:
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
-/// Migrates the open database forward to `target` (used by Store and by tests).
 void migrate(SQLite::Database& db, int target);
 
 } // namespace wabactl

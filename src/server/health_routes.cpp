@@ -3,7 +3,6 @@
 #include "wabactl/log.hpp"
 #include "wabactl/store.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
 
 namespace wabactl::server {
@@ -12,7 +11,7 @@ void register_health_routes(httplib::Server& http, Context& ctx) {
   http.Get("/healthz", [&ctx](const httplib::Request&, httplib::Response& res) {
     try {
       auto store = ctx.readers.lease();
-      store->db().execAndGet("SELECT count(*) FROM tenants").getInt64();
+      store->check();
       res.set_content(R"({"status":"ok"})", "application/json");
     } catch (const std::exception& e) {
       LOG_ERROR("health check: the database does not answer: {}", e.what());

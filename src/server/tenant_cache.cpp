@@ -5,7 +5,6 @@
 #include "wabactl/log.hpp"
 #include "wabactl/store.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -181,22 +180,7 @@ void TenantCache::reload() {
 }
 
 std::string TenantCache::fingerprint_locked() {
-  // Sealing uses a fresh nonce, so every save of a config changes its sealed bytes: this
-  // catches changes within the same second that updated_at would miss.
-  SQLite::Statement q(store_->db(), "SELECT tenant_id, phone_number_id, is_active, api_secret, "
-                                    "verify_token FROM whatsapp_configs ORDER BY id");
-  std::string fp;
-  while (q.executeStep()) {
-    for (int i = 0; i < 5; ++i) {
-      const auto& c = q.getColumn(i);
-      if (c.getBytes() > 0) {
-        fp.append(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes()));
-      }
-      fp.push_back('\x1f');
-    }
-    fp.push_back('\x1e');
-  }
-  return fp;
+  return config_fingerprint(*store_);
 }
 
 std::shared_ptr<const TenantSnapshot> TenantCache::get() {

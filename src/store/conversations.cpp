@@ -31,8 +31,8 @@ struct Located {
 std::optional<Located> locate(Store& store, const std::string& tenant, const std::string& id) {
   auto m = find_message(store, tenant, id);
   if (!m) return std::nullopt;
-  SQLite::Statement q(store.db(), "SELECT conversation, timestamp FROM whatsapp_messages "
-                                  "WHERE tenant_id = ? AND id = ?");
+  SQLite::Statement q(sqlite(store), "SELECT conversation, timestamp FROM whatsapp_messages "
+                                     "WHERE tenant_id = ? AND id = ?");
   q.bind(1, tenant);
   q.bind(2, static_cast<std::int64_t>(m->id));
   if (!q.executeStep()) return std::nullopt;
@@ -63,169 +63,177 @@ std::string conversation_key(const Peer& peer) {
 }
 
 std::vector<Message> history(Store& store, const std::string& tenant, const HistoryQuery& query) {
-  if (query.limit < 1 || query.limit > max_history_limit) {
-    throw Error(Exit::usage, fmt::format("--limit must be between 1 and {}", max_history_limit));
-  }
-  if (query.peer && query.contact_id) {
-    throw Error(Exit::usage, "--phone and --contact exclude each other");
-  }
-  if (query.before && query.offset > 0) {
-    throw Error(Exit::usage, "--before and --offset exclude each other");
-  }
-  std::optional<Position> before;
-  if (query.before) {
-    auto where = locate(store, tenant, *query.before);
-    if (!where) throw message_not_found(tenant, *query.before);
-    before = where->position;
-  }
+  return translated([&]() -> std::vector<Message> {
+    if (query.limit < 1 || query.limit > max_history_limit) {
+      throw Error(Exit::usage, fmt::format("--limit must be between 1 and {}", max_history_limit));
+    }
+    if (query.peer && query.contact_id) {
+      throw Error(Exit::usage, "--phone and --contact exclude each other");
+    }
+    if (query.before && query.offset > 0) {
+      throw Error(Exit::usage, "--before and --offset exclude each other");
+    }
+    std::optional<Position> before;
+    if (query.before) {
+      auto where = locate(store, tenant, *query.before);
+      if (!where) throw message_not_found(tenant, *query.before);
+      before = where->position;
+    }
 
-  std::string sql = fmt::format("SELECT {} WHERE m.tenant_id = ?", message_select());
-  if (query.peer) sql += " AND m.conversation = ?";
-  if (query.contact_id) sql += " AND m.contact_id = ?";
-  if (query.direction == Direction::incoming) sql += " AND m.direction = 'incoming'";
-  if (query.direction == Direction::outgoing) sql += " AND m.direction = 'outgoing'";
-  if (before) sql += " AND (m.timestamp, m.id) < (?, ?)";
-  sql += " ORDER BY m.timestamp DESC, m.id DESC LIMIT ? OFFSET ?";
+    std::string sql = fmt::format("SELECT {} WHERE m.tenant_id = ?", message_select());
+    if (query.peer) sql += " AND m.conversation = ?";
+    if (query.contact_id) sql += " AND m.contact_id = ?";
+    if (query.direction == Direction::incoming) sql += " AND m.direction = 'incoming'";
+    if (query.direction == Direction::outgoing) sql += " AND m.direction = 'outgoing'";
+    if (before) sql += " AND (m.timestamp, m.id) < (?, ?)";
+    sql += " ORDER BY m.timestamp DESC, m.id DESC LIMIT ? OFFSET ?";
 
-  SQLite::Statement q(store.db(), sql);
-  int i = 1;
-  q.bind(i++, tenant);
-  if (query.peer) q.bind(i++, conversation_key(*query.peer));
-  if (query.contact_id) q.bind(i++, *query.contact_id);
-  if (before) {
-    q.bind(i++, before->timestamp);
-    q.bind(i++, static_cast<std::int64_t>(before->id));
-  }
-  q.bind(i++, static_cast<std::int64_t>(query.limit));
-  q.bind(i++, static_cast<std::int64_t>(std::min<std::size_t>(query.offset, INT64_MAX)));
+    SQLite::Statement q(sqlite(store), sql);
+    int i = 1;
+    q.bind(i++, tenant);
+    if (query.peer) q.bind(i++, conversation_key(*query.peer));
+    if (query.contact_id) q.bind(i++, *query.contact_id);
+    if (before) {
+      q.bind(i++, before->timestamp);
+      q.bind(i++, static_cast<std::int64_t>(before->id));
+    }
+    q.bind(i++, static_cast<std::int64_t>(query.limit));
+    q.bind(i++, static_cast<std::int64_t>(std::min<std::size_t>(query.offset, INT64_MAX)));
 
-  std::vector<Message> page;
-  page.reserve(query.limit);
-  while (q.executeStep()) page.push_back(row_to_message(q));
-  std::reverse(page.begin(), page.end()); // newest first from the index; printed oldest first
-  return page;
+    std::vector<Message> page;
+    page.reserve(query.limit);
+    while (q.executeStep()) page.push_back(row_to_message(q));
+    std::reverse(page.begin(), page.end()); // newest first from the index; printed oldest first
+    return page;
+  });
 }
 
 std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::string& tenant) {
-  // With a single max() aggregate, SQLite takes the bare columns from the row holding the
-  // maximum: the newest unread message of each conversation.
-  SQLite::Statement q(store.db(),
-                      "SELECT u.conversation, u.n, u.last_at, u.phone_number, u.user_id, u.text, "
-                      "(SELECT c.name FROM contacts c WHERE c.tenant_id = ?1 AND "
-                      "((u.phone_number IS NOT NULL AND c.phone_number = u.phone_number) OR "
-                      "(u.phone_number IS NULL AND c.user_id = u.user_id)) LIMIT 1) "
-                      "FROM (SELECT conversation, count(*) AS n, max(timestamp) AS last_at, "
-                      "phone_number, user_id, message_text AS text FROM whatsapp_messages "
-                      "WHERE tenant_id = ?1 AND direction = 'incoming' AND read_at IS NULL "
-                      "GROUP BY conversation) u ORDER BY u.last_at DESC, u.conversation");
-  q.bind(1, tenant);
-  std::vector<UnreadConversation> out;
-  while (q.executeStep()) {
-    UnreadConversation c;
-    c.conversation = q.getColumn(0).getString();
-    c.unread = q.getColumn(1).getInt64();
-    c.last_message_at = q.getColumn(2).getString();
-    c.phone_number = opt_text(q.getColumn(3));
-    c.user_id = opt_text(q.getColumn(4));
-    c.last_text = opt_text(q.getColumn(5));
-    c.contact_name = opt_text(q.getColumn(6));
-    out.push_back(std::move(c));
-  }
-  return out;
+  return translated([&]() -> std::vector<UnreadConversation> {
+    // With a single max() aggregate, SQLite takes the bare columns from the row holding the
+    // maximum: the newest unread message of each conversation.
+    SQLite::Statement q(sqlite(store),
+                        "SELECT u.conversation, u.n, u.last_at, u.phone_number, u.user_id, u.text, "
+                        "(SELECT c.name FROM contacts c WHERE c.tenant_id = ?1 AND "
+                        "((u.phone_number IS NOT NULL AND c.phone_number = u.phone_number) OR "
+                        "(u.phone_number IS NULL AND c.user_id = u.user_id)) LIMIT 1) "
+                        "FROM (SELECT conversation, count(*) AS n, max(timestamp) AS last_at, "
+                        "phone_number, user_id, message_text AS text FROM whatsapp_messages "
+                        "WHERE tenant_id = ?1 AND direction = 'incoming' AND read_at IS NULL "
+                        "GROUP BY conversation) u ORDER BY u.last_at DESC, u.conversation");
+    q.bind(1, tenant);
+    std::vector<UnreadConversation> out;
+    while (q.executeStep()) {
+      UnreadConversation c;
+      c.conversation = q.getColumn(0).getString();
+      c.unread = q.getColumn(1).getInt64();
+      c.last_message_at = q.getColumn(2).getString();
+      c.phone_number = opt_text(q.getColumn(3));
+      c.user_id = opt_text(q.getColumn(4));
+      c.last_text = opt_text(q.getColumn(5));
+      c.contact_name = opt_text(q.getColumn(6));
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
 }
 
 MarkResult mark_read(Store& store, const std::string& tenant, const MarkTarget& target) {
-  int kinds = (target.message_ids.empty() ? 0 : 1) + (target.peer ? 1 : 0) + (target.all ? 1 : 0);
-  if (kinds != 1) {
-    throw Error(Exit::usage, "give message ids, --phone or --all (exactly one of them)");
-  }
-  MarkResult result;
-  store.transaction([&] {
-    // conversation → the newest position to mark up to (nullopt: the whole conversation).
-    std::map<std::string, std::optional<Position>> bounds;
-    bool explicit_target = !target.all;
-    for (const auto& id : target.message_ids) {
-      auto where = locate(store, tenant, id);
-      if (!where) throw message_not_found(tenant, id);
-      auto [it, inserted] = bounds.emplace(where->conversation, where->position);
-      if (!inserted && it->second && *it->second < where->position) it->second = where->position;
+  return translated([&]() -> MarkResult {
+    int kinds = (target.message_ids.empty() ? 0 : 1) + (target.peer ? 1 : 0) + (target.all ? 1 : 0);
+    if (kinds != 1) {
+      throw Error(Exit::usage, "give message ids, --phone or --all (exactly one of them)");
     }
-    if (target.peer) bounds.emplace(conversation_key(*target.peer), std::nullopt);
-    if (target.all) {
-      SQLite::Statement q(store.db(), "SELECT DISTINCT conversation FROM whatsapp_messages "
-                                      "WHERE tenant_id = ? AND direction = 'incoming' AND "
-                                      "read_at IS NULL");
-      q.bind(1, tenant);
-      while (q.executeStep()) bounds.emplace(q.getColumn(0).getString(), std::nullopt);
-    }
+    MarkResult result;
+    store.transaction([&] {
+      // conversation → the newest position to mark up to (nullopt: the whole conversation).
+      std::map<std::string, std::optional<Position>> bounds;
+      bool explicit_target = !target.all;
+      for (const auto& id : target.message_ids) {
+        auto where = locate(store, tenant, id);
+        if (!where) throw message_not_found(tenant, id);
+        auto [it, inserted] = bounds.emplace(where->conversation, where->position);
+        if (!inserted && it->second && *it->second < where->position) it->second = where->position;
+      }
+      if (target.peer) bounds.emplace(conversation_key(*target.peer), std::nullopt);
+      if (target.all) {
+        SQLite::Statement q(sqlite(store), "SELECT DISTINCT conversation FROM whatsapp_messages "
+                                           "WHERE tenant_id = ? AND direction = 'incoming' AND "
+                                           "read_at IS NULL");
+        q.bind(1, tenant);
+        while (q.executeStep()) bounds.emplace(q.getColumn(0).getString(), std::nullopt);
+      }
 
-    std::string now = now_iso();
-    for (const auto& [conversation, bound] : bounds) {
-      std::string range = bound ? " AND (timestamp, id) <= (?, ?)" : "";
-      SQLite::Statement upd(store.db(),
-                            "UPDATE whatsapp_messages SET read_at = ? WHERE tenant_id = ? AND "
-                            "conversation = ? AND direction = 'incoming' AND read_at IS NULL" +
-                                range);
-      upd.bind(1, now);
-      upd.bind(2, tenant);
-      upd.bind(3, conversation);
-      if (bound) {
-        upd.bind(4, bound->timestamp);
-        upd.bind(5, static_cast<std::int64_t>(bound->id));
-      }
-      std::int64_t marked = upd.exec();
+      std::string now = now_iso();
+      for (const auto& [conversation, bound] : bounds) {
+        std::string range = bound ? " AND (timestamp, id) <= (?, ?)" : "";
+        SQLite::Statement upd(sqlite(store),
+                              "UPDATE whatsapp_messages SET read_at = ? WHERE tenant_id = ? AND "
+                              "conversation = ? AND direction = 'incoming' AND read_at IS NULL" +
+                                  range);
+        upd.bind(1, now);
+        upd.bind(2, tenant);
+        upd.bind(3, conversation);
+        if (bound) {
+          upd.bind(4, bound->timestamp);
+          upd.bind(5, static_cast<std::int64_t>(bound->id));
+        }
+        std::int64_t marked = upd.exec();
 
-      SQLite::Statement newest(store.db(),
-                               "SELECT id, message_id FROM whatsapp_messages WHERE tenant_id = ? "
-                               "AND conversation = ? AND direction = 'incoming'" +
-                                   range + " ORDER BY timestamp DESC, id DESC LIMIT 1");
-      newest.bind(1, tenant);
-      newest.bind(2, conversation);
-      if (bound) {
-        newest.bind(3, bound->timestamp);
-        newest.bind(4, static_cast<std::int64_t>(bound->id));
+        SQLite::Statement newest(sqlite(store),
+                                 "SELECT id, message_id FROM whatsapp_messages WHERE tenant_id = ? "
+                                 "AND conversation = ? AND direction = 'incoming'" +
+                                     range + " ORDER BY timestamp DESC, id DESC LIMIT 1");
+        newest.bind(1, tenant);
+        newest.bind(2, conversation);
+        if (bound) {
+          newest.bind(3, bound->timestamp);
+          newest.bind(4, static_cast<std::int64_t>(bound->id));
+        }
+        MarkedConversation mc{conversation, marked, std::nullopt};
+        std::optional<std::int64_t> newest_id;
+        if (newest.executeStep()) {
+          newest_id = newest.getColumn(0).getInt64();
+          mc.receipt_wamid = opt_text(newest.getColumn(1));
+        }
+        if (marked > 0) {
+          std::optional<Message> m;
+          if (newest_id) m = find_message_by_local_id(store, tenant, *newest_id);
+          append_event(store, tenant, event_unread_changed, m, unread_count(store, tenant));
+        }
+        result.marked += marked;
+        if (marked > 0 || (explicit_target && mc.receipt_wamid)) {
+          result.conversations.push_back(std::move(mc));
+        }
       }
-      MarkedConversation mc{conversation, marked, std::nullopt};
-      std::optional<std::int64_t> newest_id;
-      if (newest.executeStep()) {
-        newest_id = newest.getColumn(0).getInt64();
-        mc.receipt_wamid = opt_text(newest.getColumn(1));
-      }
-      if (marked > 0) {
-        std::optional<Message> m;
-        if (newest_id) m = find_message_by_local_id(store, tenant, *newest_id);
-        append_event(store, tenant, event_unread_changed, m, unread_count(store, tenant));
-      }
-      result.marked += marked;
-      if (marked > 0 || (explicit_target && mc.receipt_wamid)) {
-        result.conversations.push_back(std::move(mc));
-      }
-    }
+    });
+    return result;
   });
-  return result;
 }
 
 MessageStatus message_status(Store& store, const std::string& tenant, const std::string& id) {
-  auto m = find_message(store, tenant, id);
-  if (!m) throw message_not_found(tenant, id);
-  MessageStatus s{*m, {}};
-  if (m->message_id) {
-    SQLite::Statement q(store.db(),
-                        "SELECT status, timestamp, error_code, error_title, error_details FROM "
-                        "message_statuses WHERE tenant_id = ? AND message_id = ? "
-                        "ORDER BY timestamp, id");
-    q.bind(1, tenant);
-    q.bind(2, *m->message_id);
-    while (q.executeStep()) {
-      StatusEntry e{q.getColumn(0).getString(), q.getColumn(1).getString(), std::nullopt};
-      if (!q.getColumn(2).isNull()) {
-        e.error = MessageError{q.getColumn(2).getInt(), q.getColumn(3).getString(),
-                               q.getColumn(4).getString()};
+  return translated([&]() -> MessageStatus {
+    auto m = find_message(store, tenant, id);
+    if (!m) throw message_not_found(tenant, id);
+    MessageStatus s{*m, {}};
+    if (m->message_id) {
+      SQLite::Statement q(sqlite(store),
+                          "SELECT status, timestamp, error_code, error_title, error_details FROM "
+                          "message_statuses WHERE tenant_id = ? AND message_id = ? "
+                          "ORDER BY timestamp, id");
+      q.bind(1, tenant);
+      q.bind(2, *m->message_id);
+      while (q.executeStep()) {
+        StatusEntry e{q.getColumn(0).getString(), q.getColumn(1).getString(), std::nullopt};
+        if (!q.getColumn(2).isNull()) {
+          e.error = MessageError{q.getColumn(2).getInt(), q.getColumn(3).getString(),
+                                 q.getColumn(4).getString()};
+        }
+        s.history.push_back(std::move(e));
       }
-      s.history.push_back(std::move(e));
     }
-  }
-  return s;
+    return s;
+  });
 }
 
 nlohmann::json to_json(const MessageStatus& s) {

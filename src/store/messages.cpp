@@ -176,119 +176,133 @@ int status_rank(const std::string& status) {
 
 std::optional<Message> find_message_by_local_id(Store& store, const std::string& tenant,
                                                 std::int64_t id) {
-  static const std::string sql =
-      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select());
-  auto q = store.prepare(sql);
-  q->bindNoCopy(1, tenant);
-  q->bind(2, static_cast<std::int64_t>(id));
-  if (!q->executeStep()) return std::nullopt;
-  return row_to_message(*q);
+  return translated([&]() -> std::optional<Message> {
+    static const std::string sql =
+        fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.id = ?", message_select());
+    auto q = prepare(store, sql);
+    q->bindNoCopy(1, tenant);
+    q->bind(2, static_cast<std::int64_t>(id));
+    if (!q->executeStep()) return std::nullopt;
+    return row_to_message(*q);
+  });
 }
 
 std::optional<Message> find_message(Store& store, const std::string& tenant,
                                     const std::string& id_or_wamid) {
-  bool digits = !id_or_wamid.empty() && id_or_wamid.size() <= 18;
-  for (char c : id_or_wamid) digits = digits && c >= '0' && c <= '9';
-  if (digits) return find_message_by_local_id(store, tenant, std::stoll(id_or_wamid));
-  if (id_or_wamid.empty() || id_or_wamid.size() > 512) return std::nullopt;
-  static const std::string sql =
-      fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.message_id = ?", message_select());
-  auto q = store.prepare(sql);
-  q->bind(1, tenant);
-  q->bind(2, id_or_wamid);
-  if (!q->executeStep()) return std::nullopt;
-  return row_to_message(*q);
+  return translated([&]() -> std::optional<Message> {
+    bool digits = !id_or_wamid.empty() && id_or_wamid.size() <= 18;
+    for (char c : id_or_wamid) digits = digits && c >= '0' && c <= '9';
+    if (digits) return find_message_by_local_id(store, tenant, std::stoll(id_or_wamid));
+    if (id_or_wamid.empty() || id_or_wamid.size() > 512) return std::nullopt;
+    static const std::string sql =
+        fmt::format("SELECT {} WHERE m.tenant_id = ? AND m.message_id = ?", message_select());
+    auto q = prepare(store, sql);
+    q->bind(1, tenant);
+    q->bind(2, id_or_wamid);
+    if (!q->executeStep()) return std::nullopt;
+    return row_to_message(*q);
+  });
 }
 
 std::int64_t unread_count(Store& store, const std::string& tenant) {
-  auto q = store.prepare("SELECT count FROM unread_counts WHERE tenant_id = ?");
-  q->bindNoCopy(1, tenant);
-  return q->executeStep() ? q->getColumn(0).getInt64() : 0;
+  return translated([&]() -> std::int64_t {
+    auto q = prepare(store, "SELECT count FROM unread_counts WHERE tenant_id = ?");
+    q->bindNoCopy(1, tenant);
+    return q->executeStep() ? q->getColumn(0).getInt64() : 0;
+  });
 }
 
 std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,
                           const std::optional<Message>& message,
                           const std::optional<std::int64_t>& unread) {
-  if (sqlite3_get_autocommit(store.db().getHandle()) != 0) {
-    throw Error(Exit::internal, "events must be appended inside a transaction");
-  }
-  // The Event JSON carries its own id: one past the highest ever given. The caller's
-  // transaction makes it ours (a writer that got there first turns our INSERT into an
-  // error, never into a wrong id).
-  std::int64_t id = 1;
-  {
-    auto next = store.prepare(highest_event_id_sql);
-    if (next->executeStep()) id = next->getColumn(0).getInt64() + 1;
-  }
-  std::string at = now_iso();
-  // The Event JSON with its keys in nlohmann::json's (sorted) order, like every other JSON
-  // wabactl writes.
-  std::string data = "{\"at\":";
-  append_json_string(data, at);
-  data.append(",\"id\":").append(std::to_string(id)).append(",\"message\":");
-  if (message) {
-    append_message_json(data, *message);
-  } else {
-    data.append("null");
-  }
-  data.append(",\"tenant_id\":");
-  append_json_string(data, tenant);
-  data.append(",\"type\":");
-  append_json_string(data, type);
-  data.append(",\"unread\":").append(unread ? std::to_string(*unread) : "null").append("}");
-  auto ins =
-      store.prepare("INSERT INTO events(id, tenant_id, type, at, data) VALUES(?, ?, ?, ?, ?)");
-  ins->bind(1, static_cast<std::int64_t>(id));
-  ins->bindNoCopy(2, tenant);
-  ins->bindNoCopy(3, type);
-  ins->bindNoCopy(4, at);
-  ins->bindNoCopy(5, data);
-  ins->exec();
-  return id;
+  return translated([&]() -> std::int64_t {
+    if (sqlite3_get_autocommit(sqlite(store).getHandle()) != 0) {
+      throw Error(Exit::internal, "events must be appended inside a transaction");
+    }
+    // The Event JSON carries its own id: one past the highest ever given. The caller's
+    // transaction makes it ours (a writer that got there first turns our INSERT into an
+    // error, never into a wrong id).
+    std::int64_t id = 1;
+    {
+      auto next = prepare(store, highest_event_id_sql);
+      if (next->executeStep()) id = next->getColumn(0).getInt64() + 1;
+    }
+    std::string at = now_iso();
+    // The Event JSON with its keys in nlohmann::json's (sorted) order, like every other JSON
+    // wabactl writes.
+    std::string data = "{\"at\":";
+    append_json_string(data, at);
+    data.append(",\"id\":").append(std::to_string(id)).append(",\"message\":");
+    if (message) {
+      append_message_json(data, *message);
+    } else {
+      data.append("null");
+    }
+    data.append(",\"tenant_id\":");
+    append_json_string(data, tenant);
+    data.append(",\"type\":");
+    append_json_string(data, type);
+    data.append(",\"unread\":").append(unread ? std::to_string(*unread) : "null").append("}");
+    auto ins =
+        prepare(store, "INSERT INTO events(id, tenant_id, type, at, data) VALUES(?, ?, ?, ?, ?)");
+    ins->bind(1, static_cast<std::int64_t>(id));
+    ins->bindNoCopy(2, tenant);
+    ins->bindNoCopy(3, type);
+    ins->bindNoCopy(4, at);
+    ins->bindNoCopy(5, data);
+    ins->exec();
+    return id;
+  });
 }
 
 std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::string>& tenant,
                                        std::int64_t after, std::size_t limit) {
-  auto q = store.prepare(tenant ? "SELECT id, type, tenant_id, at, data FROM events "
-                                  "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
-                                : "SELECT id, type, tenant_id, at, data FROM events "
-                                  "WHERE id > ? ORDER BY id LIMIT ?");
-  int i = 1;
-  if (tenant) q->bind(i++, *tenant);
-  q->bind(i++, static_cast<std::int64_t>(after));
-  q->bind(i, static_cast<std::int64_t>(limit));
-  std::vector<EventRow> out;
-  while (q->executeStep()) {
-    EventRow r;
-    r.id = q->getColumn(0).getInt64();
-    r.type = q->getColumn(1).getString();
-    r.tenant_id = q->getColumn(2).getString();
-    r.at = q->getColumn(3).getString();
-    r.data = q->getColumn(4).getString();
-    out.push_back(std::move(r));
-  }
-  return out;
+  return translated([&]() -> std::vector<EventRow> {
+    auto q = prepare(store, tenant ? "SELECT id, type, tenant_id, at, data FROM events "
+                                     "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
+                                   : "SELECT id, type, tenant_id, at, data FROM events "
+                                     "WHERE id > ? ORDER BY id LIMIT ?");
+    int i = 1;
+    if (tenant) q->bind(i++, *tenant);
+    q->bind(i++, static_cast<std::int64_t>(after));
+    q->bind(i, static_cast<std::int64_t>(limit));
+    std::vector<EventRow> out;
+    while (q->executeStep()) {
+      EventRow r;
+      r.id = q->getColumn(0).getInt64();
+      r.type = q->getColumn(1).getString();
+      r.tenant_id = q->getColumn(2).getString();
+      r.at = q->getColumn(3).getString();
+      r.data = q->getColumn(4).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
 }
 
 std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
                                 std::size_t limit) {
-  std::vector<Event> out;
-  for (auto& r : event_rows_after(store, tenant, after, limit)) {
-    Event e;
-    e.id = r.id;
-    e.type = std::move(r.type);
-    e.tenant_id = std::move(r.tenant_id);
-    e.at = std::move(r.at);
-    e.data = nlohmann::json::parse(r.data, nullptr, false);
-    out.push_back(std::move(e));
-  }
-  return out;
+  return translated([&]() -> std::vector<Event> {
+    std::vector<Event> out;
+    for (auto& r : event_rows_after(store, tenant, after, limit)) {
+      Event e;
+      e.id = r.id;
+      e.type = std::move(r.type);
+      e.tenant_id = std::move(r.tenant_id);
+      e.at = std::move(r.at);
+      e.data = nlohmann::json::parse(r.data, nullptr, false);
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
 }
 
 std::int64_t last_event_id(Store& store) {
-  auto q = store.prepare(highest_event_id_sql);
-  q->executeStep();
-  return q->getColumn(0).getInt64();
+  return translated([&]() -> std::int64_t {
+    auto q = prepare(store, highest_event_id_sql);
+    q->executeStep();
+    return q->getColumn(0).getInt64();
+  });
 }
 
 } // namespace wabactl

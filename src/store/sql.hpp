@@ -1,8 +1,10 @@
 #pragma once
-// Binding and reading SQL NULLs as std::optional, and the lease on a cached prepared statement
-// (Store::prepare), for the modules that write SQL.
+// What the repositories inside src/store share and nothing outside sees: the SQLite
+// connection of a Store, its cache of prepared statements, binding and reading SQL NULLs as
+// std::optional, and the translation of SQLite's exceptions into StoreError.
 
 #include "wabactl/messages.hpp"
+#include "wabactl/store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -11,6 +13,30 @@
 #include <string>
 
 namespace wabactl {
+
+/// The SQLite connection of a store.
+SQLite::Database& sqlite(Store& store);
+
+/// Whether the store's connection is inside a transaction.
+bool in_transaction(Store& store);
+
+class StatementLease;
+
+/// A prepared statement for `sql` from the connection's cache, for SQL that runs again and
+/// again (webhook ingest, event log): preparing costs more than running most of it. The
+/// statement is reset and its bindings cleared when the lease ends. A statement that is
+/// already leased (nested use), or SQL beyond the cache's bound, gets a fresh statement.
+StatementLease prepare(Store& store, std::string_view sql);
+
+/// Runs `fn`, reporting SQLite's exceptions as StoreError: every operation a repository
+/// offers runs inside one, so callers never see the engine's types.
+template <typename Fn> decltype(auto) translated(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    throw StoreError(e.what());
+  }
+}
 
 /// The message on the current row of a statement that selects message_select().
 Message row_to_message(SQLite::Statement& q);

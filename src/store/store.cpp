@@ -67,9 +67,14 @@ struct Store::Impl {
   std::unordered_map<std::string, std::unique_ptr<CachedStatement>, SqlHash, std::equal_to<>>
       statements;
   std::optional<std::uintmax_t> close_checkpoint_past; ///< see checkpoint_on_close_past()
+  Durability durability = Durability::normal;
   Impl(std::filesystem::path p, const std::string& name, int flags, const char* vfs = nullptr)
       : path(std::move(p)), db(name.c_str(), flags, 0, vfs) {}
 };
+
+SQLite::Database& sqlite(Store& store) {
+  return store.impl().db;
+}
 
 namespace {
 
@@ -131,6 +136,7 @@ static std::unique_ptr<Store::Impl> open_store_impl(const std::filesystem::path&
     const char* vfs = wal == WalWrites::batched ? batched_wal_vfs() : nullptr;
     auto impl = std::make_unique<Store::Impl>(path, path.string(), open_flags, vfs);
     apply_pragmas(impl->db, durability, true);
+    impl->durability = durability;
     return impl;
   } catch (const SQLite::Exception& e) {
     throw Error(Exit::internal,
@@ -214,28 +220,47 @@ SQLite::Database& Store::db() {
   return impl_->db;
 }
 int Store::version() {
-  return user_version(impl_->db);
+  return translated([&] { return user_version(impl_->db); });
 }
 const std::filesystem::path& Store::path() const {
   return impl_->path;
 }
 
 std::int64_t Store::data_version() {
-  return db().execAndGet("PRAGMA data_version").getInt64();
+  return translated([&] { return impl_->db.execAndGet("PRAGMA data_version").getInt64(); });
+}
+
+void Store::check() {
+  translated([&] { impl_->db.execAndGet("SELECT count(*) FROM tenants").getInt64(); });
 }
 
 void Store::set_busy_timeout(std::chrono::milliseconds wait) {
-  db().setBusyTimeout(static_cast<int>(wait.count()));
+  impl_->db.setBusyTimeout(static_cast<int>(wait.count()));
+}
+
+bool in_transaction(Store& store) {
+  return sqlite3_get_autocommit(sqlite(store).getHandle()) == 0;
 }
 
 void Store::transaction(const std::function<void()>& fn) {
-  auto& db = impl_->db;
-  if (sqlite3_get_autocommit(db.getHandle()) == 0) {
+  transaction(fn, impl_->durability);
+}
+
+namespace {
+
+void set_synchronous(SQLite::Database& db, Durability durability) {
+  db.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
+                                         : "PRAGMA synchronous = NORMAL");
+}
+
+void run_transaction(Store& store, const std::function<void()>& fn) {
+  auto& db = sqlite(store);
+  if (in_transaction(store)) {
     // Already inside a transaction: a savepoint gives the inner call its own rollback.
-    prepare("SAVEPOINT nested")->exec();
+    prepare(store, "SAVEPOINT nested")->exec();
     try {
       fn();
-      prepare("RELEASE nested")->exec();
+      prepare(store, "RELEASE nested")->exec();
     } catch (...) {
       try {
         db.exec("ROLLBACK TO nested");
@@ -247,10 +272,10 @@ void Store::transaction(const std::function<void()>& fn) {
     }
     return;
   }
-  prepare("BEGIN IMMEDIATE")->exec();
+  prepare(store, "BEGIN IMMEDIATE")->exec();
   try {
     fn();
-    prepare("COMMIT")->exec();
+    prepare(store, "COMMIT")->exec();
   } catch (...) {
     try {
       db.exec("ROLLBACK");
@@ -262,38 +287,62 @@ void Store::transaction(const std::function<void()>& fn) {
   }
 }
 
+} // namespace
+
+void Store::transaction(const std::function<void()>& fn, Durability durability) {
+  translated([&] {
+    // PRAGMA synchronous applies to the commits that follow on this connection: set for
+    // this transaction only, and only when it differs from the store's.
+    bool switched = durability != impl_->durability && !in_transaction(*this);
+    if (!switched) return run_transaction(*this, fn);
+    set_synchronous(impl_->db, durability);
+    try {
+      run_transaction(*this, fn);
+    } catch (...) {
+      set_synchronous(impl_->db, impl_->durability);
+      throw;
+    }
+    set_synchronous(impl_->db, impl_->durability);
+  });
+}
+
 void Store::checkpoint_on_close_past(std::uintmax_t wal_bytes) {
   impl_->close_checkpoint_past = wal_bytes;
 }
 
-StatementLease Store::prepare(std::string_view sql) {
-  auto& cache = impl_->statements;
+StatementLease prepare(Store& store, std::string_view sql) {
+  auto& impl = store.impl();
+  auto& cache = impl.statements;
   auto it = cache.find(sql);
   if (it == cache.end() && cache.size() < max_cached_statements) {
     auto entry = std::unique_ptr<CachedStatement>(
-        new CachedStatement{SQLite::Statement(impl_->db, std::string(sql))});
+        new CachedStatement{SQLite::Statement(impl.db, std::string(sql))});
     it = cache.emplace(std::string(sql), std::move(entry)).first;
   }
   if (it == cache.end() || it->second->in_use) {
-    return StatementLease(std::make_unique<SQLite::Statement>(impl_->db, std::string(sql)));
+    return StatementLease(std::make_unique<SQLite::Statement>(impl.db, std::string(sql)));
   }
   return StatementLease(it->second->statement, it->second->in_use);
 }
 
 std::optional<std::vector<unsigned char>> Store::setting(std::string_view name) {
-  SQLite::Statement q(impl_->db, "SELECT value FROM settings WHERE name = ?");
-  q.bind(1, std::string(name));
-  if (!q.executeStep()) return std::nullopt;
-  const auto* p = static_cast<const unsigned char*>(q.getColumn(0).getBlob());
-  return std::vector<unsigned char>(p, p + q.getColumn(0).getBytes());
+  return translated([&]() -> std::optional<std::vector<unsigned char>> {
+    SQLite::Statement q(impl_->db, "SELECT value FROM settings WHERE name = ?");
+    q.bind(1, std::string(name));
+    if (!q.executeStep()) return std::nullopt;
+    const auto* p = static_cast<const unsigned char*>(q.getColumn(0).getBlob());
+    return std::vector<unsigned char>(p, p + q.getColumn(0).getBytes());
+  });
 }
 
 void Store::set_setting(std::string_view name, const std::vector<unsigned char>& value) {
-  SQLite::Statement q(impl_->db, "INSERT INTO settings(name, value) VALUES(?, ?) "
-                                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
-  q.bind(1, std::string(name));
-  q.bind(2, value.data(), static_cast<int>(value.size()));
-  q.exec();
+  translated([&] {
+    SQLite::Statement q(impl_->db, "INSERT INTO settings(name, value) VALUES(?, ?) "
+                                   "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    q.bind(1, std::string(name));
+    q.bind(2, value.data(), static_cast<int>(value.size()));
+    q.exec();
+  });
 }
 
 } // namespace wabactl

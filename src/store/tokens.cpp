@@ -92,7 +92,8 @@ ApiToken row_to_token(SQLite::Statement& q) {
 
 std::optional<ApiToken> find_token(Store& store, const std::string& tenant, const std::string& id) {
   SQLite::Statement q(
-      store.db(), fmt::format("SELECT {} FROM api_tokens WHERE tenant_id = ? AND id = ?", columns));
+      sqlite(store),
+      fmt::format("SELECT {} FROM api_tokens WHERE tenant_id = ? AND id = ?", columns));
   q.bind(1, tenant);
   q.bind(2, id);
   if (!q.executeStep()) return std::nullopt;
@@ -103,111 +104,122 @@ std::optional<ApiToken> find_token(Store& store, const std::string& tenant, cons
 
 CreatedToken create_token(Store& store, const std::string& tenant,
                           const std::optional<std::string>& label) {
-  init_crypto();
-  validate_label(label);
-  require_tenant(store, tenant);
+  return translated([&]() -> CreatedToken {
+    init_crypto();
+    validate_label(label);
+    require_tenant(store, tenant);
 
-  std::array<unsigned char, token_bytes> secret{};
-  randombytes_buf(secret.data(), secret.size());
-  CreatedToken created;
-  created.token = encode_token(secret.data(), secret.size());
-  sodium_memzero(secret.data(), secret.size());
-  TokenHash hash = hash_token(created.token);
+    std::array<unsigned char, token_bytes> secret{};
+    randombytes_buf(secret.data(), secret.size());
+    CreatedToken created;
+    created.token = encode_token(secret.data(), secret.size());
+    sodium_memzero(secret.data(), secret.size());
+    TokenHash hash = hash_token(created.token);
 
-  std::array<unsigned char, 6> id_bytes{};
-  randombytes_buf(id_bytes.data(), id_bytes.size());
-  created.record.id = "tok_" + to_hex(id_bytes.data(), id_bytes.size());
-  created.record.tenant_id = tenant;
-  if (label && !label->empty()) created.record.label = label;
-  created.record.created_at = now_iso();
+    std::array<unsigned char, 6> id_bytes{};
+    randombytes_buf(id_bytes.data(), id_bytes.size());
+    created.record.id = "tok_" + to_hex(id_bytes.data(), id_bytes.size());
+    created.record.tenant_id = tenant;
+    if (label && !label->empty()) created.record.label = label;
+    created.record.created_at = now_iso();
 
-  SQLite::Statement q(store.db(), "INSERT INTO api_tokens(id, tenant_id, label, token_hash, "
-                                  "created_at) VALUES(?, ?, ?, ?, ?)");
-  q.bind(1, created.record.id);
-  q.bind(2, tenant);
-  if (created.record.label) {
-    q.bind(3, *created.record.label);
-  } else {
-    q.bind(3);
-  }
-  q.bind(4, hash.data(), static_cast<int>(hash.size()));
-  q.bind(5, created.record.created_at);
-  q.exec();
-  return created;
+    SQLite::Statement q(sqlite(store), "INSERT INTO api_tokens(id, tenant_id, label, token_hash, "
+                                       "created_at) VALUES(?, ?, ?, ?, ?)");
+    q.bind(1, created.record.id);
+    q.bind(2, tenant);
+    if (created.record.label) {
+      q.bind(3, *created.record.label);
+    } else {
+      q.bind(3);
+    }
+    q.bind(4, hash.data(), static_cast<int>(hash.size()));
+    q.bind(5, created.record.created_at);
+    q.exec();
+    return created;
+  });
 }
 
 std::vector<ApiToken> list_tokens(Store& store, const std::string& tenant) {
-  require_tenant(store, tenant);
-  SQLite::Statement q(store.db(), fmt::format("SELECT {} FROM api_tokens WHERE tenant_id = ? "
-                                              "ORDER BY created_at, id",
-                                              columns));
-  q.bind(1, tenant);
-  std::vector<ApiToken> out;
-  while (q.executeStep()) out.push_back(row_to_token(q));
-  return out;
+  return translated([&]() -> std::vector<ApiToken> {
+    require_tenant(store, tenant);
+    SQLite::Statement q(sqlite(store), fmt::format("SELECT {} FROM api_tokens WHERE tenant_id = ? "
+                                                   "ORDER BY created_at, id",
+                                                   columns));
+    q.bind(1, tenant);
+    std::vector<ApiToken> out;
+    while (q.executeStep()) out.push_back(row_to_token(q));
+    return out;
+  });
 }
 
 ApiToken revoke_token(Store& store, const std::string& tenant, const std::string& token_id) {
-  require_tenant(store, tenant);
-  validate_token_id(token_id);
-  SQLite::Statement q(store.db(), "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) "
-                                  "WHERE tenant_id = ? AND id = ?");
-  q.bind(1, now_iso());
-  q.bind(2, tenant);
-  q.bind(3, token_id);
-  if (q.exec() == 0) {
-    throw Error(Exit::not_found, fmt::format("tenant '{}' has no token '{}'", tenant, token_id),
-                fmt::format("run 'wabactl token list --tenant {}'", tenant));
-  }
-  return *find_token(store, tenant, token_id);
+  return translated([&]() -> ApiToken {
+    require_tenant(store, tenant);
+    validate_token_id(token_id);
+    SQLite::Statement q(sqlite(store), "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) "
+                                       "WHERE tenant_id = ? AND id = ?");
+    q.bind(1, now_iso());
+    q.bind(2, tenant);
+    q.bind(3, token_id);
+    if (q.exec() == 0) {
+      throw Error(Exit::not_found, fmt::format("tenant '{}' has no token '{}'", tenant, token_id),
+                  fmt::format("run 'wabactl token list --tenant {}'", tenant));
+    }
+    return *find_token(store, tenant, token_id);
+  });
 }
 
 std::optional<ApiToken> authenticate_token(Store& store, std::string_view presented) {
-  if (!well_formed(presented)) return std::nullopt;
-  init_crypto();
-  TokenHash hash = hash_token(presented);
-  SQLite::Statement q(store.db(), fmt::format("SELECT {}, token_hash FROM api_tokens "
-                                              "WHERE token_hash = ?",
-                                              columns));
-  q.bind(1, hash.data(), static_cast<int>(hash.size()));
-  if (!q.executeStep()) return std::nullopt;
-  const SQLite::Column stored = q.getColumn(6);
-  if (stored.getBytes() != static_cast<int>(hash.size()) ||
-      sodium_memcmp(stored.getBlob(), hash.data(), hash.size()) != 0) {
-    return std::nullopt;
-  }
-  ApiToken t = row_to_token(q);
-  q.reset();
-  if (t.revoked_at) return std::nullopt;
-
-  std::string now = now_iso();
-  std::string stale = iso_from_unix(now_ms() / 1000 - last_used_resolution_s);
-  if (!t.last_used_at || *t.last_used_at <= stale) {
-    SQLite::Statement upd(store.db(), "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND "
-                                      "(last_used_at IS NULL OR last_used_at <= ?)");
-    upd.bind(1, now);
-    upd.bind(2, t.id);
-    upd.bind(3, stale);
-    try {
-      upd.exec();
-      t.last_used_at = now;
-    } catch (const SQLite::Exception&) {
-      // A busy database must not turn a valid token into a failed request; the next use
-      // records it.
+  return translated([&]() -> std::optional<ApiToken> {
+    if (!well_formed(presented)) return std::nullopt;
+    init_crypto();
+    TokenHash hash = hash_token(presented);
+    SQLite::Statement q(sqlite(store), fmt::format("SELECT {}, token_hash FROM api_tokens "
+                                                   "WHERE token_hash = ?",
+                                                   columns));
+    q.bind(1, hash.data(), static_cast<int>(hash.size()));
+    if (!q.executeStep()) return std::nullopt;
+    const SQLite::Column stored = q.getColumn(6);
+    if (stored.getBytes() != static_cast<int>(hash.size()) ||
+        sodium_memcmp(stored.getBlob(), hash.data(), hash.size()) != 0) {
+      return std::nullopt;
     }
-  }
-  return t;
+    ApiToken t = row_to_token(q);
+    q.reset();
+    if (t.revoked_at) return std::nullopt;
+
+    std::string now = now_iso();
+    std::string stale = iso_from_unix(now_ms() / 1000 - last_used_resolution_s);
+    if (!t.last_used_at || *t.last_used_at <= stale) {
+      SQLite::Statement upd(sqlite(store),
+                            "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND "
+                            "(last_used_at IS NULL OR last_used_at <= ?)");
+      upd.bind(1, now);
+      upd.bind(2, t.id);
+      upd.bind(3, stale);
+      try {
+        upd.exec();
+        t.last_used_at = now;
+      } catch (const SQLite::Exception&) {
+        // A busy database must not turn a valid token into a failed request; the next use
+        // records it.
+      }
+    }
+    return t;
+  });
 }
 
 std::set<std::string> revoked_tokens(Store& store, const std::set<std::string>& token_ids) {
-  std::set<std::string> revoked;
-  auto q = store.prepare("SELECT revoked_at IS NULL FROM api_tokens WHERE id = ?");
-  for (const auto& id : token_ids) {
-    q->reset();
-    q->bind(1, id);
-    if (!q->executeStep() || q->getColumn(0).getInt() != 1) revoked.insert(id);
-  }
-  return revoked;
+  return translated([&]() -> std::set<std::string> {
+    std::set<std::string> revoked;
+    auto q = prepare(store, "SELECT revoked_at IS NULL FROM api_tokens WHERE id = ?");
+    for (const auto& id : token_ids) {
+      q->reset();
+      q->bind(1, id);
+      if (!q->executeStep() || q->getColumn(0).getInt() != 1) revoked.insert(id);
+    }
+    return revoked;
+  });
 }
 
 } // namespace wabactl
