@@ -14,6 +14,7 @@
 #include "wabactl/error.hpp"
 #include "wabactl/graph.hpp"
 #include "wabactl/messages.hpp"
+#include "wabactl/outbox.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -280,40 +281,6 @@ struct SendOutcome {
   std::string error; ///< one line for users when exit != ok
   std::string hint;  ///< what to do (advice_for(code) for Meta errors)
 };
-
-/// A message recorded in the outbox before it is sent.
-struct OutboxClaim {
-  std::int64_t id = 0;   ///< local message id
-  bool owned = false;    ///< this caller sends it; else an earlier send holds the key
-  std::string state;     ///< the earlier send's send_state when not owned
-  std::string timestamp; ///< the earlier send's timestamp when not owned
-  std::string holder;    ///< the claimant (outbox_claimant()) of the earlier send, if any
-};
-
-/// This process as an outbox claim names it: "BOOT_ID PID START_TIME PID_NAMESPACE" (the
-/// kernel's boot id, the start time from /proc, which tells a reused pid apart, and the PID
-/// namespace the pid belongs to).
-const std::string& outbox_claimant();
-
-/// Whether the process a claim names still runs: false for a pid that is gone or reused,
-/// and for a claim made before the last boot. A process of another PID namespace (another
-/// container on this machine) cannot be looked up: it counts as alive.
-bool claimant_alive(const std::string& claimant);
-
-/// Whether claimant_alive() can tell: the claimant is well-formed, and of an earlier boot or
-/// of this PID namespace. A claim it cannot tell about (or one without a claimant, written by
-/// an older wabactl) is waited for, and counts as unknown once it is 15 minutes old.
-bool claimant_checkable(const std::string& claimant);
-
-/// Whether `claimant` was written during the current boot.
-bool claimant_this_boot(const std::string& claimant);
-
-/// Settles by hand a send whose outcome is unknown (or whose process died while its request
-/// was out): `delivered` marks it sent (its key is never sent again), else failed (the next
-/// send with the key tries again). Error(not_found) for an unknown key, Error(usage) when the
-/// key's send is settled already or still held by a live process.
-Message resolve_send(Store& store, const std::string& tenant, const std::string& key,
-                     bool delivered);
 
 /// The media ids of local files already uploaded in a batch, so a file that many rows send
 /// (a campaign's header image) goes to Meta once, also when rows run concurrently: the first

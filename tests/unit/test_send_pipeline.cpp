@@ -2,6 +2,7 @@
 // processes) and the rate limits, against a FakeGraph with a fake clock.
 #include "unit/test_send_support.hpp"
 
+#include "wabactl/claimant.hpp"
 #include "wabactl/configs.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/util.hpp"
