@@ -5,7 +5,7 @@
 // WAL pages each commit wrote. One thread, so the process's CPU time is the writer's; the
 // daemon's request threads would do the parsing.
 //   bench_writer DB BODIES_FILE COUNT GROUP
-#include "server/writer.hpp"
+#include "wabactl/delivery_writer.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/webhook.hpp"
@@ -57,9 +57,8 @@ int run(int argc, char** argv) {
   const std::string db = argv[1];
   std::size_t count = number(argv[3]);
   std::size_t group = number(argv[4]);
-  if (count == 0 || group == 0 || group > server::DeliveryWriter::max_group) {
-    fmt::print(stderr, "COUNT must be at least 1, GROUP from 1 to {}\n",
-               server::DeliveryWriter::max_group);
+  if (count == 0 || group == 0 || group > DeliveryWriter::max_group) {
+    fmt::print(stderr, "COUNT must be at least 1, GROUP from 1 to {}\n", DeliveryWriter::max_group);
     return 2;
   }
 
@@ -73,7 +72,7 @@ int run(int argc, char** argv) {
     return 1;
   }
 
-  std::vector<server::DeliveryJob> jobs;
+  std::vector<DeliveryJob> jobs;
   jobs.reserve(count);
   double parse_started = cpu_us();
   for (const auto& b : bodies) {
@@ -91,9 +90,9 @@ int run(int argc, char** argv) {
   double cpu_started = cpu_us();
   double wall_started = wall_us();
   for (std::size_t i = 0; i < count; i += group) {
-    std::vector<const server::DeliveryJob*> batch;
+    std::vector<const DeliveryJob*> batch;
     for (std::size_t k = i; k < std::min(count, i + group); ++k) batch.push_back(&jobs[k]);
-    for (const auto& o : server::store_group(store, batch)) stored += o.stored ? 1 : 0;
+    for (const auto& o : store_group(store, batch)) stored += o.stored ? 1 : 0;
     ++commits;
   }
   double cpu = cpu_us() - cpu_started;

@@ -17,7 +17,6 @@
 #include "wabactl/tokens.hpp"
 #include "wabactl/util.hpp"
 
-#include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -86,13 +85,13 @@ void reply_error(httplib::Response& res, const Error& e) {
 template <typename Fn> void guarded(httplib::Response& res, const httplib::Request& req, Fn&& fn) {
   try {
     fn();
+  } catch (const StoreError& e) {
+    LOG_WARN("{} {}: {}", req.method, req.path, e.what());
+    res.set_header("Retry-After", "1");
+    send_error(res, 503, "unavailable", "the database is busy; retry");
   } catch (const Error& e) {
     if (e.code() == Exit::internal) LOG_ERROR("{} {}: {}", req.method, req.path, e.what());
     reply_error(res, e);
-  } catch (const SQLite::Exception& e) {
-    LOG_WARN("{} {}: database: {}", req.method, req.path, e.what());
-    res.set_header("Retry-After", "1");
-    send_error(res, 503, "unavailable", "the database is busy; retry");
   }
 }
 
@@ -630,7 +629,8 @@ void register_api_routes(httplib::Server& http, Context& ctx) {
   }
   LOG_INFO("WebSocket listening on ws://{}:{}{}", wo.host, api->websocket->port(), wo.path);
 
-  ctx.writer.on_commit([weak = std::weak_ptr<Api>(api)] {
+  ctx.writer.on_commit([weak = std::weak_ptr<Api>(api)](const GroupCommit& c) {
+    if (!c.appended_events) return;
     if (auto a = weak.lock()) a->hub.wake();
   });
   ctx.on_shutdown([api] {

@@ -7,7 +7,7 @@
 #include "server/rate_limit.hpp"
 #include "server/refusals.hpp"
 #include "server/tenant_cache.hpp"
-#include "server/writer.hpp"
+#include "wabactl/delivery_writer.hpp"
 #include "wabactl/server.hpp"
 
 #include <atomic>

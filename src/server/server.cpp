@@ -291,7 +291,9 @@ void serve(const ServeOptions& o) {
   server::ReaderPool readers(o.db);
   server::TenantCache tenants(o.db, o.key, o.fallback_secret);
   tenants.load();
-  server::DeliveryWriter writer(o.db, server::writer_durability, metrics);
+  DeliveryWriter writer(o.db, server::writer_durability);
+  writer.on_commit(
+      [&metrics](const GroupCommit& c) { metrics.commit(c.took.count(), c.deliveries); });
   server::Context ctx(o, metrics, tenants, writer, limiter, readers);
 
   server::FrontOptions fo;

@@ -2,6 +2,7 @@
 // signature check, parse, and ingest into an in-memory store.
 
 #include "wabactl/error.hpp"
+#include "wabactl/inbox.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
@@ -64,11 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto& s = store();
   const std::map<std::string, std::string> numbers = {{"106540352242922", "acme"},
                                                       {"109876543210987", "beta"}};
-  s.transaction([&] { wabactl::ingest_delivery(s, body, parsed, numbers, "/fuzz", "fuzz"); });
+  s.transaction([&] { wabactl::record_delivery(s, body, parsed, numbers, "/fuzz", "fuzz"); });
   // Ingesting the same bytes again must add nothing.
   wabactl::IngestStats again;
   s.transaction(
-      [&] { again = wabactl::ingest_delivery(s, body, parsed, numbers, "/fuzz", "fuzz"); });
+      [&] { again = wabactl::record_delivery(s, body, parsed, numbers, "/fuzz", "fuzz"); });
   if (!again.duplicate_delivery || again.messages != 0 || again.statuses != 0 ||
       !again.event_ids.empty()) {
     std::abort();

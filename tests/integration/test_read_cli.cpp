@@ -1,5 +1,6 @@
 // wabactl history | unread | mark-read | status, against the real binary.
 #include "integration/test_serve_support.hpp"
+#include "wabactl/inbox.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/webhook.hpp"
 
@@ -44,7 +45,7 @@ struct Setup {
     wabactl::Store store(w.db);
     std::string body = inbound(number, from, wamid, text, ts, name);
     store.transaction([&] {
-      wabactl::ingest_delivery(store, body, wabactl::parse_delivery(body),
+      wabactl::record_delivery(store, body, wabactl::parse_delivery(body),
                                {{acme_number, "acme"}, {beta_number, "beta"}}, "test", "test");
     });
   }

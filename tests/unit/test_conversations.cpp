@@ -1,5 +1,6 @@
 #include "wabactl/conversations.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/inbox.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
@@ -65,7 +66,7 @@ struct Fixture {
   void receive(const std::string& number, const std::vector<Inbound>& msgs) {
     std::string body = delivery(number, msgs);
     store.transaction([&] {
-      ingest_delivery(store, body, parse_delivery(body),
+      record_delivery(store, body, parse_delivery(body),
                       {{acme_number, "acme"}, {beta_number, "beta"}}, "test", "test");
     });
   }

@@ -1,5 +1,6 @@
 #include "support/support.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/inbox.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
@@ -36,7 +37,7 @@ struct Fixture {
                      const std::optional<std::map<std::string, std::string>>& only = {}) {
     IngestStats stats;
     store.transaction([&] {
-      stats = ingest_delivery(store, body, parse_delivery(body), only ? *only : numbers,
+      stats = record_delivery(store, body, parse_delivery(body), only ? *only : numbers,
                               "/api/whatsapp/webhook", "app-secret");
     });
     return stats;
@@ -536,7 +537,7 @@ TEST_CASE("webhook ingest: refuses to run outside a transaction and rolls back w
   Fixture f;
   std::string body = fixture("text.json");
   auto parsed = parse_delivery(body);
-  CHECK_THROWS_AS(ingest_delivery(f.store, body, parsed, f.numbers, "r"), Error);
+  CHECK_THROWS_AS(record_delivery(f.store, body, parsed, f.numbers, "r"), Error);
   CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 0);
   // A tenant_of_number naming a tenant that does not exist fails the whole transaction.
   CHECK_THROWS(f.ingest(body, std::map<std::string, std::string>{{acme_number, "ghost"}}));

@@ -1,9 +1,9 @@
 // Unit tests of the daemon's group writer: every delivery submitted from many threads is
 // committed exactly once, and its checkpoints keep the WAL bounded under sustained writes.
-#include "server/metrics.hpp"
-#include "server/writer.hpp"
 #include "support/support.hpp"
+#include "wabactl/delivery_writer.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/inbox.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/webhook.hpp"
@@ -40,7 +40,7 @@ std::string inbound(int n) {
       number, n);
 }
 
-server::DeliveryJob job_for(const std::string& body) {
+DeliveryJob job_for(const std::string& body) {
   return {body, parse_delivery(body), {{number, "acme"}}, "shared", "signature"};
 }
 
@@ -76,7 +76,7 @@ TEST_CASE("the group writer runs above the request threads' priority when allowe
   TempDir dir;
   auto path = database_with_acme(dir);
   int base = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
-  int wanted = std::max(-20, base - server::DeliveryWriter::priority_boost);
+  int wanted = std::max(-20, base - DeliveryWriter::priority_boost);
   // Whether this process may do it at all (root, CAP_SYS_NICE, RLIMIT_NICE), tried on a
   // thread of its own.
   bool allowed = false;
@@ -87,8 +87,7 @@ TEST_CASE("the group writer runs above the request threads' priority when allowe
   CAPTURE(allowed);
   for (int nice : thread_nice_values()) CHECK(nice == base);
 
-  server::Metrics metrics;
-  server::DeliveryWriter writer(path, Durability::normal, metrics);
+  DeliveryWriter writer(path, Durability::normal);
   writer.start();
   // Stored either way: a refused priority is not an error.
   CHECK(writer.store(job_for(inbound(1))).stored);
@@ -101,7 +100,7 @@ TEST_CASE("the checkpoint thread runs below the process's priority") {
   TempDir dir;
   auto path = database_with_acme(dir);
   int base = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
-  int lowered = std::min(19, base + server::DeliveryWriter::checkpoint_priority_drop);
+  int lowered = std::min(19, base + DeliveryWriter::checkpoint_priority_drop);
   CAPTURE(base);
   if (lowered == base) {
     MESSAGE("this process already runs at nice 19: the checkpoint thread cannot be told apart");
@@ -113,8 +112,7 @@ TEST_CASE("the checkpoint thread runs below the process's priority") {
   };
   CHECK(count_lowered() == 0);
 
-  server::Metrics metrics;
-  server::DeliveryWriter writer(path, Durability::normal, metrics);
+  DeliveryWriter writer(path, Durability::normal);
   writer.start();
   // The thread lowers its own priority as it starts.
   for (int i = 0; i < 500 && count_lowered() == 0; ++i) {
@@ -129,11 +127,10 @@ TEST_CASE("the checkpoint thread runs below the process's priority") {
 TEST_CASE("the group writer commits deliveries from many threads once each, WAL bounded") {
   TempDir dir;
   auto path = database_with_acme(dir);
-  server::Metrics metrics;
   // Small thresholds so a test-sized load crosses them many times. Without checkpoints the
   // 1,600 deliveries below leave a WAL of well over 10,000 frames.
-  server::CheckpointPolicy policy{64, 512};
-  server::DeliveryWriter writer(path, Durability::normal, metrics, policy);
+  CheckpointPolicy policy{64, 512};
+  DeliveryWriter writer(path, Durability::normal, policy);
   writer.start();
 
   constexpr int threads = 8;
@@ -175,8 +172,7 @@ TEST_CASE("the group writer commits deliveries from many threads once each, WAL 
 TEST_CASE("a stopped group writer refuses new deliveries instead of losing them") {
   TempDir dir;
   auto path = database_with_acme(dir);
-  server::Metrics metrics;
-  server::DeliveryWriter writer(path, Durability::normal, metrics);
+  DeliveryWriter writer(path, Durability::normal);
   writer.start();
   CHECK(writer.store(job_for(inbound(1))).stored);
   writer.stop();
@@ -187,26 +183,30 @@ TEST_CASE("a stopped group writer refuses new deliveries instead of losing them"
   CHECK(db.execAndGet("SELECT count(*) FROM whatsapp_messages").getInt64() == 1);
 }
 
-TEST_CASE("commit listeners run after commits that add events, and only join before start") {
+TEST_CASE("commit listeners hear of every group commit, which events it added, and only join "
+          "before start") {
   TempDir dir;
   auto path = database_with_acme(dir);
-  server::Metrics metrics;
-  server::DeliveryWriter writer(path, Durability::normal, metrics);
-  std::atomic<int> calls{0};
-  writer.on_commit([&] { ++calls; });
+  DeliveryWriter writer(path, Durability::normal);
+  std::vector<GroupCommit> commits;
+  writer.on_commit([&](const GroupCommit& c) { commits.push_back(c); });
   writer.start();
-  CHECK_THROWS_AS(writer.on_commit([] {}), Error);
+  CHECK_THROWS_AS(writer.on_commit([](const GroupCommit&) {}), Error);
   CHECK(writer.store(job_for(inbound(1))).stored);
-  CHECK(calls.load() == 1);
-  // A duplicate adds no event: no call.
+  // A duplicate adds no event.
   CHECK(writer.store(job_for(inbound(1))).stored);
-  CHECK(calls.load() == 1);
   writer.stop();
+  REQUIRE(commits.size() == 2);
+  CHECK(commits[0].deliveries == 1);
+  CHECK(commits[0].appended_events);
+  CHECK(commits[0].took.count() > 0);
+  CHECK(commits[1].deliveries == 1);
+  CHECK_FALSE(commits[1].appended_events);
 }
 
 TEST_CASE("a handoff wakes its waiter once signalled, whichever comes first") {
   SUBCASE("signalled before the wait: the wait returns at once") {
-    server::Handoff h;
+    Handoff h;
     h.signal();
     h.wait();
   }
@@ -215,7 +215,7 @@ TEST_CASE("a handoff wakes its waiter once signalled, whichever comes first") {
     std::atomic<int> signalled{0};
     std::atomic<int> early{0};
     for (int i = 0; i < rounds; ++i) {
-      server::Handoff h;
+      Handoff h;
       std::atomic<bool> sent{false};
       std::thread waker([&] {
         if (i % 2 == 0) std::this_thread::yield();
@@ -244,9 +244,9 @@ TEST_CASE("a delivery that fails in a group is rolled back alone, the others are
 
   SUBCASE("in a group of three, the middle one") {
     std::vector<std::string> bodies = {inbound(1), inbound(2), inbound(3)};
-    std::vector<server::DeliveryJob> jobs;
+    std::vector<DeliveryJob> jobs;
     for (const auto& b : bodies) jobs.push_back(job_for(b));
-    auto outcomes = server::store_group(store, {&jobs[0], &jobs[1], &jobs[2]});
+    auto outcomes = store_group(store, {&jobs[0], &jobs[1], &jobs[2]});
     REQUIRE(outcomes.size() == 3);
     CHECK(outcomes[0].stored);
     CHECK_FALSE(outcomes[1].stored);
@@ -274,7 +274,7 @@ TEST_CASE("a delivery that fails in a group is rolled back alone, the others are
   SUBCASE("alone") {
     const std::string body = inbound(2); // the job refers to it
     auto job = job_for(body);
-    auto outcomes = server::store_group(store, {&job});
+    auto outcomes = store_group(store, {&job});
     REQUIRE(outcomes.size() == 1);
     CHECK_FALSE(outcomes[0].stored);
     CHECK(outcomes[0].error.find("refused by the test") != std::string::npos);

@@ -11,11 +11,12 @@
 // pass is done, the writer copies the few frames committed meanwhile itself, between two
 // groups, and the next group starts the WAL over.
 
-#include "server/metrics.hpp"
+#include "wabactl/delivery.hpp"
+#include "wabactl/inbox.hpp"
 #include "wabactl/store.hpp"
-#include "wabactl/webhook.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -29,9 +30,7 @@
 #include <thread>
 #include <vector>
 
-struct sqlite3;
-
-namespace wabactl::server {
+namespace wabactl {
 
 /// One delivery to store.
 struct DeliveryJob {
@@ -80,6 +79,13 @@ private:
   std::atomic<std::uint32_t> state_{0};
 };
 
+/// What one group commit did, for the writer's listeners.
+struct GroupCommit {
+  std::chrono::duration<double> took{0}; ///< storing and committing the group
+  std::size_t deliveries = 0;
+  bool appended_events = false; ///< a delivery of the group appended events
+};
+
 class DeliveryWriter {
 public:
   /// The most deliveries one transaction carries.
@@ -95,7 +101,7 @@ public:
   /// of them won), p99 about 0.4 ms higher.
   static constexpr int checkpoint_priority_drop = 10;
 
-  DeliveryWriter(const std::filesystem::path& db, Durability durability, Metrics& metrics,
+  DeliveryWriter(const std::filesystem::path& db, Durability durability,
                  CheckpointPolicy checkpoints = {});
   DeliveryWriter(const DeliveryWriter&) = delete;
   DeliveryWriter& operator=(const DeliveryWriter&) = delete;
@@ -110,9 +116,10 @@ public:
   /// request thread that built it also frees it: glibc's malloc frees another thread's
   /// memory through that thread's arena lock, which took the writer ~6 us per delivery.
   DeliveryOutcome store(const DeliveryJob& job);
-  /// Called on the writer thread after each commit that appended events. Register before
-  /// start() (Error after): the writer then reads the list without a lock or a copy.
-  void on_commit(std::function<void()> listener);
+  /// Called on the writer thread after each group commit (the daemon's metrics time them;
+  /// the event hub wakes when events were appended). Register before start() (Error
+  /// after): the writer then reads the list without a lock or a copy.
+  void on_commit(std::function<void(const GroupCommit&)> listener);
 
 private:
   /// A waiting store() call: everything lives on the caller's stack until `done`.
@@ -124,12 +131,10 @@ private:
   void run();
   void commit_group(std::vector<Pending>& group);
   void run_checkpoints();
-  static void checkpoint(sqlite3* db);
-  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
+  void wal_committed(int frames);
 
   std::filesystem::path db_path_;
   Durability durability_;
-  Metrics& metrics_;
   std::unique_ptr<Store> store_;
   std::thread thread_;
   std::mutex mu_;
@@ -137,7 +142,7 @@ private:
   std::deque<Pending> queue_;
   bool running_ = false;
   bool stopping_ = false;
-  std::vector<std::function<void()>> listeners_; ///< fixed once the thread runs
+  std::vector<std::function<void(const GroupCommit&)>> listeners_; ///< fixed once the thread runs
 
   CheckpointPolicy checkpoints_;
   int wal_frames_ = 0; ///< written by the writer thread only
@@ -155,4 +160,4 @@ private:
   std::atomic<int> checkpoint_state_{checkpoint_idle};
 };
 
-} // namespace wabactl::server
+} // namespace wabactl

@@ -1,4 +1,4 @@
-#include "server/writer.hpp"
+#include "wabactl/delivery_writer.hpp"
 
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
@@ -19,7 +19,7 @@
 #include <optional>
 #include <string_view>
 
-namespace wabactl::server {
+namespace wabactl {
 
 namespace {
 
@@ -43,6 +43,15 @@ void renice_self(int delta, std::string_view thread) {
   }
 }
 
+// PASSIVE never waits for the writer or for readers; what it cannot copy yet, the next does.
+void checkpoint(Store& store) {
+  sqlite3* db = sqlite(store).getHandle();
+  int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    LOG_WARN("checkpointing the database failed: {}", sqlite3_errmsg(db));
+  }
+}
+
 } // namespace
 
 void Handoff::wait() noexcept {
@@ -56,8 +65,8 @@ void Handoff::signal() noexcept {
 }
 
 DeliveryWriter::DeliveryWriter(const std::filesystem::path& db, Durability durability,
-                               Metrics& metrics, CheckpointPolicy checkpoints)
-    : db_path_(db), durability_(durability), metrics_(metrics), checkpoints_(checkpoints) {}
+                               CheckpointPolicy checkpoints)
+    : db_path_(db), durability_(durability), checkpoints_(checkpoints) {}
 
 DeliveryWriter::~DeliveryWriter() {
   stop();
@@ -70,7 +79,13 @@ void DeliveryWriter::start() {
                                                                    : WalWrites::direct);
   checkpoint_store_ = std::make_unique<Store>(db_path_, durability_);
   // Replaces SQLite's automatic checkpoint on this connection (it runs inside COMMIT).
-  sqlite3_wal_hook(store_->db().getHandle(), &DeliveryWriter::on_wal_commit, this);
+  sqlite3_wal_hook(
+      sqlite(*store_).getHandle(),
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<DeliveryWriter*>(self)->wal_committed(frames);
+        return SQLITE_OK;
+      },
+      this);
   checkpoint_thread_ = std::thread([this] { run_checkpoints(); });
   std::lock_guard lock(mu_);
   running_ = true;
@@ -95,26 +110,23 @@ void DeliveryWriter::stop() {
   running_ = false;
 }
 
-int DeliveryWriter::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
-  auto* w = static_cast<DeliveryWriter*>(self);
-  w->wal_frames_ = frames;
+void DeliveryWriter::wal_committed(int frames) {
+  wal_frames_ = frames;
   int idle = checkpoint_idle;
-  if (frames >= w->checkpoints_.background_frames &&
-      w->checkpoint_state_.compare_exchange_strong(idle, checkpoint_running)) {
+  if (frames >= checkpoints_.background_frames &&
+      checkpoint_state_.compare_exchange_strong(idle, checkpoint_running)) {
     {
-      std::lock_guard lock(w->checkpoint_mu_);
-      w->checkpoint_wanted_ = true;
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_wanted_ = true;
     }
-    w->checkpoint_cv_.notify_all();
+    checkpoint_cv_.notify_all();
   }
-  return SQLITE_OK;
 }
 
 void DeliveryWriter::run_checkpoints() {
   // Past its inline bound the writer checkpoints itself, so a starved checkpoint thread
   // costs latency only then, never the WAL's bound.
   renice_self(checkpoint_priority_drop, "checkpoint thread");
-  sqlite3* db = checkpoint_store_->db().getHandle();
   for (;;) {
     {
       std::unique_lock lock(checkpoint_mu_);
@@ -122,7 +134,7 @@ void DeliveryWriter::run_checkpoints() {
       if (checkpoint_stopping_) return;
       checkpoint_wanted_ = false;
     }
-    checkpoint(db);
+    checkpoint(*checkpoint_store_);
     {
       std::lock_guard lock(checkpoint_mu_);
       checkpoint_state_.store(checkpoint_done);
@@ -131,15 +143,7 @@ void DeliveryWriter::run_checkpoints() {
   }
 }
 
-void DeliveryWriter::checkpoint(sqlite3* db) {
-  // PASSIVE never waits for the writer or for readers; what it cannot copy yet, the next does.
-  int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-    LOG_WARN("checkpointing the database failed: {}", sqlite3_errmsg(db));
-  }
-}
-
-void DeliveryWriter::on_commit(std::function<void()> listener) {
+void DeliveryWriter::on_commit(std::function<void(const GroupCommit&)> listener) {
   std::lock_guard lock(mu_);
   if (running_) throw Error(Exit::internal, "commit listeners are registered before start()");
   listeners_.push_back(std::move(listener));
@@ -186,7 +190,7 @@ void DeliveryWriter::run() {
       });
     }
     if (over || checkpoint_state_.load() == checkpoint_done) {
-      checkpoint(store_->db().getHandle());
+      checkpoint(*store_);
       wal_frames_ = 0;
       checkpoint_state_.store(checkpoint_idle);
     }
@@ -197,7 +201,7 @@ namespace {
 
 DeliveryOutcome ingest(Store& store, const DeliveryJob& job) {
   return {true,
-          ingest_delivery(store, job.body, job.parsed, job.tenant_of_number, job.route,
+          record_delivery(store, job.body, job.parsed, job.tenant_of_number, job.route,
                           job.verified_by),
           {}};
 }
@@ -223,13 +227,9 @@ std::vector<DeliveryOutcome> store_group(Store& store,
             failed.reset();
             continue;
           }
-          store.prepare("SAVEPOINT delivery")->exec();
           try {
-            outcomes[i] = ingest(store, *jobs[i]);
-            store.prepare("RELEASE delivery")->exec();
+            store.transaction([&] { outcomes[i] = ingest(store, *jobs[i]); });
           } catch (const std::exception& e) {
-            store.prepare("ROLLBACK TO delivery")->exec();
-            store.prepare("RELEASE delivery")->exec();
             outcomes[i] = {false, {}, e.what()};
           }
         }
@@ -258,15 +258,13 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
   jobs.reserve(group.size());
   for (const auto& p : group) jobs.push_back(p.job);
   std::vector<DeliveryOutcome> outcomes = store_group(*store_, jobs);
-  bool events = std::any_of(outcomes.begin(), outcomes.end(), [](const DeliveryOutcome& o) {
-    return o.stored && !o.stats.event_ids.empty();
-  });
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.commit(seconds, group.size());
-  if (events) {
-    for (auto& l : listeners_) l();
-  }
+  GroupCommit done;
+  done.appended_events =
+      std::any_of(outcomes.begin(), outcomes.end(),
+                  [](const DeliveryOutcome& o) { return o.stored && !o.stats.event_ids.empty(); });
+  done.took = std::chrono::steady_clock::now() - started;
+  done.deliveries = group.size();
+  for (auto& l : listeners_) l(done);
   for (std::size_t i = 0; i < group.size(); ++i) {
     if (!outcomes[i].stored && !outcomes[i].error.empty()) {
       LOG_ERROR("storing a webhook delivery failed: {}", outcomes[i].error);
@@ -277,4 +275,4 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
   }
 }
 
-} // namespace wabactl::server
+} // namespace wabactl

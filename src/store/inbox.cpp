@@ -1,15 +1,15 @@
+#include "wabactl/inbox.hpp"
+
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
-#include "wabactl/webhook.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include <array>
 #include <limits>
@@ -38,21 +38,21 @@ bool moves_message(const std::string& status) {
          status == "failed";
 }
 
-// Archives the raw body and returns its row. The hash stays unset: ingest_delivery() sets it
+// Archives the raw body and returns its row. The hash stays unset: record_delivery() sets it
 // only for a delivery that brings nothing new (see archived_before()).
 std::int64_t archive(Store& store, std::string_view body, std::string_view route,
                      std::string_view verified_by, const std::string& now) {
   if (body.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw Error(Exit::usage, "webhook body is too large to archive");
   }
-  auto ins = store.prepare("INSERT INTO webhook_deliveries(received_at, route, verified_by, body) "
-                           "VALUES(?, ?, ?, ?)");
+  auto ins = prepare(store, "INSERT INTO webhook_deliveries(received_at, route, verified_by, body) "
+                            "VALUES(?, ?, ?, ?)");
   ins->bindNoCopy(1, now);
   bind_opt(*ins, 2, non_empty(route));
   bind_opt(*ins, 3, non_empty(verified_by));
   ins->bindNoCopy(4, body.data(), static_cast<int>(body.size()));
   ins->exec();
-  return store.db().getLastInsertRowid();
+  return sqlite(store).getLastInsertRowid();
 }
 
 // Contacts are keyed by phone number when Meta shows one, else by the business-scoped user
@@ -64,17 +64,18 @@ void upsert_contact(Store& store, const std::string& tenant,
                     const std::optional<std::string>& name, const std::string& now) {
   if (phone) {
     if (user) {
-      auto merge = store.prepare("UPDATE contacts SET phone_number = ?2, updated_at = ?5 "
-                                 "WHERE tenant_id = ?1 AND user_id = ?3 AND phone_number IS NULL "
-                                 "AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = ?1 "
-                                 "AND phone_number = ?2)");
+      auto merge = prepare(store, "UPDATE contacts SET phone_number = ?2, updated_at = ?5 "
+                                  "WHERE tenant_id = ?1 AND user_id = ?3 AND phone_number IS NULL "
+                                  "AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = ?1 "
+                                  "AND phone_number = ?2)");
       merge->bindNoCopy(1, tenant);
       merge->bindNoCopy(2, *phone);
       merge->bindNoCopy(3, *user);
       merge->bindNoCopy(5, now);
       merge->exec();
     }
-    auto q = store.prepare(
+    auto q = prepare(
+        store,
         "INSERT INTO contacts(tenant_id, phone_number, user_id, name, created_at, updated_at) "
         "VALUES(?1, ?2, CASE WHEN ?3 IS NULL OR EXISTS (SELECT 1 FROM contacts WHERE "
         "tenant_id = ?1 AND user_id = ?3) THEN NULL ELSE ?3 END, ?4, ?5, ?5) "
@@ -90,10 +91,11 @@ void upsert_contact(Store& store, const std::string& tenant,
     q->bindNoCopy(5, now);
     q->exec();
   } else if (user) {
-    auto q = store.prepare("INSERT INTO contacts(tenant_id, user_id, name, created_at, updated_at) "
-                           "VALUES(?1, ?3, ?4, ?5, ?5) "
-                           "ON CONFLICT(tenant_id, user_id) WHERE user_id IS NOT NULL DO UPDATE "
-                           "SET name = coalesce(excluded.name, contacts.name), updated_at = ?5");
+    auto q =
+        prepare(store, "INSERT INTO contacts(tenant_id, user_id, name, created_at, updated_at) "
+                       "VALUES(?1, ?3, ?4, ?5, ?5) "
+                       "ON CONFLICT(tenant_id, user_id) WHERE user_id IS NOT NULL DO UPDATE "
+                       "SET name = coalesce(excluded.name, contacts.name), updated_at = ?5");
     q->bindNoCopy(1, tenant);
     q->bindNoCopy(3, *user);
     bind_ref(*q, 4, name);
@@ -124,7 +126,7 @@ std::optional<std::int64_t> insert_message(Store& store, const std::string& tena
   static const std::string by_phone = insert_message_sql("phone_number = ?2");
   static const std::string by_user = insert_message_sql("user_id = ?3");
   const std::string timestamp = iso_or_now(m.timestamp, now);
-  auto q = store.prepare(m.from ? by_phone : by_user);
+  auto q = prepare(store, m.from ? by_phone : by_user);
   q->bindNoCopy(1, tenant);
   bind_ref(*q, 2, m.from);
   bind_ref(*q, 3, m.from_user_id);
@@ -146,15 +148,15 @@ std::optional<std::int64_t> insert_message(Store& store, const std::string& tena
   q->bindNoCopy(14, m.payload);
   q->bind(15, delivery);
   if (q->exec() == 0) return std::nullopt;
-  return store.db().getLastInsertRowid();
+  return sqlite(store).getLastInsertRowid();
 }
 
 bool insert_status(Store& store, const std::string& tenant, const StatusUpdate& s,
                    const std::string& now, std::int64_t delivery) {
   const std::string timestamp = iso_or_now(s.timestamp, now);
-  auto q = store.prepare("INSERT INTO message_statuses(tenant_id, message_id, status, timestamp, "
-                         "error_code, error_title, error_details, payload, delivery_id) "
-                         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  auto q = prepare(store, "INSERT INTO message_statuses(tenant_id, message_id, status, timestamp, "
+                          "error_code, error_title, error_details, payload, delivery_id) "
+                          "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   q->bindNoCopy(1, tenant);
   q->bindNoCopy(2, s.message_id);
   q->bindNoCopy(3, s.status);
@@ -173,12 +175,12 @@ bool insert_status(Store& store, const std::string& tenant, const StatusUpdate& 
 void advance_message(Store& store, const std::string& tenant, const StatusUpdate& s) {
   if (!moves_message(s.status)) return;
   bool failed = s.status == "failed";
-  auto q = store.prepare("UPDATE whatsapp_messages SET status = ?1, status_rank = ?2, "
-                         "error_code = CASE WHEN ?3 THEN ?4 ELSE error_code END, "
-                         "error_title = CASE WHEN ?3 THEN ?5 ELSE error_title END, "
-                         "error_details = CASE WHEN ?3 THEN ?6 ELSE error_details END "
-                         "WHERE tenant_id = ?7 AND message_id = ?8 AND direction = 'outgoing' "
-                         "AND status_rank < ?2");
+  auto q = prepare(store, "UPDATE whatsapp_messages SET status = ?1, status_rank = ?2, "
+                          "error_code = CASE WHEN ?3 THEN ?4 ELSE error_code END, "
+                          "error_title = CASE WHEN ?3 THEN ?5 ELSE error_title END, "
+                          "error_details = CASE WHEN ?3 THEN ?6 ELSE error_details END "
+                          "WHERE tenant_id = ?7 AND message_id = ?8 AND direction = 'outgoing' "
+                          "AND status_rank < ?2");
   q->bindNoCopy(1, s.status);
   q->bind(2, status_rank(s.status));
   q->bind(3, failed ? 1 : 0);
@@ -196,7 +198,7 @@ std::optional<Message> outgoing_message(Store& store, const std::string& tenant,
   static const std::string sql = fmt::format(
       "SELECT {} WHERE m.tenant_id = ? AND m.message_id = ? AND m.direction = 'outgoing'",
       message_select());
-  auto q = store.prepare(sql);
+  auto q = prepare(store, sql);
   q->bindNoCopy(1, tenant);
   q->bindNoCopy(2, wamid);
   if (!q->executeStep()) return std::nullopt;
@@ -224,8 +226,8 @@ archived_before(Store& store, std::string_view body, const ParsedDelivery& parse
     if (!origin.executeStep() || origin.getColumn(0).isNull()) return std::nullopt;
     std::int64_t id = origin.getColumn(0).getInt64();
     if (!compared.insert(id).second) return std::nullopt;
-    auto same = store.prepare(
-        "SELECT 1 FROM webhook_deliveries WHERE id = ? AND length(body) = ? AND body = ?");
+    auto same = prepare(
+        store, "SELECT 1 FROM webhook_deliveries WHERE id = ? AND length(body) = ? AND body = ?");
     same->bind(1, id);
     same->bind(2, static_cast<std::int64_t>(body.size()));
     same->bindNoCopy(3, body.data(), static_cast<int>(body.size()));
@@ -234,7 +236,8 @@ archived_before(Store& store, std::string_view body, const ParsedDelivery& parse
   };
   for (const auto& m : parsed.messages) {
     if (const auto* tenant = tenant_of(tenant_of_number, m.phone_number_id)) {
-      auto q = store.prepare(
+      auto q = prepare(
+          store,
           "SELECT delivery_id FROM whatsapp_messages WHERE tenant_id = ? AND message_id = ?");
       q->bindNoCopy(1, *tenant);
       q->bindNoCopy(2, m.message_id);
@@ -243,8 +246,8 @@ archived_before(Store& store, std::string_view body, const ParsedDelivery& parse
   }
   for (const auto& st : parsed.statuses) {
     if (const auto* tenant = tenant_of(tenant_of_number, st.phone_number_id)) {
-      auto q = store.prepare("SELECT delivery_id FROM message_statuses WHERE tenant_id = ? AND "
-                             "message_id = ? AND status = ?");
+      auto q = prepare(store, "SELECT delivery_id FROM message_statuses WHERE tenant_id = ? AND "
+                              "message_id = ? AND status = ?");
       q->bindNoCopy(1, *tenant);
       q->bindNoCopy(2, st.message_id);
       q->bindNoCopy(3, st.status);
@@ -255,11 +258,11 @@ archived_before(Store& store, std::string_view body, const ParsedDelivery& parse
   if (sodium_init() < 0) throw Error(Exit::internal, "libsodium failed to initialise");
   std::array<unsigned char, crypto_hash_sha256_BYTES> hash{};
   crypto_hash_sha256(hash.data(), reinterpret_cast<const unsigned char*>(body.data()), body.size());
-  auto claim = store.prepare("UPDATE OR IGNORE webhook_deliveries SET body_hash = ? WHERE id = ?");
+  auto claim = prepare(store, "UPDATE OR IGNORE webhook_deliveries SET body_hash = ? WHERE id = ?");
   claim->bindNoCopy(1, hash.data(), static_cast<int>(hash.size()));
   claim->bind(2, delivery);
   if (claim->exec() > 0) return std::nullopt;
-  auto q = store.prepare("SELECT id FROM webhook_deliveries WHERE body_hash = ?");
+  auto q = prepare(store, "SELECT id FROM webhook_deliveries WHERE body_hash = ?");
   q->bindNoCopy(1, hash.data(), static_cast<int>(hash.size()));
   if (!q->executeStep()) throw Error(Exit::internal, "a delivery's hash is taken by no row");
   return q->getColumn(0).getInt64();
@@ -267,111 +270,114 @@ archived_before(Store& store, std::string_view body, const ParsedDelivery& parse
 
 } // namespace
 
-IngestStats ingest_delivery(Store& store, std::string_view raw_body, const ParsedDelivery& parsed,
+IngestStats record_delivery(Store& store, std::string_view raw_body, const ParsedDelivery& parsed,
                             const std::map<std::string, std::string>& tenant_of_number,
                             std::string_view route, std::string_view verified_by) {
-  auto& db = store.db();
-  if (sqlite3_get_autocommit(db.getHandle()) != 0) {
-    throw Error(Exit::internal, "webhook ingest must run inside a transaction");
-  }
-  const std::string now = now_iso();
-  IngestStats stats;
-  auto tenant_for = [&](const std::string& number) { return tenant_of(tenant_of_number, number); };
+  return translated([&]() -> IngestStats {
+    if (!in_transaction(store)) {
+      throw Error(Exit::internal, "webhook ingest must run inside a transaction");
+    }
+    const std::string now = now_iso();
+    IngestStats stats;
+    auto tenant_for = [&](const std::string& number) {
+      return tenant_of(tenant_of_number, number);
+    };
 
-  stats.delivery_id = archive(store, raw_body, route, verified_by, now);
-  for (const auto& number : parsed.phone_number_ids) {
-    if (const auto* tenant = tenant_for(number)) stats.tenants.insert(*tenant);
-  }
+    stats.delivery_id = archive(store, raw_body, route, verified_by, now);
+    for (const auto& number : parsed.phone_number_ids) {
+      if (const auto* tenant = tenant_for(number)) stats.tenants.insert(*tenant);
+    }
 
-  // Who contacts[] already upserted: a sender among them needs no second statement.
-  std::set<std::tuple<std::string, std::optional<std::string>, std::optional<std::string>>>
-      upserted;
-  for (const auto& c : parsed.contacts) {
-    if (const auto* tenant = tenant_for(c.phone_number_id)) {
-      upsert_contact(store, *tenant, c.wa_id, c.user_id, c.name, now);
-      upserted.emplace(*tenant, c.wa_id, c.user_id);
+    // Who contacts[] already upserted: a sender among them needs no second statement.
+    std::set<std::tuple<std::string, std::optional<std::string>, std::optional<std::string>>>
+        upserted;
+    for (const auto& c : parsed.contacts) {
+      if (const auto* tenant = tenant_for(c.phone_number_id)) {
+        upsert_contact(store, *tenant, c.wa_id, c.user_id, c.name, now);
+        upserted.emplace(*tenant, c.wa_id, c.user_id);
+      }
     }
-  }
 
-  std::set<std::string> unread_changed;
-  for (const auto& m : parsed.messages) {
-    const auto* tenant = tenant_for(m.phone_number_id);
-    if (tenant == nullptr) {
-      ++stats.archived_only;
-      continue;
+    std::set<std::string> unread_changed;
+    for (const auto& m : parsed.messages) {
+      const auto* tenant = tenant_for(m.phone_number_id);
+      if (tenant == nullptr) {
+        ++stats.archived_only;
+        continue;
+      }
+      // Senders without a contacts[] entry (system messages) still get a contact row.
+      if (upserted.count({*tenant, m.from, m.from_user_id}) == 0) {
+        upsert_contact(store, *tenant, m.from, m.from_user_id, std::nullopt, now);
+      }
+      auto id = insert_message(store, *tenant, m, now, stats.delivery_id);
+      if (!id) {
+        ++stats.duplicates;
+        continue;
+      }
+      ++stats.messages;
+      unread_changed.insert(*tenant);
+      stats.event_ids.push_back(append_event(store, *tenant, event_message_received,
+                                             find_message_by_local_id(store, *tenant, *id),
+                                             std::nullopt));
     }
-    // Senders without a contacts[] entry (system messages) still get a contact row.
-    if (upserted.count({*tenant, m.from, m.from_user_id}) == 0) {
-      upsert_contact(store, *tenant, m.from, m.from_user_id, std::nullopt, now);
-    }
-    auto id = insert_message(store, *tenant, m, now, stats.delivery_id);
-    if (!id) {
-      ++stats.duplicates;
-      continue;
-    }
-    ++stats.messages;
-    unread_changed.insert(*tenant);
-    stats.event_ids.push_back(append_event(store, *tenant, event_message_received,
-                                           find_message_by_local_id(store, *tenant, *id),
-                                           std::nullopt));
-  }
 
-  for (const auto& s : parsed.statuses) {
-    const auto* tenant = tenant_for(s.phone_number_id);
-    if (tenant == nullptr) {
-      ++stats.archived_only;
-      continue;
+    for (const auto& s : parsed.statuses) {
+      const auto* tenant = tenant_for(s.phone_number_id);
+      if (tenant == nullptr) {
+        ++stats.archived_only;
+        continue;
+      }
+      if (!insert_status(store, *tenant, s, now, stats.delivery_id)) {
+        ++stats.duplicates;
+        continue;
+      }
+      ++stats.statuses;
+      advance_message(store, *tenant, s);
+      stats.event_ids.push_back(append_event(store, *tenant, event_message_status,
+                                             outgoing_message(store, *tenant, s.message_id),
+                                             std::nullopt));
     }
-    if (!insert_status(store, *tenant, s, now, stats.delivery_id)) {
-      ++stats.duplicates;
-      continue;
-    }
-    ++stats.statuses;
-    advance_message(store, *tenant, s);
-    stats.event_ids.push_back(append_event(store, *tenant, event_message_status,
-                                           outgoing_message(store, *tenant, s.message_id),
-                                           std::nullopt));
-  }
 
-  // Only a body that brought nothing new can be one archived before: then this copy goes.
-  if (stats.messages == 0 && stats.statuses == 0) {
-    if (auto earlier =
-            archived_before(store, raw_body, parsed, tenant_of_number, stats.delivery_id)) {
-      auto drop = store.prepare("DELETE FROM webhook_deliveries WHERE id = ?");
-      drop->bind(1, stats.delivery_id);
-      drop->exec();
-      stats.delivery_id = *earlier;
-      stats.duplicate_delivery = true;
+    // Only a body that brought nothing new can be one archived before: then this copy goes.
+    if (stats.messages == 0 && stats.statuses == 0) {
+      if (auto earlier =
+              archived_before(store, raw_body, parsed, tenant_of_number, stats.delivery_id)) {
+        auto drop = prepare(store, "DELETE FROM webhook_deliveries WHERE id = ?");
+        drop->bind(1, stats.delivery_id);
+        drop->exec();
+        stats.delivery_id = *earlier;
+        stats.duplicate_delivery = true;
+      }
     }
-  }
-  if (!stats.duplicate_delivery) {
-    for (const auto& tenant : stats.tenants) {
-      auto q = store.prepare("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?) "
-                             "ON CONFLICT DO NOTHING");
-      q->bind(1, stats.delivery_id);
-      q->bindNoCopy(2, tenant);
-      q->exec();
+    if (!stats.duplicate_delivery) {
+      for (const auto& tenant : stats.tenants) {
+        auto q = prepare(store, "INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES(?, ?) "
+                                "ON CONFLICT DO NOTHING");
+        q->bind(1, stats.delivery_id);
+        q->bindNoCopy(2, tenant);
+        q->exec();
+      }
     }
-  }
 
-  // Value-level errors have no table of their own: the archive keeps them, operators see them.
-  if (!stats.duplicate_delivery) {
-    for (const auto& e : parsed.errors) {
-      const auto* tenant = tenant_for(e.value("phone_number_id", ""));
-      if (tenant == nullptr) continue;
-      const nlohmann::json* code = e.contains("code") ? &e["code"] : nullptr;
-      const nlohmann::json* title = e.contains("title") ? &e["title"] : nullptr;
-      LOG_WARN("webhook delivery {} for tenant '{}': Meta reported error {} {}", stats.delivery_id,
-               *tenant, code != nullptr ? dump(*code) : "?",
-               title != nullptr ? dump(*title).substr(0, 200) : "");
+    // Value-level errors have no table of their own: the archive keeps them, operators see them.
+    if (!stats.duplicate_delivery) {
+      for (const auto& e : parsed.errors) {
+        const auto* tenant = tenant_for(e.value("phone_number_id", ""));
+        if (tenant == nullptr) continue;
+        const nlohmann::json* code = e.contains("code") ? &e["code"] : nullptr;
+        const nlohmann::json* title = e.contains("title") ? &e["title"] : nullptr;
+        LOG_WARN("webhook delivery {} for tenant '{}': Meta reported error {} {}",
+                 stats.delivery_id, *tenant, code != nullptr ? dump(*code) : "?",
+                 title != nullptr ? dump(*title).substr(0, 200) : "");
+      }
     }
-  }
 
-  for (const auto& tenant : unread_changed) {
-    stats.event_ids.push_back(append_event(store, tenant, event_unread_changed, std::nullopt,
-                                           unread_count(store, tenant)));
-  }
-  return stats;
+    for (const auto& tenant : unread_changed) {
+      stats.event_ids.push_back(append_event(store, tenant, event_unread_changed, std::nullopt,
+                                             unread_count(store, tenant)));
+    }
+    return stats;
+  });
 }
 
 } // namespace wabactl

@@ -1,0 +1,70 @@
+#pragma once
+// What a webhook delivery holds once parsed (webhook.hpp parses, inbox.hpp stores): the
+// inbound messages, status updates and contacts of its changes, each with Meta's object.
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace wabactl {
+
+/// One inbound message, parsed.
+struct InboundMessage {
+  std::string phone_number_id;             ///< metadata.phone_number_id of its change
+  std::string message_id;                  ///< wamid
+  std::optional<std::string> from;         ///< phone digits, absent for username users
+  std::optional<std::string> from_user_id; ///< business-scoped user id
+  std::optional<std::string> contact_name; ///< profile name from the change's contacts
+  std::string type;                        ///< Meta's type, unknown ones kept as sent
+  std::string text; ///< what a person would read (CONTRACT.md §3); may be empty
+  std::optional<std::string> media_id;
+  std::optional<std::string> media_type; ///< mime type
+  std::optional<std::string> reply_to;   ///< context.id, or the reacted message
+  bool forwarded = false;                ///< context.forwarded / frequently_forwarded
+  std::int64_t timestamp = 0;            ///< unix seconds; 0 when absent or malformed
+  /// Meta's object, whole, as JSON text: serialised while parsing, on the request's thread,
+  /// so the single writer thread only stores it.
+  std::string payload;
+};
+
+/// One status update, parsed.
+struct StatusUpdate {
+  std::string phone_number_id;
+  std::string message_id; ///< wamid of our outgoing message
+  std::string status;     ///< sent|delivered|read|failed|played|...
+  std::optional<std::string> recipient_id;
+  std::optional<std::string> recipient_user_id;
+  std::optional<std::string> callback_data; ///< biz_opaque_callback_data
+  std::int64_t timestamp = 0;               ///< unix seconds; 0 when absent or malformed
+  std::optional<int> error_code;            ///< errors[0]
+  std::optional<std::string> error_title;
+  std::optional<std::string> error_details;
+  std::string payload; ///< Meta's object, whole, as JSON text (like InboundMessage::payload)
+};
+
+/// A contact seen in a change (profile name, wa_id, user_id).
+struct ContactSeen {
+  std::string phone_number_id;
+  std::optional<std::string> wa_id;
+  std::optional<std::string> user_id;
+  std::optional<std::string> name;
+};
+
+/// A whole delivery, parsed. Unknown fields and types are kept in payloads, never fatal.
+struct ParsedDelivery {
+  std::set<std::string> phone_number_ids; ///< every metadata.phone_number_id in it
+  std::vector<InboundMessage> messages;
+  std::vector<StatusUpdate> statuses;
+  std::vector<ContactSeen> contacts;
+  std::vector<nlohmann::json> errors; ///< top-level value.errors, with phone_number_id added
+  std::size_t changes = 0;            ///< number of entry[].changes[] seen
+  std::size_t other_fields = 0;       ///< changes whose field is not "messages" (archive only)
+  std::size_t skipped = 0;            ///< malformed records (wrong types, missing ids) left out
+};
+
+} // namespace wabactl
