@@ -67,6 +67,48 @@ private:
   bool dropped_ = false;
 };
 
+/// A stream's resume point as its client gave it: the Last-Event-ID header when present,
+/// else the last_event_id query parameter (each as received, nullopt when absent). nullopt
+/// when neither was given or the value is empty (the stream starts after the newest event),
+/// else the id; surrounding white space is ignored. Error(usage) when it is not an event id
+/// (decimal digits, 0 to 2^63-1). Every door parses it here, so all refuse the same values
+/// with the same message.
+std::optional<std::int64_t> parse_last_event_id(const std::optional<std::string>& header,
+                                                const std::optional<std::string>& query);
+
+/// One stream's events, each once and in id order: the tenant's events after a cursor,
+/// replayed from the table a page at a time, then the live ones its subscription queues
+/// (those at or below the cursor were replayed already and are skipped). Callers pull, so a
+/// non-blocking loop takes a page only when its socket has room. Subscribe before the first
+/// pull, with the cursor read before subscribing: an event committed in between is then
+/// replayed or queued, and delivered once. Without a subscription every pull reads the
+/// table (polling). One stream drives it: not thread-safe.
+class EventFollower {
+public:
+  EventFollower(std::string tenant, std::int64_t cursor, std::shared_ptr<Subscription> live = {});
+
+  /// The next events to deliver, oldest first, possibly none: while replaying, a page of at
+  /// most `page` from `store` (a shorter page ends the replay, and an empty one goes on to
+  /// the live events at once); then every event queued in the subscription. Moves the
+  /// cursor past them. Throws what reading the store throws; the cursor stays, so the next
+  /// pull resumes.
+  std::vector<StreamEventPtr> next(Store& store, std::size_t page);
+  /// Whether the next pull reads the table.
+  bool replaying() const { return replaying_; }
+  /// Whether the stream should end so that its client resumes from the last id it got: the
+  /// replay is over and the hub dropped the subscription (it fell too far behind, or the
+  /// hub stopped).
+  bool dropped() const { return !replaying_ && live_ && live_->dropped(); }
+  /// The id of the last event returned (or the starting cursor).
+  std::int64_t cursor() const { return cursor_; }
+
+private:
+  std::string tenant_;
+  std::int64_t cursor_;
+  std::shared_ptr<Subscription> live_;
+  bool replaying_ = true;
+};
+
 struct EventHubOptions {
   std::filesystem::path db;                     ///< the database file to follow
   std::chrono::milliseconds poll_interval{100}; ///< how often the table is polled

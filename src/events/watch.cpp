@@ -158,11 +158,10 @@ void watch_unread(Store& store, const std::string& tenant,
     }
   }
 
+  EventFollower table(tenant, cursor);
   for (;;) {
     std::this_thread::sleep_for(poll_interval);
-    auto events = read_events(store, tenant, cursor, 1000);
-    if (events.empty()) continue;
-    cursor = events.back()->id;
+    if (table.next(store, 1000).empty()) continue;
     std::int64_t now = unread_count(store, tenant);
     if (now == count) continue;
     count = now;

@@ -612,6 +612,7 @@ void register_api_routes(httplib::Server& http, Context& ctx) {
   wo.clients_gauge = &ctx.metrics.ws_clients;
   wo.sse_gauge = &ctx.metrics.sse_clients;
   wo.slots = &api->slots;
+  wo.limiter = &ctx.limiter;
   wo.on_refusal = [&ctx](int status, std::string_view why, const std::string& address,
                          std::string_view detail) {
     ctx.refusals.refuse("stream", why, status, address, detail);
@@ -674,11 +675,7 @@ void register_api_routes(httplib::Server& http, Context& ctx) {
             tenant_route(api, [api](const std::string& t, const httplib::Request& req,
                                     httplib::Response& res) { post_read_all(*api, t, req, res); }));
   http.Get(base + "/events", [api](const httplib::Request& req, httplib::Response& res) {
-    guarded(res, req, [&] {
-      if (auto who = authenticate(*api, req, res)) {
-        serve_events(api->ctx, *api->websocket, api->slots, *who, req, res);
-      }
-    });
+    guarded(res, req, [&] { serve_events(api->ctx, *api->websocket, api->slots, req, res); });
   });
   // The WebSocket on the HTTP port too, so that a browser page served from it (and one
   // reverse proxy location) reaches it; the handshake is checked where --ws-listen checks it.

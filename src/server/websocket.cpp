@@ -3,10 +3,12 @@
 // token revocation, closing).
 #include "server/websocket.hpp"
 
+#include "server/auth.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/events.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/messages.hpp"
+#include "wabactl/server.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tokens.hpp"
 #include "wabactl/util.hpp"
@@ -31,6 +33,7 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+#include <variant>
 
 namespace wabactl::ws {
 namespace {
@@ -60,8 +63,7 @@ struct Conn {
   FrameReader reader;
   std::string tenant;
   std::shared_ptr<Subscription> sub;
-  std::int64_t cursor = 0;
-  bool replaying = false;
+  std::optional<EventFollower> follow; ///< its events, set once the stream is open
   Clock::time_point opened;
   Clock::time_point last_rx;
   Clock::time_point last_ping;
@@ -97,6 +99,7 @@ struct Request {
   std::string path;
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> headers; ///< lowercased names
+  std::vector<std::string> authorization;     ///< every Authorization header, in order
 };
 
 std::optional<Request> parse_request(std::string_view head) {
@@ -133,7 +136,10 @@ std::optional<Request> parse_request(std::string_view head) {
     if (h.empty()) continue;
     std::size_t colon = h.find(':');
     if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-    r.headers[lower(h.substr(0, colon))] = std::string(trim(h.substr(colon + 1)));
+    std::string name = lower(h.substr(0, colon));
+    std::string value(trim(h.substr(colon + 1)));
+    if (name == "authorization") r.authorization.push_back(value);
+    r.headers[std::move(name)] = std::move(value);
   }
   return r;
 }
@@ -204,8 +210,8 @@ std::string sse_event(const StreamEvent& e) {
   return sse_chunk(fmt::format("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.type, e.json));
 }
 
-std::string http_error(int status, const char* reason, const char* code, const std::string& message,
-                       const char* extra_headers = "") {
+std::string http_error(int status, const char* reason, std::string_view code,
+                       std::string_view message, std::string_view extra_headers) {
   std::string body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
   return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
                      "Connection: close\r\n{}\r\n{}",
@@ -234,12 +240,19 @@ struct WebSocketServer::Impl {
   std::int64_t data_version = -1;
 
   std::unique_ptr<server::StreamSlots> own_slots;
+  std::unique_ptr<server::FailureLimiter> own_limiter;
+  std::optional<server::BearerAuth> auth;
 
   Impl(ServerOptions o, EventHub& h) : options(std::move(o)), hub(h) {
     if (options.slots == nullptr) {
       own_slots = std::make_unique<server::StreamSlots>(options.max_connections);
       options.slots = own_slots.get();
     }
+    if (options.limiter == nullptr) {
+      own_limiter = std::make_unique<server::FailureLimiter>(ServeOptions{}.max_auth_failures);
+      options.limiter = own_limiter.get();
+    }
+    auth.emplace(*options.limiter, options.on_refusal);
   }
 
   void set_count() {
@@ -257,6 +270,8 @@ struct WebSocketServer::Impl {
   void on_handshake(Conn& c);
   void refuse(Conn& c, int status, const char* reason, const char* code, std::string_view why,
               const std::string& message, const char* extra = "");
+  void answer_error(Conn& c, int status, const char* reason, std::string_view code,
+                    std::string_view message, const std::string& extra = "");
   void on_frames(Conn& c);
   void pump(Conn& c);
   void flush(Conn& c);
@@ -424,6 +439,13 @@ void WebSocketServer::Impl::refuse(Conn& c, int status, const char* reason, cons
                                    std::string_view why, const std::string& message,
                                    const char* extra) {
   if (options.on_refusal) options.on_refusal(status, why, c.addr, message);
+  answer_error(c, status, reason, code, message, extra);
+}
+
+// Answers a handshake with an HTTP error and closes; the caller reported the refusal.
+void WebSocketServer::Impl::answer_error(Conn& c, int status, const char* reason,
+                                         std::string_view code, std::string_view message,
+                                         const std::string& extra) {
   c.close_after_flush = true;
   send(c, http_error(status, reason, code, message, extra));
 }
@@ -443,7 +465,7 @@ void WebSocketServer::Impl::on_handshake(Conn& c) {
   }
   auto reject = [&](int status, const char* reason, const char* code, const std::string& msg,
                     const char* extra = "") {
-    const char* why = status == 401 ? "token" : status == 503 ? "unavailable" : "malformed";
+    const char* why = status == 503 ? "unavailable" : "malformed";
     refuse(c, status, reason, code, why, msg, extra);
   };
   auto req = parse_request(std::string_view(c.in).substr(0, end + 2));
@@ -465,53 +487,55 @@ void WebSocketServer::Impl::on_handshake(Conn& c) {
   const std::string& key = req->headers["sec-websocket-key"];
   if (!valid_key(key)) return reject(400, "Bad Request", "bad_request", "bad Sec-WebSocket-Key");
 
-  std::string token;
-  if (auto it = req->headers.find("authorization"); it != req->headers.end()) {
-    std::string_view v = it->second;
-    if (v.size() > 7 && lower(v.substr(0, 7)) == "bearer ") token = std::string(trim(v.substr(7)));
-  } else if (auto q = req->query.find("access_token"); q != req->query.end()) {
-    token = q->second;
-  }
-  std::optional<ApiToken> who;
+  std::optional<std::string> query_token;
+  if (auto q = req->query.find("access_token"); q != req->query.end()) query_token = q->second;
+  std::vector<std::string_view> authorization(req->authorization.begin(), req->authorization.end());
+  std::variant<ApiToken, server::AuthRefusal> outcome;
   try {
-    who = authenticate_token(*store, token);
+    outcome = auth->authenticate(
+        server::presented_token(authorization, query_token), c.addr,
+        [this](std::string_view token) { return authenticate_token(*store, token); });
   } catch (const std::exception& e) {
     LOG_WARN("websocket: token lookup failed: {}", e.what());
     return reject(503, "Service Unavailable", "unavailable", "database busy; retry",
                   "Retry-After: 1\r\n");
   }
-  if (!who) {
-    return reject(401, "Unauthorized", "unauthorized", "missing, invalid or revoked token",
-                  "WWW-Authenticate: Bearer\r\n");
+  if (auto* refusal = std::get_if<server::AuthRefusal>(&outcome)) {
+    return answer_error(c, refusal->status,
+                        refusal->status == 429 ? "Too Many Requests" : "Unauthorized",
+                        refusal->code, refusal->message,
+                        fmt::format("{}: {}\r\n", refusal->header, refusal->value));
   }
+  const ApiToken& who = std::get<ApiToken>(outcome);
 
-  std::int64_t cursor = -1;
-  if (auto q = req->query.find("last_event_id"); q != req->query.end()) {
-    const std::string& v = q->second;
-    bool digits = !v.empty() && v.size() <= 18 &&
-                  std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-    if (!digits) return reject(400, "Bad Request", "bad_request", "last_event_id must be a number");
-    cursor = std::stoll(v);
+  std::optional<std::int64_t> cursor;
+  try {
+    auto header = req->headers.find("last-event-id");
+    auto query = req->query.find("last_event_id");
+    cursor = parse_last_event_id(
+        header == req->headers.end() ? std::nullopt : std::optional(header->second),
+        query == req->query.end() ? std::nullopt : std::optional(query->second));
+  } catch (const Error& e) {
+    return reject(400, "Bad Request", "bad_request", e.what());
   }
   try {
-    if (cursor < 0) cursor = last_event_id(*store);
+    if (!cursor) cursor = last_event_id(*store);
   } catch (const std::exception& e) {
     return reject(503, "Service Unavailable", "unavailable", "database busy; retry",
                   "Retry-After: 1\r\n");
   }
 
-  if (!options.slots->acquire(who->tenant_id)) {
+  if (!options.slots->acquire(who.tenant_id)) {
     return reject(503, "Service Unavailable", "unavailable",
                   "too many streams are open for this tenant or in all; retry later",
                   "Retry-After: 5\r\n");
   }
   c.has_slot = true;
-  c.tenant = who->tenant_id;
-  c.token_id = who->id;
-  c.cursor = cursor;
-  c.replaying = true;
+  c.tenant = who.tenant_id;
+  c.token_id = who.id;
   std::uint64_t id = c.id;
   c.sub = hub.subscribe(c.tenant, [w = waker, id] { w->notify(id); });
+  c.follow.emplace(c.tenant, *cursor, c.sub);
   c.state = State::open;
   c.last_rx = c.last_ping = Clock::now();
   send(c, fmt::format("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -551,14 +575,16 @@ void WebSocketServer::Impl::on_frames(Conn& c) {
 }
 
 void WebSocketServer::Impl::update_events(Conn& c) {
-  if (c.state != State::open || !c.sub) return;
+  if (c.state != State::open || !c.follow) return;
   std::uint64_t id = c.id;
-  // Replay from the table first, a page at a time while the socket keeps up; live events
-  // queue in the subscription meanwhile and are deduplicated by id.
-  while (c.replaying && c.out.size() < replay_low_water) {
+  // Replay a page at a time while the socket keeps up; live events queue in the
+  // subscription meanwhile, and once the replay is over one pull takes them all.
+  for (;;) {
+    bool replaying = c.follow->replaying();
+    if (replaying && c.out.size() >= replay_low_water) return;
     std::vector<StreamEventPtr> page;
     try {
-      page = read_events(*store, c.tenant, c.cursor, replay_page);
+      page = c.follow->next(*store, replay_page);
     } catch (const std::exception& e) {
       LOG_WARN("websocket: replay failed: {}", e.what());
       return end_stream(c, close_try_again_later, "database busy; resume with last_event_id");
@@ -566,18 +592,10 @@ void WebSocketServer::Impl::update_events(Conn& c) {
     for (const auto& e : page) {
       send(c, c.kind == Kind::sse ? sse_event(*e) : encode_frame(Opcode::text, e->json));
       if (conns.count(id) == 0) return;
-      c.cursor = e->id;
     }
-    if (page.size() < replay_page) c.replaying = false;
+    if (!replaying || page.empty()) break;
   }
-  if (c.replaying) return;
-  for (const auto& e : c.sub->take()) {
-    if (e->id <= c.cursor) continue;
-    send(c, c.kind == Kind::sse ? sse_event(*e) : encode_frame(Opcode::text, e->json));
-    if (conns.count(id) == 0) return;
-    c.cursor = e->id;
-  }
-  if (c.sub->dropped()) {
+  if (c.follow->dropped()) {
     end_stream(c, close_try_again_later, "too far behind; resume with last_event_id");
   }
 }
@@ -690,12 +708,11 @@ void WebSocketServer::Impl::adopt(PendingSse p) {
   c->has_slot = true;
   c->tenant = std::move(p.tenant);
   c->token_id = std::move(p.token_id);
-  c->cursor = p.cursor;
-  c->replaying = true;
   c->state = State::open;
   c->opened = c->last_rx = c->last_ping = Clock::now();
   std::uint64_t id = c->id;
   c->sub = hub.subscribe(c->tenant, [w = waker, id] { w->notify(id); });
+  c->follow.emplace(c->tenant, p.cursor, c->sub);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = id;

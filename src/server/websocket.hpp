@@ -2,12 +2,14 @@
 // The live streams' epoll thread: a WebSocket server (RFC 6455) with its own listener, and
 // the home of every SSE stream once the HTTP route has authenticated it and handed its
 // connection over (adopt_sse). Clients authenticate with a tenant token (Authorization
-// header or ?access_token=), may resume with ?last_event_id=, and receive every Event JSON
-// of their tenant (WebSocket: a text frame; SSE: an event). Streams share StreamSlots; a
+// header or ?access_token=, as on every door: server/auth.hpp), may resume with
+// ?last_event_id= (or Last-Event-ID), and receive every Event JSON of their tenant
+// (WebSocket: a text frame; SSE: an event). Streams share StreamSlots; a
 // peer that closes frees its slot at once (the thread sees the FIN); a revoked token's
 // streams end within revocation_check. The frame codec is exposed for tests.
 
 #include "server/net.hpp"
+#include "server/rate_limit.hpp"
 #include "server/stream_slots.hpp"
 
 #include <array>
@@ -110,10 +112,13 @@ struct ServerOptions {
   std::atomic<std::int64_t>* sse_gauge = nullptr;     ///< SSE streams
   server::StreamSlots* slots =
       nullptr; ///< shared with the SSE route (default: own, max_connections)
+  /// Failed handshake authentications per address, shared with the HTTP routes (default:
+  /// own, with the daemon's default limit).
+  server::FailureLimiter* limiter = nullptr;
   std::chrono::milliseconds sse_ping_interval{15000};
   /// How often the tokens of open streams are re-checked (when the database changed).
   std::chrono::milliseconds revocation_check{500};
-  /// Where handshake refusals (401, 400, 404, 426, 431, 503) are reported.
+  /// Where handshake refusals (401, 429, 400, 404, 426, 431, 503) are reported.
   server::RefusalSink on_refusal;
 };
 

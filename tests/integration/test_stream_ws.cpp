@@ -104,11 +104,14 @@ TEST_CASE("WebSocket with Node's ws client: resume, live events from another pro
   auto other = run_client(s, *node, {"handshake", ws_url(s, "?access_token=")});
   CHECK(other[0]["status"] == 401);
   // Refused handshakes on the WebSocket port are logged and counted like the others.
-  CHECK(s.daemon->log().find("stream request refused: 401 missing, invalid or revoked token "
+  CHECK(s.daemon->log().find("stream request refused: 401 the API token is invalid or revoked "
                              "(token) from 127.0.0.1") != std::string::npos);
   auto metrics = s.daemon->client().Get("/metrics");
   REQUIRE(metrics);
   CHECK(
-      metrics->body.find("wabactl_requests_refused_total{route=\"stream\",reason=\"token\"} 2\n") !=
+      metrics->body.find("wabactl_requests_refused_total{route=\"stream\",reason=\"token\"} 1\n") !=
       std::string::npos);
+  CHECK(metrics->body.find(
+            "wabactl_requests_refused_total{route=\"stream\",reason=\"no_token\"} 1\n") !=
+        std::string::npos);
 }

@@ -1,4 +1,5 @@
 #include "support/support.hpp"
+#include "wabactl/error.hpp"
 #include "wabactl/events.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
@@ -155,4 +156,123 @@ TEST_CASE("event hub: stopping drops every subscriber and later subscriptions") 
   CHECK(sub->dropped());
   CHECK(f.hub.subscribe("acme")->dropped());
   f.hub.stop();
+}
+
+TEST_CASE("Last-Event-ID: absent or empty starts now, digits resume, the header wins") {
+  using std::nullopt;
+  CHECK(parse_last_event_id(nullopt, nullopt) == nullopt);
+  CHECK(parse_last_event_id(std::string(), nullopt) == nullopt);
+  CHECK(parse_last_event_id(nullopt, std::string("  ")) == nullopt);
+  CHECK(parse_last_event_id(std::string("42"), nullopt) == 42);
+  CHECK(parse_last_event_id(nullopt, std::string(" 42 ")) == 42);
+  CHECK(parse_last_event_id(nullopt, std::string("0")) == 0);
+  CHECK(parse_last_event_id(nullopt, std::string("9223372036854775807")) ==
+        std::int64_t{9223372036854775807});
+  CHECK(parse_last_event_id(std::string("5"), std::string("abc")) == 5);
+  // A header that is there but empty is the client's word: the query is not looked at.
+  CHECK(parse_last_event_id(std::string(""), std::string("7")) == nullopt);
+}
+
+TEST_CASE("Last-Event-ID: anything but an event id is a usage error with one message") {
+  for (const char* bad : {"abc", "-1", "+1", "1.5", "12abc", "0x10", "1 2", "9223372036854775808",
+                          "99999999999999999999999"}) {
+    CAPTURE(bad);
+    for (bool header : {true, false}) {
+      std::optional<std::string> v = std::string(bad);
+      try {
+        parse_last_event_id(header ? v : std::nullopt, header ? std::nullopt : v);
+        FAIL("accepted");
+      } catch (const Error& e) {
+        CHECK(e.code() == Exit::usage);
+        CHECK(std::string(e.what()) == "Last-Event-ID must be an event id (a number)");
+      }
+    }
+  }
+}
+
+TEST_CASE("event follower: replay then live, an event committed in between arrives once") {
+  // A long interval: the hub polls only when woken, so what it queued is known.
+  HubFixture f(4096, 2s);
+  f.hub.start();
+  auto dispatched = [&](std::int64_t id) {
+    f.hub.wake();
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (f.hub.cursor() < id && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(f.hub.cursor() >= id);
+  };
+  std::int64_t cursor = last_event_id(f.writer); // the stream's start, read before subscribing
+  std::int64_t a1 = f.event("acme", 1);          // between reading it and subscribing
+  f.event("globex", 1);
+  auto sub = f.hub.subscribe("acme");
+  std::int64_t a2 = f.event("acme", 2); // subscribed: both in the table and queued
+  dispatched(a2);
+
+  EventFollower follow("acme", cursor, sub);
+  std::vector<std::int64_t> got;
+  auto pull = [&] {
+    auto events = follow.next(f.writer, 1);
+    for (const auto& e : events) {
+      CHECK(e->tenant_id == "acme");
+      got.push_back(e->id);
+    }
+    return events.size();
+  };
+  CHECK(pull() == 1);
+  CHECK(follow.replaying());
+  std::int64_t a3 = f.event("acme", 3); // committed during the replay
+  dispatched(a3);
+  CHECK(pull() == 1);
+  CHECK(pull() == 1);
+  CHECK(follow.replaying());
+  // The replay's empty page hands over to the queue, whose events were all replayed.
+  CHECK(pull() == 0);
+  CHECK_FALSE(follow.replaying());
+  std::int64_t a4 = f.event("acme", 4);
+  dispatched(a4);
+  CHECK(pull() == 1);
+  CHECK(pull() == 0);
+  CHECK(got == std::vector<std::int64_t>{a1, a2, a3, a4});
+  CHECK(follow.cursor() == a4);
+  CHECK_FALSE(follow.dropped());
+}
+
+TEST_CASE("event follower: a dropped subscription ends the stream once the replay is done") {
+  HubFixture f(2);
+  f.hub.start();
+  auto sub = f.hub.subscribe("acme");
+  EventFollower follow("acme", last_event_id(f.writer), sub);
+  std::int64_t last = 0;
+  for (int i = 0; i < 5; ++i) last = f.event("acme", i);
+  f.hub.wake();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!sub->dropped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(sub->dropped());
+  // The table still has every event: the replay delivers them before the stream ends.
+  CHECK_FALSE(follow.dropped());
+  auto events = follow.next(f.writer, 256);
+  REQUIRE(events.size() == 5);
+  CHECK(events.back()->id == last);
+  CHECK_FALSE(follow.replaying());
+  CHECK(follow.dropped());
+}
+
+TEST_CASE("event follower: without a subscription every pull reads the table") {
+  HubFixture f;
+  std::int64_t a1 = f.event("acme", 1);
+  EventFollower table("acme", 0);
+  auto first = table.next(f.writer, 10);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0]->id == a1);
+  CHECK(table.next(f.writer, 10).empty());
+  CHECK(table.replaying());
+  f.event("globex", 1);
+  std::int64_t a2 = f.event("acme", 2);
+  auto second = table.next(f.writer, 10);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0]->id == a2);
+  CHECK_FALSE(table.dropped());
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
 
 using namespace wabactl;
 using namespace wabactl::ws;
@@ -369,6 +370,36 @@ TEST_CASE("websocket: bad handshakes are refused with an HTTP error") {
   RawClient garbage(f.server->port());
   garbage.write(std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n", 12));
   CHECK(garbage.response_head().rfind("HTTP/1.1 400", 0) == 0);
+}
+
+TEST_CASE("websocket: wrong tokens count towards the shared limit, 429 beyond it") {
+  server::FailureLimiter limiter(2);
+  std::mutex mu;
+  std::vector<std::string> reasons;
+  ServerOptions o;
+  o.limiter = &limiter;
+  o.on_refusal = [&](int status, std::string_view reason, const std::string&, std::string_view) {
+    std::lock_guard lock(mu);
+    reasons.push_back(fmt::format("{} {}", status, reason));
+  };
+  Fixture f(o);
+  auto head = [&](const std::string& target) {
+    RawClient c(f.server->port());
+    return c.handshake(target);
+  };
+  // A missing token is not a guess: it never counts.
+  for (int i = 0; i < 3; ++i) CHECK(head("/api/whatsapp/ws").rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(head("/api/whatsapp/ws?access_token=wbt_nope").rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(head("/api/whatsapp/ws?access_token=wbt_nope").rfind("HTTP/1.1 401", 0) == 0);
+  std::string limited = head("/api/whatsapp/ws?access_token=wbt_nope");
+  CHECK(limited.rfind("HTTP/1.1 429 Too Many Requests", 0) == 0);
+  CHECK(limited.find("Retry-After: 60\r\n") != std::string::npos);
+  // The limiter slows failures only: a valid token still gets in.
+  CHECK(head(f.target()).rfind("HTTP/1.1 101", 0) == 0);
+  // The streams' thread reported each refusal before answering it.
+  std::lock_guard lock(mu);
+  CHECK(reasons == std::vector<std::string>{"401 no_token", "401 no_token", "401 no_token",
+                                            "401 token", "401 token", "429 rate_limited"});
 }
 
 TEST_CASE("websocket: pings are answered and protocol violations close the connection") {
