@@ -2,6 +2,7 @@
 #include "wabactl/cli.hpp"
 #include "wabactl/config_service.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"
 

@@ -3,6 +3,7 @@
 #include "wabactl/configs.hpp"
 #include "wabactl/conversations.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/graph.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"

@@ -1,6 +1,7 @@
 // wabactl send: one message, or a batch file
 #include "wabactl/cli.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"

@@ -1,6 +1,7 @@
 // wabactl token create | list | revoke
 #include "wabactl/cli.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/tokens.hpp"
 #include "wabactl/util.hpp"
 

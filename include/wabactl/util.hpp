@@ -1,5 +1,6 @@
 #pragma once
-// Small helpers every module uses: time, environment, files, validation, masking.
+// Small helpers every module uses: time, environment, files, hex, UTF-8 and JSON text,
+// masking. Domain rules (tenant ids, phone numbers, user ids) are in identity.hpp.
 
 #include "wabactl/error.hpp"
 
@@ -22,11 +23,6 @@ std::string now_iso();
 std::string iso_from_unix(std::int64_t seconds);
 /// Current time in milliseconds since the epoch.
 std::int64_t now_ms();
-
-/// Whether `id` matches `[a-z0-9][a-z0-9_-]{0,63}`.
-bool valid_tenant_id(std::string_view id);
-/// Throws Error(usage) with a clear message when `id` is not a valid tenant id.
-void require_tenant_id(std::string_view id);
 
 /// Masks a secret as its first 4 and last 4 characters around an ellipsis; shorter
 /// secrets (under 12 characters) are masked whole.
@@ -79,13 +75,5 @@ std::string_view trim(std::string_view s);
 
 /// URL-encodes a string for a query component (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view s);
-
-/// Normalises a phone number in international form to its digits: `+1 (555) 123-4567` →
-/// `15551234567`. Returns nullopt when it cannot be a phone number (letters, too short or
-/// long).
-std::optional<std::string> normalize_phone(std::string_view input);
-
-/// Whether `s` looks like a business-scoped user id (`US.1349...`, Meta's username ids).
-bool is_business_scoped_user_id(std::string_view s);
 
 } // namespace wabactl

@@ -1,4 +1,5 @@
 // Batch files (CSV with a header row, or JSON Lines) and the concurrent batch runner.
+#include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
 #include "wabactl/util.hpp"
 

@@ -1,5 +1,6 @@
 // Validation of a send and Meta's request body for every content type.
 #include "send/text.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
 #include "wabactl/util.hpp"
 

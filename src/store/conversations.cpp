@@ -2,6 +2,7 @@
 
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
 

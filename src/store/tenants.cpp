@@ -1,3 +1,4 @@
+#include "wabactl/identity.hpp"
 #include "wabactl/tenants.hpp"
 
 #include "store/sql.hpp"
