@@ -3,6 +3,7 @@
 #include "wabactl/error.hpp"
 #include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
+#include "wabactl/send_request.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"
 
@@ -11,9 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <csignal>
-#include <cstdlib>
 #include <ostream>
 #include <thread>
 
@@ -61,120 +60,39 @@ struct SendOptions {
   throw Error(Exit::usage, message, std::move(hint));
 }
 
-std::pair<double, double> parse_location(const std::string& v) {
-  auto comma = v.find(',');
-  if (comma == std::string::npos) usage("--location takes LAT,LON (e.g. 52.52,13.405)");
-  auto number = [&](const std::string& s) {
-    std::string t(trim(s));
-    char* end = nullptr;
-    errno = 0;
-    double d = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size() || errno != 0) {
-      usage(fmt::format("--location: '{}' is not a number", t.substr(0, 32)),
-            "--location takes LAT,LON (e.g. 52.52,13.405)");
-    }
-    return d;
-  };
-  return {number(v.substr(0, comma)), number(v.substr(comma + 1))};
-}
-
-std::pair<int, std::string> parse_button_param(const std::string& v) {
-  auto colon = v.find(':');
-  std::string index = v.substr(0, colon);
-  if (colon == std::string::npos || index.empty() || index.size() > 1 || index[0] < '0' ||
-      index[0] > '9') {
-    usage(fmt::format("--button-param '{}' is not INDEX:VALUE", v.substr(0, 64)),
-          "e.g. --button-param 0:INV-1001 (the url button's index, from 0)");
-  }
-  return {index[0] - '0', v.substr(colon + 1)};
-}
-
+// The options as the request decoder reads them: by the batch columns' names.
 SendRequest build_request(const SendOptions& o) {
-  int contents = 0;
-  for (bool given : {o.text.has_value(), o.template_name.has_value(), o.image.has_value(),
-                     o.video.has_value(), o.audio.has_value(), o.document.has_value(),
-                     o.sticker.has_value(), o.reaction.has_value(), o.location.has_value()}) {
-    contents += given ? 1 : 0;
-  }
-  if (contents != 1) {
-    usage(contents == 0 ? "nothing to send: give one of --text, --template, --image, --video, "
-                          "--audio, --document, --sticker, --reaction, --location"
-                        : "give exactly one of --text, --template, --image, --video, --audio, "
-                          "--document, --sticker, --reaction, --location",
-          "run 'wabactl send --help'");
-  }
-  if (o.to.empty()) usage("--to is required", "e.g. --to +15551234567");
-  bool is_template = o.template_name.has_value();
-  int headers = (o.header_text ? 1 : 0) + (o.header_image ? 1 : 0) + (o.header_video ? 1 : 0) +
-                (o.header_document ? 1 : 0);
-  if (!is_template &&
-      (o.lang || headers > 0 || !o.body_params.empty() || !o.button_params.empty())) {
-    usage("--lang, --header-*, --body-param and --button-param go with --template");
-  }
-  if (headers > 1)
-    usage("give at most one --header-text, --header-image, --header-video or --header-document");
-  if (o.preview_url && !o.text) usage("--preview-url goes with --text");
-  if ((o.name || o.address) && !o.location) usage("--name and --address go with --location");
-
-  SendRequest r;
-  r.tenant = o.tenant;
-  r.to = o.to;
-  r.reply_to = o.reply_to;
-  r.contact_id = o.contact_id;
-  r.idempotency_key = o.idempotency_key;
-  r.callback_data = o.callback_data;
-  Content& c = r.content;
-  c.caption = o.caption;
-  c.filename = o.filename;
-  if (o.text) {
-    c.kind = ContentKind::text;
-    c.text = *o.text;
-    c.preview_url = o.preview_url;
-  } else if (is_template) {
-    if (!o.lang) usage("--template needs --lang CODE", "e.g. --lang en_US");
-    c.kind = ContentKind::templated;
-    c.template_name = *o.template_name;
-    c.language = *o.lang;
-    if (o.header_text) {
-      c.header = HeaderKind::text;
-      c.header_value = *o.header_text;
-    } else if (o.header_image) {
-      c.header = HeaderKind::image;
-      c.header_value = *o.header_image;
-    } else if (o.header_video) {
-      c.header = HeaderKind::video;
-      c.header_value = *o.header_video;
-    } else if (o.header_document) {
-      c.header = HeaderKind::document;
-      c.header_value = *o.header_document;
-    }
-    c.body_params = o.body_params;
-    for (const auto& b : o.button_params) c.button_params.push_back(parse_button_param(b));
-  } else if (o.reaction) {
-    c.kind = ContentKind::reaction;
-    c.emoji = *o.reaction;
-  } else if (o.location) {
-    c.kind = ContentKind::location;
-    std::tie(c.latitude, c.longitude) = parse_location(*o.location);
-    c.location_name = o.name;
-    c.location_address = o.address;
-  } else {
-    struct {
-      const std::optional<std::string>& value;
-      ContentKind kind;
-    } media[] = {{o.image, ContentKind::image},
-                 {o.video, ContentKind::video},
-                 {o.audio, ContentKind::audio},
-                 {o.document, ContentKind::document},
-                 {o.sticker, ContentKind::sticker}};
-    for (const auto& m : media) {
-      if (m.value) {
-        c.kind = m.kind;
-        c.media = *m.value;
-      }
-    }
-  }
-  return r;
+  TextFields f(TextFields::Style::option);
+  auto set = [&f](const char* name, const std::optional<std::string>& v) {
+    if (v) f.set(name, *v);
+  };
+  if (!o.to.empty()) f.set("to", o.to);
+  set("text", o.text);
+  if (o.preview_url) f.set("preview_url", "true");
+  set("template", o.template_name);
+  set("lang", o.lang);
+  set("header_text", o.header_text);
+  set("header_image", o.header_image);
+  set("header_video", o.header_video);
+  set("header_document", o.header_document);
+  set("filename", o.filename);
+  if (!o.body_params.empty()) f.set_list("body_params", o.body_params);
+  if (!o.button_params.empty()) f.set_list("button_params", o.button_params);
+  set("image", o.image);
+  set("video", o.video);
+  set("audio", o.audio);
+  set("document", o.document);
+  set("sticker", o.sticker);
+  set("caption", o.caption);
+  set("reaction", o.reaction);
+  set("location", o.location);
+  set("name", o.name);
+  set("address", o.address);
+  set("reply_to", o.reply_to);
+  set("contact_id", o.contact_id);
+  set("idempotency_key", o.idempotency_key);
+  set("callback_data", o.callback_data);
+  return decode_send_request(o.tenant, f);
 }
 
 void print_sent(Context& ctx, const SendOutcome& o) {

@@ -1,6 +1,7 @@
 // Batch files (CSV with a header row, or JSON Lines) and the concurrent batch runner.
 #include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
+#include "wabactl/send_request.hpp"
 #include "wabactl/util.hpp"
 
 #include <fmt/format.h>
@@ -17,22 +18,20 @@ namespace {
 
 using nlohmann::json;
 
-// One record of a batch file: its fields by column name, and where it starts.
+// One record of a batch file: its fields (CSV cells or a JSON object), and where it starts.
 struct Record {
   std::size_t line = 0;
-  std::map<std::string, std::string> fields;
-  std::optional<std::vector<std::string>> body_params; // from a JSON array
+  std::optional<TextFields> cells;
+  nlohmann::json object; ///< a JSON Lines row
   std::string error;
 };
 
-const std::set<std::string>& known_columns() {
-  static const std::set<std::string> cols = {"to",          "text",
-                                             "template",    "lang",
-                                             "body_params", "header_document",
-                                             "filename",    "header_image",
-                                             "header_text", "idempotency_key",
-                                             "contact_id",  "callback_data"};
-  return cols;
+// JSON Lines rows may give these as numbers: a spreadsheet export writes phone numbers and
+// keys as numbers, and body parameters are often amounts.
+const std::set<std::string, std::less<>>& jsonl_numbers() {
+  static const std::set<std::string, std::less<>> names = {"to", "contact_id", "idempotency_key",
+                                                           "body_params"};
+  return names;
 }
 
 bool is_body_n(const std::string& name, std::size_t* n = nullptr) {
@@ -142,12 +141,11 @@ std::vector<Record> csv_records(const std::string& data, const BatchLimits& limi
     std::string name(trim(h));
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (known_columns().count(name) == 0 && !is_body_n(name)) {
+    if (send_fields().count(name) == 0 && !is_body_n(name)) {
       throw Error(Exit::usage,
                   fmt::format("unknown column '{}' in the header row", h.substr(0, 64)),
-                  "columns: to, text, template, lang, body_params or body1, body2, …, "
-                  "header_document, filename, header_image, header_text, idempotency_key, "
-                  "contact_id, callback_data");
+                  fmt::format("columns: {}, and body1, body2, … in place of body_params",
+                              fmt::join(send_fields(), ", ")));
     }
     if (!seen.insert(name).second) {
       throw Error(Exit::usage, fmt::format("column '{}' appears twice in the header row", name));
@@ -173,13 +171,14 @@ std::vector<Record> csv_records(const std::string& data, const BatchLimits& limi
           fmt::format("{} fields where the header has {}", raw[r].fields.size(), names.size());
     }
     if (rec.error.empty()) {
+      TextFields& cells = rec.cells.emplace(TextFields::Style::column);
       std::map<std::size_t, std::string> numbered;
       for (std::size_t f = 0; f < names.size(); ++f) {
         std::size_t n = 0;
         if (is_body_n(names[f], &n)) {
           if (!raw[r].fields[f].empty()) numbered[n] = raw[r].fields[f];
         } else if (!raw[r].fields[f].empty()) {
-          rec.fields[names[f]] = raw[r].fields[f];
+          cells.set(names[f], raw[r].fields[f]);
         }
       }
       if (!numbered.empty()) {
@@ -191,7 +190,7 @@ std::vector<Record> csv_records(const std::string& data, const BatchLimits& limi
           }
           params.push_back(v);
         }
-        rec.body_params = std::move(params);
+        cells.set_list("body_params", std::move(params));
       }
     }
     out.push_back(std::move(rec));
@@ -226,125 +225,26 @@ std::vector<Record> jsonl_records(const std::string& data, const BatchLimits& li
       out.push_back(std::move(rec));
       continue;
     }
+    // The values' types are the decoder's to check; the keys and sizes are the file's.
     for (const auto& [k, v] : doc.items()) {
-      if (known_columns().count(k) == 0) {
+      if (send_fields().count(k) == 0) {
         rec.error = fmt::format("unknown key '{}'", k.substr(0, 64));
         break;
       }
-      if (v.is_null()) continue;
-      if (k == "body_params") {
-        if (!v.is_array()) {
-          rec.error = "body_params must be an array of strings";
-          break;
-        }
-        std::vector<std::string> params;
-        for (const auto& p : v) {
-          if (p.is_string()) {
-            params.push_back(p.get<std::string>());
-          } else if (p.is_number()) {
-            params.push_back(p.dump());
-          } else {
-            rec.error = "body_params must be an array of strings";
-            break;
-          }
-        }
-        rec.body_params = std::move(params);
-        continue;
-      }
-      if (v.is_string()) {
-        rec.fields[k] = v.get<std::string>();
-      } else if (v.is_number() && (k == "to" || k == "contact_id" || k == "idempotency_key")) {
-        rec.fields[k] = v.dump();
-      } else {
-        rec.error = fmt::format("'{}' must be a string", k);
-        break;
-      }
-      if (rec.fields[k].size() > limits.max_field_bytes) {
+      if (v.is_string() && v.get_ref<const std::string&>().size() > limits.max_field_bytes) {
         rec.error = fmt::format("'{}' is longer than {} bytes", k, limits.max_field_bytes);
         break;
       }
     }
+    rec.object = std::move(doc);
     out.push_back(std::move(rec));
   }
   return out;
 }
 
-std::optional<std::vector<std::string>> parse_params_field(const std::string& text) {
-  auto doc = json::parse(text, nullptr, false);
-  if (!doc.is_array()) return std::nullopt;
-  std::vector<std::string> out;
-  for (const auto& p : doc) {
-    if (p.is_string()) {
-      out.push_back(p.get<std::string>());
-    } else if (p.is_number()) {
-      out.push_back(p.dump());
-    } else {
-      return std::nullopt;
-    }
-  }
-  return out;
-}
-
-SendRequest to_request(Record& rec, const std::string& tenant) {
-  auto get = [&](const char* k) -> std::optional<std::string> {
-    auto it = rec.fields.find(k);
-    if (it == rec.fields.end()) return std::nullopt;
-    return it->second;
-  };
-  auto bad = [](const std::string& m) { throw Error(Exit::usage, m); };
-  SendRequest r;
-  r.tenant = tenant;
-  auto to = get("to");
-  if (!to) bad("'to' is empty");
-  r.to = *to;
-  auto text = get("text");
-  auto tmpl = get("template");
-  if (text && tmpl) bad("give either text or template, not both");
-  if (!text && !tmpl) bad("give text or template");
-  bool template_only = get("lang") || get("body_params") || rec.body_params ||
-                       get("header_document") || get("header_image") || get("header_text") ||
-                       get("filename");
-  if (text) {
-    if (template_only) bad("lang, body parameters and headers go with template, not text");
-    r.content.kind = ContentKind::text;
-    r.content.text = *text;
-  } else {
-    Content& c = r.content;
-    c.kind = ContentKind::templated;
-    c.template_name = *tmpl;
-    auto lang = get("lang");
-    if (!lang) bad("template needs lang");
-    c.language = *lang;
-    if (auto bp = get("body_params")) {
-      auto params = parse_params_field(*bp);
-      if (!params) bad("body_params must be a JSON array of strings");
-      c.body_params = *params;
-    } else if (rec.body_params) {
-      c.body_params = *rec.body_params;
-    }
-    int headers = 0;
-    if (auto v = get("header_document")) {
-      c.header = HeaderKind::document;
-      c.header_value = *v;
-      ++headers;
-    }
-    if (auto v = get("header_image")) {
-      c.header = HeaderKind::image;
-      c.header_value = *v;
-      ++headers;
-    }
-    if (auto v = get("header_text")) {
-      c.header = HeaderKind::text;
-      c.header_value = *v;
-      ++headers;
-    }
-    if (headers > 1) bad("give at most one of header_document, header_image, header_text");
-    c.filename = get("filename");
-  }
-  r.idempotency_key = get("idempotency_key");
-  r.contact_id = get("contact_id");
-  r.callback_data = get("callback_data");
-  return r;
+SendRequest to_request(const Record& rec, const std::string& tenant) {
+  if (rec.cells) return decode_send_request(tenant, *rec.cells);
+  return decode_send_request(tenant, JsonFields(rec.object, {}, jsonl_numbers()));
 }
 
 } // namespace
@@ -467,7 +367,7 @@ private:
   };
   struct Item {
     std::size_t index;
-    OutboxClaim claim;
+    std::optional<OutboxClaim> claim; ///< none for a reply, which send() claims alone
   };
 
   int signal() const { return options_.policy.stop ? options_.policy.stop->load() : 0; }
@@ -530,6 +430,13 @@ private:
       std::vector<std::size_t> picked;
       std::vector<const PreparedSend*> sends;
       while (next_row_ < rows_.size() && sends.size() < group_ && signal() == 0) {
+        // A reply (or reaction) names its message by an id the outbox resolves while it
+        // claims the row: such a row is taken alone, for send() to claim and send.
+        const BatchRow& next = rows_[next_row_];
+        if (next.prepared && next.prepared->request.reply_to && !rejected_.load()) {
+          if (!sends.empty()) break;
+          return Item{next_row_++, std::nullopt};
+        }
         std::size_t index = next_row_++;
         BatchRow& row = rows_[index];
         if (!row.prepared) {
@@ -558,7 +465,9 @@ private:
   void send_row(Sender& sender, const Item& item) {
     BatchRow& row = rows_[item.index];
     if (rejected_.load()) {
-      sender.release(*row.prepared, item.claim, "not attempted: Meta rejected the token");
+      if (item.claim) {
+        sender.release(*row.prepared, *item.claim, "not attempted: Meta rejected the token");
+      }
       not_attempted(item.index, "Meta rejected the access token earlier in this batch");
       return;
     }
@@ -566,7 +475,7 @@ private:
     res.row = row.row;
     SendOutcome o;
     try {
-      o = sender.send_claimed(*row.prepared, item.claim);
+      o = item.claim ? sender.send_claimed(*row.prepared, *item.claim) : sender.send(*row.prepared);
     } catch (const Error& e) {
       o.exit = e.code();
       o.error = e.what();

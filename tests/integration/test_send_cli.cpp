@@ -194,6 +194,55 @@ TEST_CASE("cli send: an idempotency key sends once, also with two processes raci
   CHECK(e.graph.count("POST", "/messages") == 1);
 }
 
+TEST_CASE("cli send: batch rows take every content kind the command line takes") {
+  SendEnv e;
+  auto png = e.file("banner.png", "\x89PNG test");
+  auto csv =
+      e.file("kinds.csv", "to,image,caption,template,lang,header_video,body1,body2,button_params,"
+                          "location,name,reaction,reply_to\n"
+                          "+15550000001," +
+                              png.string() +
+                              ",spring sale,,,,,,,,,,\n"
+                              "+15550000002,,,promo,en_US,https://x.example/v.mp4,Jane,20%,"
+                              "\"[{\"\"index\"\":0,\"\"value\"\":\"\"P-7\"\"}]\",,,,\n"
+                              "+15550000003,,,,,,,,,\"52.52,13.405\",Office,,\n"
+                              "+15550000004,,,,,,,,,,,👍,wamid.R1\n");
+  auto r = e.w({"send", "--tenant", "acme", "--batch", csv.string(), "--concurrency", "1"});
+  CAPTURE(r.err);
+  check_ok(r);
+  auto lines = json_lines(r.out);
+  REQUIRE(lines.size() == 4);
+  for (const auto& l : lines) CHECK(l["ok"] == true);
+  CHECK(e.graph.count("POST", "/media") == 1); // the local image is uploaded first
+  std::map<std::string, json> by_to;
+  for (const auto& req : e.graph.requests()) {
+    if (req.path.find("/messages") == std::string::npos) continue;
+    auto body = json::parse(req.body);
+    by_to[body["to"]] = body;
+  }
+  REQUIRE(by_to.size() == 4);
+  CHECK(by_to["15550000001"]["image"]["caption"] == "spring sale");
+  CHECK(by_to["15550000001"]["image"]["id"].is_string());
+  auto comps = by_to["15550000002"]["template"]["components"];
+  CHECK(comps[0]["parameters"][0]["video"]["link"] == "https://x.example/v.mp4");
+  CHECK(comps[1]["parameters"][1]["text"] == "20%");
+  CHECK(comps[2]["sub_type"] == "url");
+  CHECK(comps[2]["parameters"][0]["text"] == "P-7");
+  CHECK(by_to["15550000003"]["location"]["latitude"] == 52.52);
+  CHECK(by_to["15550000003"]["location"]["name"] == "Office");
+  CHECK(by_to["15550000004"]["reaction"] == json{{"message_id", "wamid.R1"}, {"emoji", "👍"}});
+
+  // A row that mixes kinds fails alone, naming the columns.
+  auto mixed = e.file("mixed.jsonl", R"({"to":"+15550000005","text":"a","sticker":"s.webp"})"
+                                     "\n");
+  auto m = e.w({"send", "--tenant", "acme", "--batch", mixed.string(), "--dry-run"});
+  CHECK(m.exit_code == 6);
+  auto ml = json_lines(m.out);
+  REQUIRE(ml.size() == 1);
+  CHECK(ml[0]["error"]["details"].get<std::string>().find("give exactly one of 'text'") !=
+        std::string::npos);
+}
+
 TEST_CASE("cli send: a batch prints one line per row, exits 6 on partial failure, resumes") {
   SendEnv e;
   e.graph.set_handler([](const Recorded& r) -> std::optional<Reply> {

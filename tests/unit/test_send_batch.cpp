@@ -490,3 +490,118 @@ TEST_CASE("batch: a row whose request got no answer is reported with state unkno
   std::this_thread::sleep_for(1500ms);
   CHECK(f.graph.count("POST", "/messages") == 2);
 }
+
+TEST_CASE("batch: replies and reactions resolve their message, between grouped rows") {
+  Fixture f;
+  auto first = f.send(sendtest::text_to("+15551234567", "original"));
+  REQUIRE(first.message);
+  std::string local = std::to_string(first.message->id);
+  std::string wamid = *first.message->message_id;
+  auto p = write(f, "b.jsonl",
+                 fmt::format(R"({{"to":"+15551234567","text":"a"}})"
+                             "\n"
+                             R"({{"to":"+15551234567","text":"re","reply_to":"{}"}})"
+                             "\n"
+                             R"({{"to":"+15551234567","reaction":"👍","reply_to":"{}"}})"
+                             "\n"
+                             R"({{"to":"+15551234567","text":"re","reply_to":"999999"}})"
+                             "\n"
+                             R"({{"to":"+15551234567","text":"b"}})"
+                             "\n",
+                             local, wamid));
+  auto rows = read_batch(p, "acme");
+  BatchOptions o;
+  o.concurrency = 2;
+  o.recipient_gap = std::chrono::nanoseconds(0);
+  auto r = run(f, rows, o);
+  CHECK(r.summary.sent == 4);
+  CHECK(r.summary.failed == 1);
+  REQUIRE(r.lines.size() == 5);
+  CHECK(r.by_row(4)["ok"] == false); // the unknown message it replies to
+  auto bodies = f.message_bodies();
+  REQUIRE(bodies.size() == 5);
+  std::size_t replies = 0;
+  for (const auto& b : bodies) {
+    if (b.contains("context")) {
+      CHECK(b["context"]["message_id"] == wamid); // the local id became the wamid
+      ++replies;
+    }
+    if (b.contains("reaction")) {
+      CHECK(b["reaction"]["message_id"] == wamid);
+      ++replies;
+    }
+  }
+  CHECK(replies == 2);
+}
+
+TEST_CASE("batch: every content kind in CSV columns and JSON Lines keys") {
+  Fixture f;
+  auto image = write(f, "a.png", "\x89PNG");
+  auto csv = write(
+      f, "b.csv",
+      "to,text,preview_url,template,lang,header_video,body1,button_params,image,caption,audio,"
+      "document,filename,sticker,reaction,reply_to,location,name,address,video\n"
+      "+15551234567,see https://x.example,true,,,,,,,,,,,,,,,,,\n"
+      "+15551234567,,,promo,en,https://x.example/v.mp4,Jane,\"[{\"\"index\"\":0,\"\"value\"\":"
+      "\"\"P-1\"\"}]\",,,,,,,,,,,,\n"
+      "+15551234567,,,,,,,," +
+          image.string() +
+          ",look,,,,,,,,,,\n"
+          "+15551234567,,,,,,,,,,https://x.example/a.mp3,,,,,,,,,\n"
+          "+15551234567,,,,,,,,,,,https://x.example/d.pdf,D.pdf,,,,,,,\n"
+          "+15551234567,,,,,,,,,,,,,https://x.example/s.webp,,,,,,\n"
+          "+15551234567,,,,,,,,,,,,,,❤️,wamid.R1,,,,\n"
+          "+15551234567,,,,,,,,,,,,,,,,\"52.52,13.405\",Office,Main St 1,\n"
+          "+15551234567,,,,,,,,,,,,,,,,,,,https://x.example/v.mp4\n");
+  auto rows = read_batch(csv, "acme");
+  REQUIRE(rows.size() == 9);
+  for (const auto& row : rows) {
+    CAPTURE(row.error);
+    REQUIRE(row.prepared);
+  }
+  CHECK(rows[0].prepared->body["text"]["preview_url"] == true);
+  auto comps = rows[1].prepared->body["template"]["components"];
+  CHECK(comps[0]["parameters"][0]["video"]["link"] == "https://x.example/v.mp4");
+  CHECK(comps[1]["parameters"][0]["text"] == "Jane");
+  CHECK(comps[2]["parameters"][0]["text"] == "P-1");
+  REQUIRE(rows[2].prepared->upload); // a local image is uploaded first
+  CHECK(rows[2].prepared->body["image"]["caption"] == "look");
+  CHECK(rows[3].prepared->type == "audio");
+  CHECK(rows[4].prepared->body["document"]["filename"] == "D.pdf");
+  CHECK(rows[5].prepared->type == "sticker");
+  CHECK(rows[6].prepared->body["reaction"]["message_id"] == "wamid.R1");
+  CHECK(rows[7].prepared->body["location"]["name"] == "Office");
+  CHECK(rows[8].prepared->type == "video");
+
+  auto jsonl = write(
+      f, "b.jsonl",
+      R"({"to":"+15551234567","image":"https://x.example/a.png","caption":"c"})"
+      "\n"
+      R"({"to":15551234567,"latitude":52.52,"longitude":13.405,"address":"Main St 1"})"
+      "\n"
+      R"({"to":"+15551234567","template":"t","lang":"en","header_image":"https://x.example/h.png","button_params":[{"index":2,"value":"v"}]})"
+      "\n"
+      R"({"to":"+15551234567","reaction":"","reply_to":"wamid.R2"})"
+      "\n"
+      R"({"to":"+15551234567","text":"a","preview_url":"yes"})"
+      "\n"
+      R"({"to":"+15551234567","image":"https://x.example/a.png","text":"a"})"
+      "\n");
+  auto jrows = read_batch(jsonl, "acme");
+  REQUIRE(jrows.size() == 6);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CAPTURE(jrows[i].error);
+    REQUIRE(jrows[i].prepared);
+  }
+  CHECK(jrows[0].prepared->body["image"]["caption"] == "c");
+  CHECK(jrows[1].prepared->body["location"]["latitude"] == 52.52);
+  CHECK(jrows[1].prepared->body["to"] == "15551234567");
+  auto jcomps = jrows[2].prepared->body["template"]["components"];
+  CHECK(jcomps[0]["parameters"][0]["image"]["link"] == "https://x.example/h.png");
+  CHECK(jcomps[1]["index"] == "2");
+  CHECK(jrows[3].prepared->body["reaction"]["emoji"] == "");
+  CHECK_FALSE(jrows[4].prepared);
+  CHECK(jrows[4].error == "line 5: 'preview_url' must be true or false");
+  CHECK_FALSE(jrows[5].prepared);
+  CHECK(jrows[5].error.rfind("line 6: give exactly one of 'text', 'template'", 0) == 0);
+}
