@@ -1,10 +1,10 @@
 // wabactl history | unread | mark-read | status
 #include "wabactl/cli.hpp"
-#include "wabactl/configs.hpp"
 #include "wabactl/conversations.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/identity.hpp"
 #include "wabactl/graph.hpp"
+#include "wabactl/send.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"
 
@@ -161,48 +161,32 @@ void run_unread(const UnreadOptions& o, Context& ctx) {
   }
 }
 
-// Sends one read receipt per conversation; failures are warnings (the local marks stay).
+// Sends one read receipt per conversation; problems are warnings (the local marks stay).
 std::size_t send_receipts(Context& ctx, const std::string& tenant, const MarkResult& result) {
-  std::vector<std::string> wamids;
-  for (const auto& c : result.conversations) {
-    if (c.receipt_wamid) wamids.push_back(*c.receipt_wamid);
-  }
-  if (wamids.empty()) return 0;
-  auto config = find_config(ctx.store(), tenant);
-  if (!config || !config->is_active) {
-    ctx.warn(fmt::format("tenant {} has no active WhatsApp config: marked read locally only, "
-                         "no read receipt sent",
-                         tenant));
-    return 0;
-  }
-  std::optional<std::string> token;
-  try {
-    token = open_secrets(*config, ctx.key()).access_token;
-  } catch (const Error& e) {
-    ctx.warn(fmt::format("marked read locally only, no read receipt sent: {}", e.what()));
-    return 0;
-  }
-  if (!token) {
-    ctx.warn(fmt::format("tenant {} has no access token: marked read locally only", tenant));
-    return 0;
-  }
-  GraphClient client({effective_graph_url(*config), effective_api_version(*config), *token});
-  std::size_t sent = 0;
-  for (const auto& wamid : wamids) {
-    nlohmann::json body = {
-        {"messaging_product", "whatsapp"}, {"status", "read"}, {"message_id", wamid}};
-    HttpResult r = client.post_json(config->phone_number_id + "/messages", body);
-    if (r.ok()) {
-      ++sent;
-    } else if (auto meta = parse_meta_error(r); meta && r.status != 0) {
-      ctx.warn(fmt::format("read receipt for {} failed (kept marked locally): {}", wamid,
-                           describe(*meta)));
-    } else {
-      ctx.warn(fmt::format("read receipt for {} failed (kept marked locally): {}", wamid,
-                           r.transport_error.empty() ? "no answer" : r.transport_error));
-    }
-  }
-  return sent;
+  return send_read_receipts(
+      result,
+      [&] {
+        return send_target(
+            ctx.store(), [&ctx]() -> const MasterKey& { return ctx.key(); }, tenant);
+      },
+      [&](const ReceiptProblem& p) {
+        switch (p.kind) {
+        case ReceiptProblem::Kind::not_configured:
+          ctx.warn(fmt::format("tenant {} has no active WhatsApp config: marked read locally "
+                               "only, no read receipt sent",
+                               tenant));
+          break;
+        case ReceiptProblem::Kind::unavailable:
+          ctx.warn(fmt::format("marked read locally only, no read receipt sent: {}", p.detail));
+          break;
+        case ReceiptProblem::Kind::failed:
+          ctx.warn(fmt::format("read receipt for {} failed (kept marked locally): {}", p.wamid,
+                               p.meta             ? describe(*p.meta)
+                               : p.detail.empty() ? std::string("no answer")
+                                                  : p.detail));
+          break;
+        }
+      });
 }
 
 void run_mark_read(const MarkOptions& o, Context& ctx) {

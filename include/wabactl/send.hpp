@@ -38,6 +38,7 @@ namespace wabactl {
 
 class Store;
 class MasterKey;
+struct MarkResult;
 
 // ---------------------------------------------------------------------------------------
 // Time
@@ -261,6 +262,31 @@ std::optional<SendTarget> send_target(Store& store, const std::function<const Ma
 std::optional<SendTarget> send_target(Store& store,
                                       const std::function<ConfigSecrets(const Config&)>& open,
                                       const std::string& tenant);
+
+// ---------------------------------------------------------------------------------------
+// Read receipts
+
+/// Why a read receipt (or all of a mark's receipts) did not go. The local marks stay.
+struct ReceiptProblem {
+  enum class Kind {
+    not_configured, ///< the tenant has no active config: no receipt was sent
+    unavailable,    ///< the config's token cannot be used (`detail` says why): none was sent
+    failed,         ///< the receipt for `wamid` failed (`meta`, else `detail`)
+  };
+  Kind kind = Kind::failed;
+  std::string wamid;
+  std::optional<MetaError> meta; ///< Meta's error, when Meta answered one
+  std::string detail;            ///< the reason or transport error; may be empty
+};
+
+/// Sends Meta one read receipt per conversation `marked` covers (for its newest incoming
+/// message), from the target `target` returns (called only when there is a receipt to
+/// send; nullopt: the tenant has no active config). Returns how many Meta took; reports each
+/// problem to `report` and never throws for one, since the messages are marked read locally
+/// whatever Meta answers.
+std::size_t send_read_receipts(const MarkResult& marked,
+                               const std::function<std::optional<SendTarget>()>& target,
+                               const std::function<void(const ReceiptProblem&)>& report);
 
 /// The Store plus the lock that serialises its use among a batch's workers.
 struct SharedStore {
