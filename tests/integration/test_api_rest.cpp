@@ -1,4 +1,5 @@
 #include "integration/test_stream_support.hpp"
+#include "server/api_routes.hpp"
 
 #include <doctest/doctest.h>
 
@@ -235,77 +236,179 @@ TEST_CASE("REST: send goes through the pipeline, with idempotency, in both body 
   CHECK(body_of(other)["error"]["code"] == "credentials_rejected");
 }
 
+TEST_CASE("REST: send takes every content kind the CLI takes, media as URLs only") {
+  testsupport::FakeGraph graph;
+  graph.accept_token("EAAGacmetoken0123456789");
+  Setup s({}, graph.url());
+  struct Case {
+    json body;
+    std::string type;
+    json expected; ///< Meta's object of that type
+  };
+  const std::string to = "+15551234567";
+  std::vector<Case> cases = {
+      {{{"phone_number", to},
+        {"location", {{"latitude", 52.52}, {"longitude", 13.405}, {"name", "Office"}}}},
+       "location",
+       {{"latitude", 52.52}, {"longitude", 13.405}, {"name", "Office"}}},
+      {{{"phone_number", to}, {"location", "52.52,13.405"}},
+       "location",
+       {{"latitude", 52.52}, {"longitude", 13.405}}},
+      {{{"phoneNumber", to}, {"sticker", "https://x.example/s.webp"}},
+       "sticker",
+       {{"link", "https://x.example/s.webp"}}},
+      {{{"phone_number", to}, {"reaction", {{"emoji", "👍"}, {"message_id", "wamid.R1"}}}},
+       "reaction",
+       {{"message_id", "wamid.R1"}, {"emoji", "👍"}}},
+      {{{"phone_number", to}, {"reaction", "❤"}, {"replyTo", "wamid.R2"}},
+       "reaction",
+       {{"message_id", "wamid.R2"}, {"emoji", "❤"}}},
+      {{{"phone_number", to}, {"video", {{"url", "https://x.example/v.mp4"}, {"caption", "c"}}}},
+       "video",
+       {{"link", "https://x.example/v.mp4"}, {"caption", "c"}}},
+      {{{"phone_number", to}, {"text", "see https://x.example"}, {"previewUrl", true}},
+       "text",
+       {{"body", "see https://x.example"}, {"preview_url", true}}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.body.dump());
+    auto r = s.request("POST", "/api/whatsapp/send", s.acme_token, c.body.dump());
+    auto j = body_of(r);
+    CHECK(r->status == 200);
+    CHECK(j["type"] == c.type);
+    auto sent = json::parse(graph.requests().back().body);
+    CHECK(sent[c.type] == c.expected);
+  }
+  auto tpl = s.request("POST", "/api/whatsapp/send", s.acme_token,
+                       json{{"phone_number", to},
+                            {"template",
+                             {{"name", "promo"},
+                              {"language", "en_US"},
+                              {"header_video", {{"link", "https://x.example/v.mp4"}}},
+                              {"button_params", {{{"index", 1}, {"value", "P-7"}}}}}}}
+                           .dump());
+  CHECK(tpl->status == 200);
+  auto comps = json::parse(graph.requests().back().body)["template"]["components"];
+  CHECK(comps[0]["parameters"][0]["video"]["link"] == "https://x.example/v.mp4");
+  CHECK(comps[1]["index"] == "1");
+
+  // A file path would make the daemon upload its own files: refused, naming the field.
+  std::size_t before = graph.requests().size();
+  for (const auto& [body, field] :
+       {std::pair{json{{"phone_number", to}, {"sticker", "/etc/passwd"}}, "'sticker'"},
+        std::pair{json{{"phone_number", to}, {"document", {{"link", "x.pdf"}}}}, "'document'"},
+        std::pair{
+            json{{"phone_number", to},
+                 {"template", {{"name", "t"}, {"language", "en"}, {"header_image", "/etc/hosts"}}}},
+            "'template.header_image'"}}) {
+    CAPTURE(body.dump());
+    auto r = s.request("POST", "/api/whatsapp/send", s.acme_token, body.dump());
+    auto j = body_of(r);
+    CHECK(r->status == 400);
+    CHECK(j["error"]["message"] ==
+          std::string(field) + R"( must be an http(s) URL (or {"link": URL}))");
+  }
+  auto mixed = s.request("POST", "/api/whatsapp/send", s.acme_token,
+                         json{{"phone_number", to}, {"text", "a"}, {"reaction", "x"}}.dump());
+  CHECK(mixed->status == 400);
+  CHECK(body_of(mixed)["error"]["message"].get<std::string>().rfind(
+            "give exactly one of 'message' (or 'text'), 'template', 'image', 'video', 'audio', "
+            "'document', 'sticker', 'reaction', 'location'",
+            0) == 0);
+  CHECK(graph.requests().size() == before);
+}
+
 TEST_CASE("REST: a token of tenant B never reaches tenant A's data (route matrix)") {
-  Setup s;
+  // B's writes that call Meta reach this fake, which refuses B's token.
+  testsupport::FakeGraph graph;
+  Setup s({}, graph.url());
   s.inbound("wamid.SECRET-A", "acme private text", false, "15551234567", 1764000001);
   s.inbound("wamid.B1", "globex text", true, "15550001111", 1764000002);
   std::string a_local = local_id_of(s, "wamid.SECRET-A");
   // An error may repeat the id the caller gave; it must not show anything else of A's.
+  auto leaks_in = [&](const std::string& body, bool id_given) {
+    return (!id_given && body.find("SECRET-A") != std::string::npos) ||
+           body.find("acme private") != std::string::npos ||
+           body.find(streamtest::acme_number) != std::string::npos;
+  };
   auto leaks = [&](const httplib::Result& r, bool id_given = false) {
     REQUIRE(r);
-    return (!id_given && r->body.find("SECRET-A") != std::string::npos) ||
-           r->body.find("acme private") != std::string::npos ||
-           r->body.find(streamtest::acme_number) != std::string::npos;
+    return leaks_in(r->body, id_given);
   };
   const std::string& b = s.globex_token;
+  const std::string post_body = R"({"phone_number":"15551234567","text":"x"})";
+
+  // Every tenant route as the daemon registers it, each path parameter filled with an id of
+  // A's message (local and wamid), and a body for a POST.
+  std::size_t requests = 0;
+  for (const auto& route : wabactl::server::tenant_routes()) {
+    const std::string method = route.method;
+    const std::string pattern = route.pattern;
+    const std::string parameter = "([^/]+)";
+    bool takes_id = pattern.find(parameter) != std::string::npos;
+    std::vector<std::string> paths;
+    for (const std::string& id : {a_local, std::string("wamid.SECRET-A")}) {
+      std::string path = pattern;
+      for (auto at = path.find(parameter); at != std::string::npos; at = path.find(parameter)) {
+        path.replace(at, parameter.size(), id);
+      }
+      paths.push_back(path);
+      if (!takes_id) break;
+    }
+    std::string body = method == "POST" ? post_body : std::string();
+    for (const auto& path : paths) {
+      CAPTURE(route.name);
+      CAPTURE(method);
+      CAPTURE(path);
+      ++requests;
+      // Without a token, or with one that does not exist: 401, never data.
+      for (const std::string& token : {std::string(), std::string("wbt_") + std::string(43, 'A')}) {
+        auto r = s.request(method, path, token, body);
+        REQUIRE(r);
+        CHECK(r->status == 401);
+        CHECK_FALSE(leaks(r));
+      }
+      if (route.stream != nullptr) {
+        // B's stream from the start replays B's events only.
+        streamtest::SseClient sse(s.daemon->port(), path + "?last_event_id=0",
+                                  "Authorization: Bearer " + b + "\r\n");
+        REQUIRE(sse.status() == 200);
+        bool saw_own = false;
+        while (auto e = sse.next(500)) {
+          CHECK_FALSE(leaks_in(e->data, false));
+          saw_own = saw_own || e->data.find("wamid.B1") != std::string::npos;
+        }
+        CHECK(saw_own);
+        continue;
+      }
+      auto r = s.request(method, path, b, body);
+      REQUIRE(r);
+      INFO(r->body);
+      CHECK(r->status < 500);
+      if (takes_id) CHECK(r->status == 404); // A's message does not exist for B
+      CHECK_FALSE(leaks(r, takes_id));
+    }
+  }
+  CHECK(requests > wabactl::server::tenant_routes().size()); // the id routes ran twice
+
+  // Queries that name A's message or number.
   for (const std::string& id : {a_local, std::string("wamid.SECRET-A")}) {
-    CAPTURE(id);
-    auto st = s.request("GET", "/api/whatsapp/messages/" + id + "/status", b);
-    CHECK(st->status == 404);
-    CHECK_FALSE(leaks(st, true));
-    auto rd = s.request("POST", "/api/whatsapp/messages/" + id + "/read", b, "");
-    CHECK(rd->status == 404);
-    CHECK_FALSE(leaks(rd, true));
     auto before = s.request("GET", "/api/whatsapp/messages?before=" + id, b);
     CHECK(before->status == 404);
     CHECK_FALSE(leaks(before, true));
   }
-  for (const std::string& path :
-       {std::string("/api/whatsapp/messages"),
-        std::string("/api/whatsapp/messages?phone_number=15551234567"),
-        std::string("/api/whatsapp/unread"), std::string("/api/whatsapp/unread-count"),
-        std::string("/api/whatsapp/config")}) {
-    CAPTURE(path);
-    auto r = s.request("GET", path, b);
-    CHECK(r->status == 200);
-    CHECK_FALSE(leaks(r));
-  }
+  auto by_phone = s.request("GET", "/api/whatsapp/messages?phone_number=15551234567", b);
+  CHECK(by_phone->status == 200);
+  CHECK_FALSE(leaks(by_phone));
   auto all = s.request("POST", "/api/whatsapp/read-all", b, R"({"phone_number":"15551234567"})");
   CHECK(body_of(all)["marked"] == 0);
-  CHECK(body_of(s.request("GET", "/api/whatsapp/unread-count", b))["count"] == 1);
-  // acme's message is still unread and still there.
+
+  // Whatever B did, A's message is still unread and still there, and A's config is A's.
   CHECK(body_of(s.request("GET", "/api/whatsapp/unread-count", s.acme_token))["count"] == 1);
   CHECK(s.request("GET", "/api/whatsapp/messages/wamid.SECRET-A/status", s.acme_token)->status ==
         200);
-
-  // Every route without a token: 401, never data.
-  std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", "/api/whatsapp/config"},
-      {"POST", "/api/whatsapp/config"},
-      {"DELETE", "/api/whatsapp/config"},
-      {"POST", "/api/whatsapp/config/test"},
-      {"POST", "/api/whatsapp/send"},
-      {"GET", "/api/whatsapp/messages"},
-      {"GET", "/api/whatsapp/messages/" + a_local + "/status"},
-      {"GET", "/api/whatsapp/unread-count"},
-      {"GET", "/api/whatsapp/unread"},
-      {"POST", "/api/whatsapp/messages/" + a_local + "/read"},
-      {"POST", "/api/whatsapp/read-all"},
-      {"GET", "/api/whatsapp/events"},
-  };
-  for (const auto& [method, path] : routes) {
-    CAPTURE(method);
-    CAPTURE(path);
-    for (const std::string& token : {std::string(), std::string("wbt_") + std::string(43, 'A')}) {
-      auto r = s.request(method, path, token, R"({"phone_number":"15551234567","text":"x"})");
-      REQUIRE(r);
-      CHECK(r->status == 401);
-      CHECK_FALSE(leaks(r));
-    }
-  }
-  // DELETE with B's token removed B's config only.
-  CHECK(s.request("DELETE", "/api/whatsapp/config", b)->status == 200);
-  CHECK(s.request("GET", "/api/whatsapp/config", s.acme_token)->status == 200);
+  auto config = body_of(s.request("GET", "/api/whatsapp/config", s.acme_token));
+  CHECK(config["phone_number_id"] == streamtest::acme_number);
 }
 
 TEST_CASE("REST: a tenant token cannot point the daemon at an address, nor read a foreign answer") {
