@@ -2,6 +2,7 @@
 // Reading conversations: history pages, unread counts, marking messages read and a
 // message's status history. Every query is scoped to one tenant.
 
+#include "wabactl/identity.hpp"
 #include "wabactl/messages.hpp"
 
 #include <cstdint>
@@ -12,20 +13,6 @@
 namespace wabactl {
 
 class Store;
-
-/// Who a conversation is with: a phone number (digits) or a business-scoped user id.
-struct Peer {
-  std::optional<std::string> phone_number;
-  std::optional<std::string> user_id;
-};
-
-/// Parses a user-given phone number (`+1 555 …`) or business-scoped user id (`US.1349…`).
-/// Throws Error(usage) when it is neither.
-Peer parse_peer(const std::string& input);
-
-/// The conversation key stored in whatsapp_messages.conversation for a peer: the phone
-/// digits when known, else the user id.
-std::string conversation_key(const Peer& peer);
 
 enum class Direction { any, incoming, outgoing };
 

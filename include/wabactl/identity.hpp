@@ -21,4 +21,18 @@ std::optional<std::string> normalize_phone(std::string_view input);
 /// Whether `s` looks like a business-scoped user id (`US.1349...`, Meta's username ids).
 bool is_business_scoped_user_id(std::string_view s);
 
+/// A customer as a door names one: phone digits (sent as `to`) or a business-scoped user id
+/// (sent as `recipient`; Meta withholds the number of users with usernames).
+struct Peer {
+  std::optional<std::string> phone_number;
+  std::optional<std::string> user_id;
+  /// The conversation key stored in whatsapp_messages.conversation: the phone digits when
+  /// known, else the user id.
+  const std::string& key() const { return phone_number ? *phone_number : *user_id; }
+};
+
+/// Parses a user-given phone number (`+1 555 …`) or business-scoped user id (`US.1349…`),
+/// the same for every door. Throws Error(usage) when it is neither.
+Peer parse_peer(std::string_view input);
+
 } // namespace wabactl

@@ -13,6 +13,7 @@
 #include "wabactl/configs.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/graph.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/outbox.hpp"
 
@@ -175,17 +176,6 @@ struct SendRequest {
   std::optional<std::string> callback_data; ///< biz_opaque_callback_data, ≤ 512 bytes
 };
 
-/// A recipient: phone digits (sent as `to`) or a business-scoped user id (`recipient`).
-struct Recipient {
-  std::optional<std::string> phone;
-  std::optional<std::string> user_id;
-  /// The phone digits or the user id (the conversation key).
-  const std::string& key() const { return phone ? *phone : *user_id; }
-};
-
-/// Parses a recipient; Error(usage) when it is neither a phone number nor a user id.
-Recipient parse_recipient(std::string_view input);
-
 /// A media value resolved: a link, or a checked local file with its MIME type.
 struct MediaSource {
   std::string link;           ///< set for http(s) URLs
@@ -205,7 +195,7 @@ MediaSource resolve_media(const std::string& value, MediaKind kind);
 /// local file to upload first, if any.
 struct PreparedSend {
   SendRequest request;
-  Recipient recipient;
+  Peer recipient;
   nlohmann::json body; ///< the JSON for POST /{phone_number_id}/messages
   std::optional<MediaSource> upload;
   nlohmann::json::json_pointer upload_at; ///< object in `body` that receives {"id": …}

@@ -68,4 +68,17 @@ bool is_business_scoped_user_id(std::string_view s) {
   return true;
 }
 
+Peer parse_peer(std::string_view input) {
+  std::string_view v = trim(input);
+  if (is_business_scoped_user_id(v)) return Peer{std::nullopt, std::string(v)};
+  if (auto digits = normalize_phone(v)) return Peer{*digits, std::nullopt};
+  std::string shown(v.substr(0, 64));
+  bool printable = valid_utf8(shown);
+  for (unsigned char c : shown) printable = printable && c >= 0x20 && c != 0x7f;
+  throw Error(Exit::usage,
+              printable ? fmt::format("'{}' is not a phone number or a WhatsApp user id", shown)
+                        : std::string("the recipient is not a phone number or a WhatsApp user id"),
+              "give the number in international form (+15551234567) or a user id (US.1349…)");
+}
+
 } // namespace wabactl

@@ -245,18 +245,6 @@ json template_body(const Content& c, PreparedSend& p) {
 
 } // namespace
 
-Recipient parse_recipient(std::string_view input) {
-  std::string_view v = trim(input);
-  if (is_business_scoped_user_id(v)) return Recipient{std::nullopt, std::string(v)};
-  if (auto digits = normalize_phone(v)) return Recipient{*digits, std::nullopt};
-  std::string shown(v.substr(0, 64));
-  bool printable = utf8_length(shown).has_value();
-  for (unsigned char c : shown) printable = printable && c >= 0x20 && c != 0x7f;
-  bad(printable ? fmt::format("'{}' is not a phone number or a WhatsApp user id", shown)
-                : std::string("the recipient is not a phone number or a WhatsApp user id"),
-      "give the number in international form (+15551234567) or a user id (US.1349…)");
-}
-
 MediaSource resolve_media(const std::string& value, MediaKind kind) {
   const KindRule& rule = rule_for(kind);
   if (value.empty()) bad(fmt::format("the {} is empty: give a URL or a file", rule.name));
@@ -302,12 +290,12 @@ PreparedSend prepare_send(const SendRequest& r) {
   PreparedSend p;
   p.request = r;
   require_tenant_id(r.tenant);
-  p.recipient = parse_recipient(r.to);
+  p.recipient = parse_peer(r.to);
   const Content& c = r.content;
 
   json body = {{"messaging_product", "whatsapp"}, {"recipient_type", "individual"}};
-  if (p.recipient.phone) {
-    body["to"] = *p.recipient.phone;
+  if (p.recipient.phone_number) {
+    body["to"] = *p.recipient.phone_number;
   } else {
     body["recipient"] = *p.recipient.user_id;
   }
@@ -430,8 +418,8 @@ PreparedSend prepare_send(const SendRequest& r) {
 }
 
 std::optional<std::string> wa_me_link(const PreparedSend& p) {
-  if (!p.recipient.phone) return std::nullopt;
-  std::string link = "https://wa.me/" + *p.recipient.phone;
+  if (!p.recipient.phone_number) return std::nullopt;
+  std::string link = "https://wa.me/" + *p.recipient.phone_number;
   if (p.display_text && !p.display_text->empty()) link += "?text=" + url_encode(*p.display_text);
   return link;
 }

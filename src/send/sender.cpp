@@ -85,7 +85,7 @@ struct Sender::Impl {
     OutboxEntry e;
     e.tenant = r.tenant;
     e.contact_id = r.contact_id;
-    e.phone_number = p.recipient.phone;
+    e.phone_number = p.recipient.phone_number;
     e.user_id = p.recipient.user_id;
     e.conversation = p.recipient.key();
     e.type = p.type;

@@ -48,21 +48,6 @@ Error message_not_found(const std::string& tenant, const std::string& id) {
 
 } // namespace
 
-Peer parse_peer(const std::string& input) {
-  std::string_view s = trim(input);
-  if (is_business_scoped_user_id(s)) return Peer{std::nullopt, std::string(s)};
-  if (auto digits = normalize_phone(s)) return Peer{*digits, std::nullopt};
-  std::string shown = input.size() > 40 ? input.substr(0, 40) + "…" : input;
-  throw Error(Exit::usage,
-              fmt::format("'{}' is neither a phone number nor a business-scoped user id", shown),
-              "give a number in international form such as +15551234567, or an id like "
-              "US.13491208655302741");
-}
-
-std::string conversation_key(const Peer& peer) {
-  return peer.phone_number ? *peer.phone_number : peer.user_id.value_or("");
-}
-
 std::vector<Message> history(Store& store, const std::string& tenant, const HistoryQuery& query) {
   return translated([&]() -> std::vector<Message> {
     if (query.limit < 1 || query.limit > max_history_limit) {
@@ -92,7 +77,7 @@ std::vector<Message> history(Store& store, const std::string& tenant, const Hist
     SQLite::Statement q(sqlite(store), sql);
     int i = 1;
     q.bind(i++, tenant);
-    if (query.peer) q.bind(i++, conversation_key(*query.peer));
+    if (query.peer) q.bind(i++, query.peer->key());
     if (query.contact_id) q.bind(i++, *query.contact_id);
     if (before) {
       q.bind(i++, before->timestamp);
@@ -156,7 +141,7 @@ MarkResult mark_read(Store& store, const std::string& tenant, const MarkTarget& 
         auto [it, inserted] = bounds.emplace(where->conversation, where->position);
         if (!inserted && it->second && *it->second < where->position) it->second = where->position;
       }
-      if (target.peer) bounds.emplace(conversation_key(*target.peer), std::nullopt);
+      if (target.peer) bounds.emplace(target.peer->key(), std::nullopt);
       if (target.all) {
         SQLite::Statement q(sqlite(store), "SELECT DISTINCT conversation FROM whatsapp_messages "
                                            "WHERE tenant_id = ? AND direction = 'incoming' AND "
