@@ -1,11 +1,12 @@
 // libFuzzer target for the webhook path the daemon runs on bytes from the network:
-// signature check, parse, and ingest into an in-memory store.
+// signature check, parse, and ingest into a store on a temporary file.
 
+#include "support/fixtures.hpp"
+#include "support/temp_store.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/inbox.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/store.hpp"
-#include "wabactl/tenants.hpp"
 #include "wabactl/webhook.hpp"
 
 #include <sodium.h>
@@ -21,13 +22,12 @@ constexpr std::string_view secret = "fuzz-app-secret";
 
 // A fresh store every few thousand inputs keeps memory flat across a long run.
 wabactl::Store& store() {
-  static std::unique_ptr<wabactl::Store> s;
+  static std::unique_ptr<testsupport::TempStore> s;
   static unsigned uses = 0;
   if (!s || ++uses % 2000 == 0) {
     s.reset();
-    s = std::make_unique<wabactl::Store>(wabactl::Store::in_memory());
-    wabactl::add_tenant(*s, "acme", std::nullopt);
-    wabactl::add_tenant(*s, "beta", std::nullopt);
+    s = std::make_unique<testsupport::TempStore>(
+        std::initializer_list<std::string>{"acme", "beta"});
   }
   return *s;
 }
@@ -63,8 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   auto& s = store();
-  const std::map<std::string, std::string> numbers = {{"106540352242922", "acme"},
-                                                      {"109876543210987", "beta"}};
+  const auto numbers = fixtures::numbers({fixtures::acme, fixtures::beta});
   s.transaction([&] { wabactl::record_delivery(s, body, parsed, numbers, "/fuzz", "fuzz"); });
   // Ingesting the same bytes again must add nothing.
   wabactl::IngestStats again;

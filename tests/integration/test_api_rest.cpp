@@ -157,10 +157,10 @@ TEST_CASE("REST: config routes mask secrets, validate, test and delete") {
   auto got = s.request("GET", "/api/whatsapp/config", s.acme_token);
   auto j = body_of(got);
   REQUIRE(got->status == 200);
-  CHECK(j["phone_number_id"] == streamtest::acme_number);
+  CHECK(j["phone_number_id"] == fixtures::acme.phone_number_id);
   CHECK(j["tenant_id"] == "acme");
-  CHECK(got->body.find(streamtest::acme_secret) == std::string::npos);
-  CHECK(got->body.find("EAAGacmetoken0123456789") == std::string::npos);
+  CHECK(got->body.find(fixtures::acme.app_secret) == std::string::npos);
+  CHECK(got->body.find(fixtures::acme.access_token) == std::string::npos);
 
   // A token Meta rejects is not saved.
   auto rejected = s.request("POST", "/api/whatsapp/config", s.acme_token,
@@ -201,7 +201,7 @@ TEST_CASE("REST: config routes mask secrets, validate, test and delete") {
 
 TEST_CASE("REST: send goes through the pipeline, with idempotency, in both body shapes") {
   testsupport::FakeGraph graph;
-  graph.accept_token("EAAGacmetoken0123456789");
+  graph.accept_token(fixtures::acme.access_token);
   Setup s({}, graph.url());
   auto sent = s.request("POST", "/api/whatsapp/send", s.acme_token,
                         R"({"contactId":"c-1","phoneNumber":"+1 555 123 4567","message":"hello"})");
@@ -329,7 +329,7 @@ TEST_CASE("REST: a token of tenant B never reaches tenant A's data (route matrix
   auto leaks_in = [&](const std::string& body, bool id_given) {
     return (!id_given && body.find("SECRET-A") != std::string::npos) ||
            body.find("acme private") != std::string::npos ||
-           body.find(streamtest::acme_number) != std::string::npos;
+           body.find(fixtures::acme.phone_number_id) != std::string::npos;
   };
   auto leaks = [&](const httplib::Result& r, bool id_given = false) {
     REQUIRE(r);
@@ -408,7 +408,7 @@ TEST_CASE("REST: a token of tenant B never reaches tenant A's data (route matrix
   CHECK(s.request("GET", "/api/whatsapp/messages/wamid.SECRET-A/status", s.acme_token)->status ==
         200);
   auto config = body_of(s.request("GET", "/api/whatsapp/config", s.acme_token));
-  CHECK(config["phone_number_id"] == streamtest::acme_number);
+  CHECK(config["phone_number_id"] == fixtures::acme.phone_number_id);
 }
 
 TEST_CASE("REST: a tenant token cannot point the daemon at an address, nor read a foreign answer") {
@@ -442,15 +442,16 @@ TEST_CASE("REST: a tenant token cannot point the daemon at an address, nor read 
 
 TEST_CASE("REST: another tenant's number is refused without naming it") {
   Setup s;
-  auto r = s.request("POST", "/api/whatsapp/config", s.acme_token,
-                     json{{"phone_number_id", streamtest::globex_number}, {"test", false}}.dump());
+  auto r = s.request(
+      "POST", "/api/whatsapp/config", s.acme_token,
+      json{{"phone_number_id", fixtures::globex.phone_number_id}, {"test", false}}.dump());
   auto j = body_of(r);
   CHECK(r->status == 409);
   CHECK(r->body.find("globex") == std::string::npos);
   CHECK(j["error"]["message"].get<std::string>().find("another tenant") != std::string::npos);
   // The admin's CLI still says which tenant has it.
   auto cli = s.w({"config", "set", "--tenant", "acme", "--phone-number-id",
-                  streamtest::globex_number, "--no-test"});
+                  fixtures::globex.phone_number_id, "--no-test"});
   CHECK(cli.exit_code != 0);
   CHECK(cli.err.find("globex") != std::string::npos);
 }

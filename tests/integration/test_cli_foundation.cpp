@@ -291,17 +291,20 @@ TEST_CASE("cli: a permanent refusal by Meta is not saved (exit 5)") {
 TEST_CASE("cli: an unreachable Graph API saves with a warning, --no-test sends nothing") {
   Env e;
   SUBCASE("unreachable") {
-    auto r = e.w({"config", "set", "--tenant", "acme", "--phone-number-id", phone_id,
-                  "--access-token-stdin"},
-                 token, {{"WABACTL_GRAPH_URL", fmt::format("http://127.0.0.1:{}", closed_port())}});
+    auto r =
+        e.w({"config", "set", "--tenant", "acme", "--phone-number-id", phone_id,
+             "--access-token-stdin"},
+            token,
+            {{"WABACTL_GRAPH_URL", fmt::format("http://127.0.0.1:{}", testsupport::free_port())}});
     check_ok(r);
     CHECK(r.err.find("warning") != std::string::npos);
     CHECK(r.err.find("config test") != std::string::npos);
     CHECK(e.config()["access_token"] == token);
     // config test against the unreachable API is a temporary failure.
-    check_error(e.w({"config", "test", "--tenant", "acme"}, {},
-                    {{"WABACTL_GRAPH_URL", fmt::format("http://127.0.0.1:{}", closed_port())}}),
-                75);
+    check_error(
+        e.w({"config", "test", "--tenant", "acme"}, {},
+            {{"WABACTL_GRAPH_URL", fmt::format("http://127.0.0.1:{}", testsupport::free_port())}}),
+        75);
   }
   SUBCASE("--no-test") {
     check_ok(e.set_config({"--no-test"}, "EAAGnotacceptedbutnottested00000"));

@@ -2,12 +2,10 @@
 // Helpers for the integration tests of the foundation commands (key, tenant, config): a
 // ready environment with a key, a tenant and a fake Graph API, and error-line checks.
 
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
 
@@ -18,10 +16,11 @@ using testsupport::RunResult;
 using testsupport::TempDir;
 using testsupport::Wabactl;
 
-inline const std::string token = "EAAGm0PX4ZCpsBAKZCtesttoken0123456789abcdefXYZ9Qf1";
-inline const std::string app_secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-inline const std::string verify_token = "my-verify-token-4242";
-inline const std::string phone_id = "106540352242922";
+// The foundation tests' tenant is fixtures::acme; these are its secrets by short names.
+inline const std::string& token = fixtures::acme.access_token;
+inline const std::string& app_secret = fixtures::acme.app_secret;
+inline const std::string& verify_token = fixtures::acme.verify_token;
+inline const std::string& phone_id = fixtures::acme.phone_number_id;
 
 /// The command failed with `code` and printed exactly one `wabactl: error: ` line.
 inline void check_error(const RunResult& r, int code) {
@@ -38,20 +37,6 @@ inline void check_ok(const RunResult& r) {
   CAPTURE(r.out);
   CAPTURE(r.err);
   REQUIRE(r.exit_code == 0);
-}
-
-/// A loopback port nothing listens on (bound, then closed).
-inline int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 /// A temporary folder, the binary's environment pointed at a fake Graph API that accepts

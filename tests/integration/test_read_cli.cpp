@@ -29,11 +29,9 @@ struct Setup {
   explicit Setup(bool with_config = true) {
     REQUIRE(w({"key", "init"}).exit_code == 0);
     if (with_config) {
-      add_tenant_config(w, dir, "acme", acme_number, "acme-secret-0123456789abcdef", "v-acme",
-                        graph.url());
-      add_tenant_config(w, dir, "beta", beta_number, "beta-secret-0123456789abcdef", "v-beta",
-                        graph.url());
-      graph.accept_token("EAAGacmetoken0123456789");
+      fixtures::add_tenant_config(w, dir, fixtures::acme, graph.url());
+      fixtures::add_tenant_config(w, dir, fixtures::beta, graph.url());
+      graph.accept_token(fixtures::acme.access_token);
     } else {
       REQUIRE(w({"tenant", "add", "acme"}).exit_code == 0);
       REQUIRE(w({"tenant", "add", "beta"}).exit_code == 0);
@@ -46,7 +44,7 @@ struct Setup {
     std::string body = inbound(number, from, wamid, text, ts, name);
     store.transaction([&] {
       wabactl::record_delivery(store, body, wabactl::parse_delivery(body),
-                               {{acme_number, "acme"}, {beta_number, "beta"}}, "test", "test");
+                               fixtures::numbers({fixtures::acme, fixtures::beta}), "test", "test");
     });
   }
   std::vector<nlohmann::json> receipts() {
@@ -63,7 +61,7 @@ struct Setup {
 void conversation_of(Setup& s, const std::string& from, const std::string& prefix, int n,
                      long start = 1764000000) {
   for (int i = 0; i < n; ++i) {
-    s.receive(acme_number, from, fmt::format("wamid.{}{}", prefix, i),
+    s.receive(fixtures::acme.phone_number_id, from, fmt::format("wamid.{}{}", prefix, i),
               fmt::format("{}{}", prefix, i), start + 60 * i, prefix == "J" ? "Jane" : "Bob");
   }
 }
@@ -107,7 +105,7 @@ TEST_CASE("history --json prints JSON Lines, oldest to newest, paged with --befo
 TEST_CASE("history refuses bad input on every flag") {
   Setup s;
   conversation_of(s, "15551230000", "J", 2);
-  s.receive(beta_number, "15551230000", "wamid.BETA", "beta's", 1764000000);
+  s.receive(fixtures::beta.phone_number_id, "15551230000", "wamid.BETA", "beta's", 1764000000);
   const std::vector<std::string> base = {"history", "--tenant", "acme"};
   struct Case {
     std::vector<std::string> extra;
@@ -195,8 +193,8 @@ TEST_CASE("mark-read sends exactly one read receipt per conversation") {
   CHECK(receipts[0] == nlohmann::json{{"messaging_product", "whatsapp"},
                                       {"status", "read"},
                                       {"message_id", "wamid.J2"}});
-  CHECK(s.graph.count("POST", "/" + acme_number + "/messages") == 1);
-  CHECK(s.graph.requests()[0].authorization == "Bearer EAAGacmetoken0123456789");
+  CHECK(s.graph.count("POST", "/" + fixtures::acme.phone_number_id + "/messages") == 1);
+  CHECK(s.graph.requests()[0].authorization == "Bearer " + fixtures::acme.access_token);
   CHECK(s.w({"unread", "--tenant", "acme"}).out == "4\n");
 
   // --all: one receipt per conversation with something unread, for its newest message.
@@ -239,7 +237,7 @@ TEST_CASE("mark-read --no-receipt and --phone, receipt failures keep the local m
 
 TEST_CASE("mark-read without a config marks locally with a warning") {
   Setup s(false);
-  s.receive(acme_number, "15551230000", "wamid.L1", "local", 1764000000);
+  s.receive(fixtures::acme.phone_number_id, "15551230000", "wamid.L1", "local", 1764000000);
   auto r = s.w({"mark-read", "--tenant", "acme", "wamid.L1"});
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("no active WhatsApp config") != std::string::npos);
@@ -249,7 +247,7 @@ TEST_CASE("mark-read without a config marks locally with a warning") {
 TEST_CASE("mark-read and status refuse bad input and never touch another tenant") {
   Setup s;
   conversation_of(s, "15551230000", "J", 2);
-  s.receive(beta_number, "15551230000", "wamid.BETA", "beta's", 1764000000);
+  s.receive(fixtures::beta.phone_number_id, "15551230000", "wamid.BETA", "beta's", 1764000000);
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"mark-read", "--tenant", "acme"},
            {"mark-read", "--tenant", "acme", "--all", "--phone", "+15551230000"},

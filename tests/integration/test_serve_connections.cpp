@@ -2,7 +2,6 @@
 // connections from one address, and streams whose token is revoked.
 #include "integration/test_stream_support.hpp"
 
-#include <arpa/inet.h>
 #include <sys/resource.h>
 
 #include <thread>
@@ -11,22 +10,6 @@ namespace {
 
 using streamtest::Setup;
 using streamtest::SseClient;
-
-// A connection to the daemon from `source` (any 127.x address is this machine's).
-int connect_from(const char* source, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  ::inet_pton(AF_INET, source, &from.sin_addr);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
-  return fd;
-}
 
 void send_all(int fd, const std::string& s) {
   REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
@@ -57,7 +40,7 @@ std::string read_until_close(int fd, int timeout_ms, bool& closed) {
 
 // GET /healthz on a new connection from `source`, with a one-second budget.
 int healthz_from(const char* source, int port) {
-  int fd = connect_from(source, port);
+  int fd = testsupport::connect_loopback(port, source);
   send_all(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   bool closed = false;
   std::string out = read_until_close(fd, 1000, closed);
@@ -70,7 +53,7 @@ const std::string slow_head = "POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.
 // The connections the daemon holds, read from /metrics on a connection from 127.0.0.2
 // (which counts itself).
 int held_connections(int port) {
-  int m = connect_from("127.0.0.2", port);
+  int m = testsupport::connect_loopback(port, "127.0.0.2");
   send_all(m, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   bool closed = false;
   std::string metrics = read_until_close(m, 5000, closed);
@@ -103,7 +86,7 @@ TEST_CASE("serve: 1,500 slow request heads from one address leave /healthz and w
   Setup s({"--max-connections-per-address", "2000"});
   std::vector<int> flood;
   for (int i = 0; i < 1500; ++i) {
-    flood.push_back(connect_from("127.0.0.1", s.daemon->port()));
+    flood.push_back(testsupport::connect_loopback(s.daemon->port(), "127.0.0.1"));
     send_all(flood.back(), slow_head);
   }
   CHECK(healthz_from("127.0.0.2", s.daemon->port()) == 200);
@@ -114,8 +97,8 @@ TEST_CASE("serve: 1,500 slow request heads from one address leave /healthz and w
 
 TEST_CASE("serve: a request head must arrive within --head-timeout, even byte by byte") {
   Setup s({"--head-timeout", "1"});
-  int trickle = connect_from("127.0.0.1", s.daemon->port());
-  int silent = connect_from("127.0.0.1", s.daemon->port());
+  int trickle = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
+  int silent = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
   bool refused = false;
   std::string answer;
   // One byte every 200 ms: each read is quick, the head as a whole is late.
@@ -143,8 +126,9 @@ TEST_CASE("serve: --max-connections-per-address refuses more from one address on
   Setup s({"--max-connections-per-address", "3"});
   wait_until_idle(s.daemon->port());
   std::vector<int> held;
-  for (int i = 0; i < 3; ++i) held.push_back(connect_from("127.0.0.1", s.daemon->port()));
-  int over = connect_from("127.0.0.1", s.daemon->port());
+  for (int i = 0; i < 3; ++i)
+    held.push_back(testsupport::connect_loopback(s.daemon->port(), "127.0.0.1"));
+  int over = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
   bool closed = false;
   std::string answer = read_until_close(over, 5000, closed);
   CHECK(servetest::status_of(answer) == 503);
@@ -153,7 +137,7 @@ TEST_CASE("serve: --max-connections-per-address refuses more from one address on
   ::close(over);
   CHECK(healthz_from("127.0.0.2", s.daemon->port()) == 200);
   {
-    int m = connect_from("127.0.0.2", s.daemon->port());
+    int m = testsupport::connect_loopback(s.daemon->port(), "127.0.0.2");
     send_all(m, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     std::string metrics = read_until_close(m, 5000, closed);
     ::close(m);
@@ -180,7 +164,7 @@ TEST_CASE("serve: --max-connections-per-address refuses more from one address on
 
 TEST_CASE("serve: keep-alive and pipelined requests are served on one connection") {
   Setup s;
-  int fd = connect_from("127.0.0.1", s.daemon->port());
+  int fd = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
   const std::string get = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   send_all(fd, get + get);
   send_all(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
@@ -202,7 +186,7 @@ TEST_CASE("serve: a revoked token's SSE and WebSocket streams end at once") {
   REQUIRE(sse.status() == 200);
   SseClient other(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.globex_token);
   REQUIRE(other.status() == 200);
-  int ws = connect_from("127.0.0.1", s.ws_port);
+  int ws = testsupport::connect_loopback(s.ws_port, "127.0.0.1");
   send_all(ws,
            "GET /api/whatsapp/ws?access_token=" + s.acme_token +
                " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -234,7 +218,7 @@ TEST_CASE("serve: a revoked token's SSE and WebSocket streams end at once") {
 TEST_CASE("serve: the WebSocket answers on the HTTP port too, with its own checks") {
   Setup s;
   auto handshake = [&](const std::string& token) {
-    int fd = connect_from("127.0.0.1", s.daemon->port());
+    int fd = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
     send_all(
         fd, "GET /api/whatsapp/ws?access_token=" + token +
                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -275,7 +259,7 @@ TEST_CASE("serve: SSE and WebSocket streams share the slots and the tenants' sha
   SseClient sse(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.acme_token);
   REQUIRE(sse.status() == 200);
   auto upgrade = [&](const std::string& token) {
-    int fd = connect_from("127.0.0.1", s.ws_port);
+    int fd = testsupport::connect_loopback(s.ws_port, "127.0.0.1");
     send_all(
         fd, "GET /api/whatsapp/ws?access_token=" + token +
                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -302,14 +286,15 @@ TEST_CASE("serve: SSE and WebSocket streams share the slots and the tenants' sha
 
 TEST_CASE("serve: Expect: 100-continue is answered before the body, which is then served") {
   Setup s;
-  std::string body = servetest::inbound(streamtest::acme_number, "15551234567", "wamid.EXPECT",
-                                        "after 100", 1764000000);
-  int fd = connect_from("127.0.0.1", s.daemon->port());
-  send_all(fd, fmt::format("POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           "Content-Type: application/json\r\nContent-Length: {}\r\n"
-                           "X-Hub-Signature-256: {}\r\nExpect: 100-continue\r\n"
-                           "Connection: close\r\n\r\n",
-                           body.size(), wabactl::signature_header(body, streamtest::acme_secret)));
+  std::string body = servetest::inbound(fixtures::acme.phone_number_id, "15551234567",
+                                        "wamid.EXPECT", "after 100", 1764000000);
+  int fd = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
+  send_all(fd,
+           fmt::format("POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nContent-Length: {}\r\n"
+                       "X-Hub-Signature-256: {}\r\nExpect: 100-continue\r\n"
+                       "Connection: close\r\n\r\n",
+                       body.size(), wabactl::signature_header(body, fixtures::acme.app_secret)));
   pollfd p{fd, POLLIN, 0};
   REQUIRE(::poll(&p, 1, 5000) > 0);
   char buf[256];
@@ -324,7 +309,7 @@ TEST_CASE("serve: Expect: 100-continue is answered before the body, which is the
 
 TEST_CASE("serve: a request head that never ends within 64 KiB gets 431") {
   Setup s;
-  int fd = connect_from("127.0.0.1", s.daemon->port());
+  int fd = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
   std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   while (head.size() <= 70 * 1024) head += "X-Filler: " + std::string(100, 'x') + "\r\n";
   ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);

@@ -148,7 +148,7 @@ TEST_CASE("SIGTERM while clients post: exit 0, and every 200 is committed") {
   TempDir dir;
   Wabactl w(dir);
   REQUIRE(w({"key", "init"}).exit_code == 0);
-  add_tenant_config(w, dir, "acme", acme_number, acme_secret, "verify-token-1");
+  fixtures::add_tenant_config(w, dir, fixtures::acme);
   Daemon d(w, dir);
   std::mutex mu;
   std::vector<std::string> acknowledged;
@@ -159,8 +159,10 @@ TEST_CASE("SIGTERM while clients post: exit 0, and every 200 is committed") {
       auto c = d.client();
       for (int i = 0; i < 100000; ++i) {
         std::string id = fmt::format("wamid.T{}-{}", t, i);
-        std::string body = inbound(acme_number, "15551230000", id, "drain", 1764000000 + i);
-        httplib::Headers h{{"X-Hub-Signature-256", wabactl::signature_header(body, acme_secret)}};
+        std::string body =
+            inbound(fixtures::acme.phone_number_id, "15551230000", id, "drain", 1764000000 + i);
+        httplib::Headers h{
+            {"X-Hub-Signature-256", wabactl::signature_header(body, fixtures::acme.app_secret)}};
         auto r = c.Post("/api/whatsapp/webhook", h, body, "application/json");
         if (!r) return;
         ++answered;

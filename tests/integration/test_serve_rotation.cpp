@@ -94,7 +94,7 @@ TEST_CASE("serve: SIGHUP takes a rotated key at once") {
 
 TEST_CASE("serve: sends, receipts and the config go on while a rotation waits for its new key") {
   testsupport::FakeGraph graph;
-  graph.accept_token("EAAGacmetoken0123456789");
+  graph.accept_token(fixtures::acme.access_token);
   streamtest::Setup s({}, graph.url());
   s.inbound("wamid.S0", "before the rotation", false, "15551234567", 1764000000);
   auto fresh = s.dir / "config/fresh.key";
@@ -110,7 +110,7 @@ TEST_CASE("serve: sends, receipts and the config go on while a rotation waits fo
   auto config = s.request("GET", "/api/whatsapp/config", s.acme_token);
   REQUIRE(config);
   CHECK(config->status == 200);
-  CHECK(config->body.find("EAAGacmetoken0123456789") == std::string::npos);
+  CHECK(config->body.find(fixtures::acme.access_token) == std::string::npos);
   auto read = s.request("POST", "/api/whatsapp/read-all", s.acme_token, "{}");
   REQUIRE(read);
   CHECK(read->status == 200);

@@ -1,7 +1,8 @@
 #pragma once
-// Helpers for the daemon's integration tests: a free loopback port, the real `wabactl
-// serve` as a child process, signed webhook bodies and raw HTTP requests.
+// Helpers for the daemon's integration tests: the real `wabactl serve` as a child process,
+// signed webhook bodies and raw HTTP requests.
 
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
 #include "wabactl/webhook.hpp"
 
@@ -22,25 +23,6 @@
 #include <thread>
 
 namespace servetest {
-
-/// The phone number ids and App Secrets of the test tenants acme and beta.
-inline const std::string acme_number = "100000000000001";
-inline const std::string beta_number = "100000000000002";
-inline const std::string acme_secret = "acme-app-secret-0123456789abcdef";
-
-/// A port the kernel considers free right now (bound to port 0, then released).
-inline int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 /// A delivery with one inbound text message.
 inline std::string inbound(const std::string& number_id, const std::string& from,
@@ -79,44 +61,6 @@ inline std::string status_update(const std::string& number_id, const std::string
       .dump();
 }
 
-/// Adds a tenant and an active config (secrets from files, no test against Meta).
-inline void add_tenant_config(const testsupport::Wabactl& w, const testsupport::TempDir& dir,
-                              const std::string& tenant, const std::string& number_id,
-                              const std::string& app_secret, const std::string& verify_token,
-                              const std::string& graph_url = {}) {
-  REQUIRE(w({"tenant", "add", tenant}).exit_code == 0);
-  auto secret_file = dir / (tenant + ".app-secret");
-  auto token_file = dir / (tenant + ".token");
-  {
-    std::FILE* f = std::fopen(secret_file.c_str(), "w");
-    std::fputs(app_secret.c_str(), f);
-    std::fclose(f);
-    f = std::fopen(token_file.c_str(), "w");
-    std::fputs(("EAAG" + tenant + "token0123456789").c_str(), f);
-    std::fclose(f);
-  }
-  std::vector<std::string> args = {"config",
-                                   "set",
-                                   "--tenant",
-                                   tenant,
-                                   "--phone-number-id",
-                                   number_id,
-                                   "--app-secret-file",
-                                   secret_file.string(),
-                                   "--access-token-file",
-                                   token_file.string(),
-                                   "--verify-token",
-                                   verify_token,
-                                   "--no-test"};
-  if (!graph_url.empty()) {
-    args.push_back("--graph-url");
-    args.push_back(graph_url);
-  }
-  auto r = w(args);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-}
-
 /// The real `wabactl serve` in the background.
 class Daemon {
 public:
@@ -141,7 +85,7 @@ public:
 
   /// Starts (again) on a fresh port and waits until /healthz answers.
   void start() {
-    port_ = free_port();
+    port_ = testsupport::free_port();
     std::vector<std::string> env_strings;
     auto env = w_.env;
     for (const auto& [k, v] : env_) env[k] = v;
@@ -175,12 +119,27 @@ public:
     wait_healthy();
   }
 
-  /// Sends `sig` and waits for the exit; returns the exit status (128+N for a signal).
-  int stop(int sig = SIGTERM) {
+  /// Sends `sig` and waits for the exit; returns the exit status (128+N for a signal). A
+  /// daemon still running `deadline` after the signal is killed and fails the test: a stop
+  /// that hangs must not hang the suite.
+  int stop(int sig = SIGTERM, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
     REQUIRE(pid_ > 0);
     ::kill(pid_, sig);
+    const auto until = std::chrono::steady_clock::now() + deadline;
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    for (;;) {
+      pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      REQUIRE(done >= 0);
+      if (done == pid_) break;
+      if (std::chrono::steady_clock::now() >= until) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        FAIL("wabactl serve was still running ", deadline.count(), " ms after signal ", sig,
+             "; killed it. Its log:\n", log());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
@@ -234,13 +193,7 @@ private:
 /// Sends raw bytes on a new connection and returns everything read until the server
 /// closes or `timeout_ms` passes.
 inline std::string raw_http(int port, const std::string& request, int timeout_ms = 5000) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  int fd = testsupport::connect_loopback(port);
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::size_t sent = 0;

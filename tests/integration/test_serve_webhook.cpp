@@ -9,9 +9,6 @@ using testsupport::Wabactl;
 
 namespace {
 
-const std::string beta_secret = "beta-app-secret-0123456789abcdef";
-const std::string acme_verify = "acme-verify-token-42";
-const std::string beta_verify = "beta-verify-token-43";
 const std::string route = "/api/whatsapp/webhook";
 
 std::int64_t count(const Wabactl& w, const std::string& sql) {
@@ -25,8 +22,8 @@ struct Setup {
   Wabactl w{dir};
   Setup() {
     REQUIRE(w({"key", "init"}).exit_code == 0);
-    add_tenant_config(w, dir, "acme", acme_number, acme_secret, acme_verify);
-    add_tenant_config(w, dir, "beta", beta_number, beta_secret, beta_verify);
+    fixtures::add_tenant_config(w, dir, fixtures::acme);
+    fixtures::add_tenant_config(w, dir, fixtures::beta);
   }
 };
 
@@ -42,54 +39,62 @@ TEST_CASE("serve answers Meta's verification only for an active tenant's verify 
   Setup s;
   Daemon d(s.w, s.dir);
   auto c = d.client();
-  auto ok = c.Get(verify_path(route, "subscribe", acme_verify, "1158201444"));
+  auto ok = c.Get(verify_path(route, "subscribe", fixtures::acme.verify_token, "1158201444"));
   REQUIRE(ok);
   CHECK(ok->status == 200);
   CHECK(ok->body == "1158201444");
   CHECK(ok->get_header_value("Content-Type").rfind("text/plain", 0) == 0);
-  CHECK(c.Get(verify_path(route, "subscribe", beta_verify, "77"))->status == 200);
+  CHECK(c.Get(verify_path(route, "subscribe", fixtures::beta.verify_token, "77"))->status == 200);
 
   CHECK(c.Get(verify_path(route, "subscribe", "wrong-token", "1"))->status == 403);
-  CHECK(c.Get(verify_path(route, "subscribe", acme_verify + "x", "1"))->status == 403);
-  CHECK(c.Get(verify_path(route, "unsubscribe", acme_verify, "1"))->status == 403);
+  CHECK(c.Get(verify_path(route, "subscribe", fixtures::acme.verify_token + "x", "1"))->status ==
+        403);
+  CHECK(c.Get(verify_path(route, "unsubscribe", fixtures::acme.verify_token, "1"))->status == 403);
   CHECK(c.Get(verify_path(route, "subscribe", "", "1"))->status == 403);
-  CHECK(c.Get(verify_path(route, "subscribe", acme_verify, ""))->status == 403);
+  CHECK(c.Get(verify_path(route, "subscribe", fixtures::acme.verify_token, ""))->status == 403);
   CHECK(c.Get(route)->status == 403);
   CHECK(c.Get(verify_path(route, "subscribe", std::string(5000, 'a'), "1"))->status == 403);
   auto refused = c.Get(verify_path(route, "subscribe", "nope", "1"));
   CHECK(nlohmann::json::parse(refused->body)["error"]["code"] == "forbidden");
 
   // The per-tenant route accepts only that tenant's token.
-  CHECK(c.Get(verify_path(route + "/acme", "subscribe", acme_verify, "5"))->status == 200);
-  CHECK(c.Get(verify_path(route + "/acme", "subscribe", beta_verify, "5"))->status == 403);
-  CHECK(c.Get(verify_path(route + "/nobody", "subscribe", acme_verify, "5"))->status == 403);
+  CHECK(
+      c.Get(verify_path(route + "/acme", "subscribe", fixtures::acme.verify_token, "5"))->status ==
+      200);
+  CHECK(
+      c.Get(verify_path(route + "/acme", "subscribe", fixtures::beta.verify_token, "5"))->status ==
+      403);
+  CHECK(c.Get(verify_path(route + "/nobody", "subscribe", fixtures::acme.verify_token, "5"))
+            ->status == 403);
 
   // An inactive config's token no longer verifies (the daemon reloads within a second).
-  REQUIRE(s.w({"config", "set", "--tenant", "beta", "--phone-number-id", beta_number, "--inactive",
-               "--no-test"})
+  REQUIRE(s.w({"config", "set", "--tenant", "beta", "--phone-number-id",
+               fixtures::beta.phone_number_id, "--inactive", "--no-test"})
               .exit_code == 0);
   int status = 0;
   for (int i = 0; i < 100 && status != 403; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    status = c.Get(verify_path(route, "subscribe", beta_verify, "77"))->status;
+    status = c.Get(verify_path(route, "subscribe", fixtures::beta.verify_token, "77"))->status;
   }
   CHECK(status == 403);
-  CHECK(d.log().find(acme_verify) == std::string::npos);
+  CHECK(d.log().find(fixtures::acme.verify_token) == std::string::npos);
 }
 
 TEST_CASE("a signed delivery is stored and visible to history, unread and status") {
   Setup s;
   Daemon d(s.w, s.dir);
-  auto r = d.post(route, inbound(acme_number, "15551230000", "wamid.IN1", "Hello, invoice?"),
-                  acme_secret);
+  auto r = d.post(
+      route, inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.IN1", "Hello, invoice?"),
+      fixtures::acme.app_secret);
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(r->get_header_value("Content-Type") == "application/json");
   CHECK(nlohmann::json::parse(r->body) ==
         nlohmann::json{{"status", "ok"}, {"messages", 1}, {"statuses", 0}, {"duplicates", 0}});
   // The same delivery again: stored once, counted as a duplicate.
-  r = d.post(route, inbound(acme_number, "15551230000", "wamid.IN1", "Hello, invoice?"),
-             acme_secret);
+  r = d.post(route,
+             inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.IN1", "Hello, invoice?"),
+             fixtures::acme.app_secret);
   REQUIRE(r);
   CHECK(nlohmann::json::parse(r->body) ==
         nlohmann::json{{"status", "ok"}, {"messages", 0}, {"statuses", 0}, {"duplicates", 1}});
@@ -115,10 +120,12 @@ TEST_CASE("a signed delivery is stored and visible to history, unread and status
             "('acme', '15551230000', '15551230000', 'wamid.OUT1', 'outgoing', 'sent', 1, 'text', "
             "'Your invoice', '2025-11-24T16:00:00Z', '2025-11-24T16:00:00Z')");
   }
-  std::string delivered = status_update(acme_number, "wamid.OUT1", "delivered");
-  CHECK(d.post(route + "/acme", delivered, acme_secret)->status == 200);
-  CHECK(d.post(route + "/acme", delivered, acme_secret)->status == 200);
-  CHECK(d.post(route, status_update(acme_number, "wamid.OUT1", "read", 1764000200), acme_secret)
+  std::string delivered = status_update(fixtures::acme.phone_number_id, "wamid.OUT1", "delivered");
+  CHECK(d.post(route + "/acme", delivered, fixtures::acme.app_secret)->status == 200);
+  CHECK(d.post(route + "/acme", delivered, fixtures::acme.app_secret)->status == 200);
+  CHECK(d.post(route,
+               status_update(fixtures::acme.phone_number_id, "wamid.OUT1", "read", 1764000200),
+               fixtures::acme.app_secret)
             ->status == 200);
   auto st = s.w({"status", "--tenant", "acme", "wamid.OUT1", "--json"});
   REQUIRE(st.exit_code == 0);
@@ -133,46 +140,50 @@ TEST_CASE("a signed delivery is stored and visible to history, unread and status
 TEST_CASE("unsigned, mis-signed and unknown-number deliveries get 401 and store nothing") {
   Setup s;
   Daemon d(s.w, s.dir);
-  std::string body = inbound(acme_number, "15551230000", "wamid.X", "hi");
+  std::string body = inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.X", "hi");
   CHECK(d.post(route, body, "")->status == 401);
-  CHECK(d.post(route, body, beta_secret)->status == 401);
+  CHECK(d.post(route, body, fixtures::beta.app_secret)->status == 401);
   CHECK(d.post(route, body, "", "sha256=" + std::string(64, '0'))->status == 401);
   CHECK(d.post(route, body, "", "sha1=abc")->status == 401);
   CHECK(d.post(route, body, "", "sha256=" + std::string(1000, 'f'))->status == 401);
-  CHECK(d.post(route, body + " ", "", wabactl::signature_header(body, acme_secret))->status == 401);
+  CHECK(d.post(route, body + " ", "", wabactl::signature_header(body, fixtures::acme.app_secret))
+            ->status == 401);
   // Signed with the right secret for a number no tenant owns.
-  CHECK(d.post(route, inbound("999999999999999", "15551230000", "wamid.Y", "hi"), acme_secret)
+  CHECK(d.post(route, inbound("999999999999999", "15551230000", "wamid.Y", "hi"),
+               fixtures::acme.app_secret)
             ->status == 401);
   // The per-tenant route takes only that tenant's secret.
-  CHECK(d.post(route + "/beta", body, acme_secret)->status == 401);
-  CHECK(d.post(route + "/nobody", body, acme_secret)->status == 401);
+  CHECK(d.post(route + "/beta", body, fixtures::acme.app_secret)->status == 401);
+  CHECK(d.post(route + "/nobody", body, fixtures::acme.app_secret)->status == 401);
   auto r = d.post(route, body, "wrong-secret-0123456789");
   CHECK(nlohmann::json::parse(r->body)["error"]["code"] == "unauthorized");
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 0);
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages") == 0);
   CHECK(count(s.w, "SELECT count(*) FROM events") == 0);
-  CHECK(d.log().find(acme_secret) == std::string::npos);
+  CHECK(d.log().find(fixtures::acme.app_secret) == std::string::npos);
 }
 
 TEST_CASE("a change for another tenant's number stays in the archive only") {
   Setup s;
   Daemon d(s.w, s.dir);
   // Two changes, acme's and beta's, signed with acme's secret: only acme's is stored.
-  auto a = nlohmann::json::parse(inbound(acme_number, "15551230000", "wamid.A", "for acme"));
-  auto b = nlohmann::json::parse(inbound(beta_number, "15551230000", "wamid.B", "for beta"));
+  auto a = nlohmann::json::parse(
+      inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.A", "for acme"));
+  auto b = nlohmann::json::parse(
+      inbound(fixtures::beta.phone_number_id, "15551230000", "wamid.B", "for beta"));
   a["entry"].push_back(b["entry"][0]);
   std::string body = a.dump();
-  REQUIRE(d.post(route, body, acme_secret)->status == 200);
+  REQUIRE(d.post(route, body, fixtures::acme.app_secret)->status == 200);
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'acme'") == 1);
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'beta'") == 0);
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 1);
 
   // On a tenant's own route, verified by its secret, a delivery naming only numbers it does
   // not own (no tenant's, or another's) is kept in the archive, not refused.
-  for (const auto& number : {std::string("999999999999999"), beta_number}) {
+  for (const auto& number : {std::string("999999999999999"), fixtures::beta.phone_number_id}) {
     CAPTURE(number);
     std::string only = inbound(number, "15551230000", "wamid.U" + number, "for nobody here");
-    auto r = d.post(route + "/acme", only, acme_secret);
+    auto r = d.post(route + "/acme", only, fixtures::acme.app_secret);
     REQUIRE(r);
     CHECK(r->status == 200);
   }
@@ -186,7 +197,7 @@ TEST_CASE("malformed JSON with a valid signature gets 400 and stores nothing") {
   for (std::string body : {std::string("{not json"), std::string("[]"), std::string("{}"),
                            std::string(R"({"entry": 5})"), std::string(100000, '[')}) {
     CAPTURE(body.substr(0, 20));
-    auto r = d.post(route, body, acme_secret);
+    auto r = d.post(route, body, fixtures::acme.app_secret);
     REQUIRE(r);
     CHECK(r->status == 400);
     CHECK(nlohmann::json::parse(r->body)["error"]["code"] == "bad_request");
@@ -236,18 +247,20 @@ TEST_CASE("oversized, chunked and compressed bodies are refused before they are 
   }
 
   // Through a normal client: a body just over the limit.
-  std::string big = inbound(acme_number, "15551230000", "wamid.BIG", std::string(5000, 'x'));
-  CHECK(d.post(route, big, acme_secret)->status == 413);
+  std::string big =
+      inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.BIG", std::string(5000, 'x'));
+  CHECK(d.post(route, big, fixtures::acme.app_secret)->status == 413);
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 0);
   // Still serving.
-  CHECK(d.post(route, inbound(acme_number, "15551230000", "wamid.OK", "ok"), acme_secret)->status ==
-        200);
+  CHECK(d.post(route, inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.OK", "ok"),
+               fixtures::acme.app_secret)
+            ->status == 200);
 }
 
 TEST_CASE("an address that keeps failing signature checks gets 429, its good deliveries 200") {
   Setup s;
   Daemon d(s.w, s.dir);
-  std::string body = inbound(acme_number, "15551230000", "wamid.Z", "hi");
+  std::string body = inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.Z", "hi");
   int first_429 = -1;
   for (int i = 0; i < 40 && first_429 < 0; ++i) {
     auto r = d.post(route, body, "not-the-secret-0123456789");
@@ -264,15 +277,17 @@ TEST_CASE("an address that keeps failing signature checks gets 429, its good del
   // Meta sends every app's deliveries from the same addresses: a correctly signed one from
   // the failing address is verified and stored all the same, before and after more failures.
   for (int i = 0; i < 5; ++i) {
-    std::string good = inbound(acme_number, "15551230000", fmt::format("wamid.G{}", i), "ok");
-    CHECK(d.post(route, good, acme_secret)->status == 200);
+    std::string good =
+        inbound(fixtures::acme.phone_number_id, "15551230000", fmt::format("wamid.G{}", i), "ok");
+    CHECK(d.post(route, good, fixtures::acme.app_secret)->status == 200);
     CHECK(d.post(route, body, "not-the-secret-0123456789")->status == 429);
   }
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == 5);
   // The verification handshake too.
   auto bad_verify = d.client().Get(verify_path(route, "subscribe", "wrong", "c"));
   CHECK(bad_verify->status == 429);
-  auto good_verify = d.client().Get(verify_path(route, "subscribe", acme_verify, "c"));
+  auto good_verify =
+      d.client().Get(verify_path(route, "subscribe", fixtures::acme.verify_token, "c"));
   CHECK(good_verify->status == 200);
   CHECK(good_verify->body == "c");
 
@@ -305,12 +320,14 @@ TEST_CASE("16 threads posting the same and different deliveries store exactly on
       auto c = d.client();
       for (int i = 0; i < distinct; ++i) {
         // Every thread posts every shared delivery, plus one of its own each round.
-        std::string same = inbound(acme_number, "15551230000", fmt::format("wamid.S{}", i),
-                                   fmt::format("shared {}", i), 1764000000 + i);
-        std::string own = inbound(acme_number, fmt::format("155599900{:02}", t),
+        std::string same =
+            inbound(fixtures::acme.phone_number_id, "15551230000", fmt::format("wamid.S{}", i),
+                    fmt::format("shared {}", i), 1764000000 + i);
+        std::string own = inbound(fixtures::acme.phone_number_id, fmt::format("155599900{:02}", t),
                                   fmt::format("wamid.T{}-{}", t, i), "own", 1764000000 + i);
         for (const auto& body : {same, own}) {
-          httplib::Headers h{{"X-Hub-Signature-256", wabactl::signature_header(body, acme_secret)}};
+          httplib::Headers h{
+              {"X-Hub-Signature-256", wabactl::signature_header(body, fixtures::acme.app_secret)}};
           // Like Meta, a client whose connection broke (a loaded machine, not an answer)
           // posts again; every answer that does come must be 200.
           auto r = c.Post(route, h, body, "application/json");
@@ -349,13 +366,14 @@ TEST_CASE("every delivery answered 200 survives SIGKILL, and re-posting adds not
       auto c = d.client();
       c.set_read_timeout(std::chrono::seconds(5));
       for (int i = 0; !stop; ++i) {
-        std::string body = inbound(acme_number, "15551230000", fmt::format("wamid.K{}-{}", t, i),
-                                   "crash test", 1764000000 + i);
+        std::string body = inbound(fixtures::acme.phone_number_id, "15551230000",
+                                   fmt::format("wamid.K{}-{}", t, i), "crash test", 1764000000 + i);
         {
           std::lock_guard lock(mu);
           all_bodies.push_back(body);
         }
-        httplib::Headers h{{"X-Hub-Signature-256", wabactl::signature_header(body, acme_secret)}};
+        httplib::Headers h{
+            {"X-Hub-Signature-256", wabactl::signature_header(body, fixtures::acme.app_secret)}};
         auto r = c.Post(route, h, body, "application/json");
         if (!r) break; // the daemon is gone
         if (r->status == 200) {
@@ -391,11 +409,11 @@ TEST_CASE("every delivery answered 200 survives SIGKILL, and re-posting adds not
     }
   }
   for (const auto& body : all_bodies) {
-    CHECK(d.post(route, body, acme_secret)->status == 200);
+    CHECK(d.post(route, body, fixtures::acme.app_secret)->status == 200);
   }
   auto rows = count(s.w, "SELECT count(*) FROM whatsapp_messages");
   CHECK(rows == static_cast<std::int64_t>(all_bodies.size()));
-  for (const auto& body : all_bodies) d.post(route, body, acme_secret);
+  for (const auto& body : all_bodies) d.post(route, body, fixtures::acme.app_secret);
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages") == rows);
   CHECK(count(s.w, "SELECT count(*) FROM webhook_deliveries") == rows);
 }
@@ -429,15 +447,13 @@ TEST_CASE("healthz, metrics for loopback only, JSON errors for unknown routes") 
 TEST_CASE("a config added while the daemon runs is served without a restart") {
   Setup s;
   Daemon d(s.w, s.dir);
-  const std::string gamma_number = "100000000000003";
-  const std::string gamma_secret = "gamma-app-secret-0123456789abcd";
-  std::string body = inbound(gamma_number, "15551230000", "wamid.G", "hi gamma");
-  CHECK(d.post(route, body, gamma_secret)->status == 401);
-  add_tenant_config(s.w, s.dir, "gamma", gamma_number, gamma_secret, "gamma-verify");
+  std::string body = inbound(fixtures::gamma.phone_number_id, "15551230000", "wamid.G", "hi gamma");
+  CHECK(d.post(route, body, fixtures::gamma.app_secret)->status == 401);
+  fixtures::add_tenant_config(s.w, s.dir, fixtures::gamma);
   int status = 0;
   for (int i = 0; i < 100 && status != 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    status = d.post(route, body, gamma_secret)->status;
+    status = d.post(route, body, fixtures::gamma.app_secret)->status;
   }
   CHECK(status == 200);
   CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'gamma'") == 1);
@@ -448,12 +464,13 @@ TEST_CASE("$WHATSAPP_WEBHOOK_SECRET verifies deliveries for tenants without an A
   Wabactl w(dir);
   REQUIRE(w({"key", "init"}).exit_code == 0);
   REQUIRE(w({"tenant", "add", "solo"}).exit_code == 0);
-  REQUIRE(w({"config", "set", "--tenant", "solo", "--phone-number-id", acme_number, "--no-test"},
+  REQUIRE(w({"config", "set", "--tenant", "solo", "--phone-number-id",
+             fixtures::acme.phone_number_id, "--no-test"},
             "", {{"WABA_ACCESS_TOKEN", "EAAGsolotoken0123456789"}})
               .exit_code == 0);
   const std::string fallback = "fallback-secret-0123456789abcdef";
   Daemon d(w, dir, {}, {{"WHATSAPP_WEBHOOK_SECRET", fallback}});
-  std::string body = inbound(acme_number, "15551230000", "wamid.F", "hi");
+  std::string body = inbound(fixtures::acme.phone_number_id, "15551230000", "wamid.F", "hi");
   CHECK(d.post(route, body, "other-secret-0123456789")->status == 401);
   CHECK(d.post(route, body, fallback)->status == 200);
   CHECK(count(w, "SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'solo'") == 1);

@@ -19,11 +19,6 @@
 
 namespace streamtest {
 
-inline const std::string acme_number = "106540352242922";
-inline const std::string globex_number = "106540352249999";
-inline const std::string acme_secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-inline const std::string globex_secret = "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5";
-
 /// Tenants acme and globex with configs, a token for each, and a running daemon (HTTP and
 /// WebSocket on ports of the kernel's choice).
 struct Setup {
@@ -37,10 +32,8 @@ struct Setup {
 
   explicit Setup(std::vector<std::string> serve_args = {}, const std::string& graph_url = {}) {
     REQUIRE(w({"key", "init"}).exit_code == 0);
-    servetest::add_tenant_config(w, dir, "acme", acme_number, acme_secret, "verify-acme",
-                                 graph_url);
-    servetest::add_tenant_config(w, dir, "globex", globex_number, globex_secret, "verify-globex",
-                                 graph_url);
+    fixtures::add_tenant_config(w, dir, fixtures::acme, graph_url);
+    fixtures::add_tenant_config(w, dir, fixtures::globex, graph_url);
     auto a = w({"--json", "token", "create", "--tenant", "acme", "--label", "tests"});
     REQUIRE(a.exit_code == 0);
     auto aj = nlohmann::json::parse(a.out);
@@ -61,8 +54,9 @@ struct Setup {
   /// Delivers one inbound text message for acme (or globex) through the signed webhook.
   void inbound(const std::string& wamid, const std::string& text, bool globex = false,
                const std::string& from = "15551234567", long ts = 1764000000) {
-    auto body = servetest::inbound(globex ? globex_number : acme_number, from, wamid, text, ts);
-    auto r = daemon->post("/api/whatsapp/webhook", body, globex ? globex_secret : acme_secret);
+    const auto& tenant = globex ? fixtures::globex : fixtures::acme;
+    auto body = servetest::inbound(tenant.phone_number_id, from, wamid, text, ts);
+    auto r = daemon->post("/api/whatsapp/webhook", body, tenant.app_secret);
     REQUIRE(r);
     REQUIRE(r->status == 200);
   }
@@ -79,6 +73,28 @@ struct Setup {
   }
 };
 
+/// A new connection to `port` that has asked for a WebSocket with `token`; the caller
+/// closes it.
+inline int ws_connect(int port, const std::string& token) {
+  int fd = testsupport::connect_loopback(port);
+  std::string req =
+      "GET /api/whatsapp/ws?access_token=" + token +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  return fd;
+}
+
+/// What the server sends first on `fd` within `timeout_ms` (a response head, perhaps more),
+/// empty when nothing came.
+inline std::string first_bytes(int fd, int timeout_ms = 5000) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return {};
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
 /// One SSE event as received.
 struct SseEvent {
   std::string id;
@@ -91,13 +107,7 @@ struct SseEvent {
 class SseClient {
 public:
   SseClient(int port, const std::string& target, const std::string& extra_headers = {}) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    fd_ = testsupport::connect_loopback(port);
     std::string req =
         fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                     "{}\r\n",

@@ -78,9 +78,10 @@ TEST_SUITE("systemd unit") {
     // The administrator's side: a key in the credential store, a tenant with a config.
     REQUIRE(w({"--key-file", (creds / credential).string(), "key", "init"}).exit_code == 0);
     REQUIRE(w({"tenant", "add", "acme"}).exit_code == 0);
-    auto set = w({"config", "set", "--tenant", "acme", "--phone-number-id", "1055500001",
-                  "--verify-token", "unit-verify-token", "--no-test"},
-                 {}, {{"WABA_ACCESS_TOKEN", "EAAGunit0123456789token"}});
+    auto set =
+        w({"config", "set", "--tenant", "acme", "--phone-number-id", fixtures::acme.phone_number_id,
+           "--verify-token", fixtures::acme.verify_token, "--no-test"},
+          {}, {{"WABA_ACCESS_TOKEN", fixtures::acme.access_token}});
     REQUIRE_MESSAGE(set.exit_code == 0, set.err);
     CHECK(std::filesystem::exists(state / "wabactl.db"));
     CHECK_FALSE(std::filesystem::exists(dir / "xdg-data" / "wabactl" / "wabactl.db"));
@@ -89,8 +90,8 @@ TEST_SUITE("systemd unit") {
     // Answering Meta's verification needs the sealed verify token: the daemon opened the
     // database in $STATE_DIRECTORY with the key from $CREDENTIALS_DIRECTORY.
     auto c = daemon.client();
-    auto r = c.Get("/api/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=unit-verify-token"
-                   "&hub.challenge=8731");
+    auto r = c.Get("/api/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=" +
+                   fixtures::acme.verify_token + "&hub.challenge=8731");
     REQUIRE(r);
     CHECK(r->status == 200);
     CHECK(r->body == "8731");

@@ -2,6 +2,8 @@
 // Test support: temporary folders, running the real wabactl binary, and a fake Graph API
 // (a cpp-httplib server on a loopback port chosen by the kernel) that answers like Meta.
 
+#include "support/temp_dir.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -30,19 +32,6 @@ inline std::set<std::string> keys_of(const nlohmann::json& j) {
   for (const auto& [k, v] : j.items()) keys.insert(k);
   return keys;
 }
-
-/// A fresh folder under $TMPDIR, removed on destruction (WABACTL_KEEP_TMP=1 keeps it for
-/// a post-mortem).
-class TempDir {
-public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-  std::filesystem::path path_;
-};
 
 /// What a finished process left.
 struct RunResult {
@@ -75,6 +64,14 @@ public:
   std::filesystem::path db;
   std::filesystem::path key;
 };
+
+/// A loopback port nothing listens on right now (bound to port 0, then released): for a
+/// server to listen on, or as a port where a client finds no one.
+int free_port();
+
+/// A TCP connection to 127.0.0.1:`port` (a blocking socket the caller closes), from the
+/// address `source` when given (any 127.x address is this machine's).
+int connect_loopback(int port, const std::string& source = {});
 
 /// Reads a whole file (binary).
 std::string slurp(const std::filesystem::path& path);

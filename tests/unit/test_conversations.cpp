@@ -1,3 +1,5 @@
+#include "support/fixtures.hpp"
+#include "support/temp_store.hpp"
 #include "wabactl/conversations.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/inbox.hpp"
@@ -14,9 +16,6 @@
 using namespace wabactl;
 
 namespace {
-
-const std::string acme_number = "100000000000001";
-const std::string beta_number = "100000000000002";
 
 struct Inbound {
   std::string from; // digits, or a user id when it starts with a letter
@@ -58,33 +57,17 @@ std::string delivery(const std::string& number, const std::vector<Inbound>& msgs
 }
 
 struct Fixture {
-  Store store = Store::in_memory();
-  Fixture() {
-    add_tenant(store, "acme", std::nullopt);
-    add_tenant(store, "beta", std::nullopt);
-  }
+  testsupport::TempStore store{"acme", "beta"};
   void receive(const std::string& number, const std::vector<Inbound>& msgs) {
     std::string body = delivery(number, msgs);
     store.transaction([&] {
       record_delivery(store, body, parse_delivery(body),
-                      {{acme_number, "acme"}, {beta_number, "beta"}}, "test", "test");
+                      fixtures::numbers({fixtures::acme, fixtures::beta}), "test", "test");
     });
   }
   void outgoing(const std::string& tenant, const std::string& phone, const std::string& wamid,
                 const std::string& ts, const std::string& text) {
-    SQLite::Statement q(store.db(),
-                        "INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, "
-                        "message_id, direction, status, status_rank, type, message_text, "
-                        "timestamp, created_at) VALUES(?, ?, ?, ?, 'outgoing', 'sent', 1, "
-                        "'text', ?, ?, ?)");
-    q.bind(1, tenant);
-    q.bind(2, phone);
-    q.bind(3, phone);
-    q.bind(4, wamid);
-    q.bind(5, text);
-    q.bind(6, ts);
-    q.bind(7, ts);
-    q.exec();
+    testsupport::insert_outgoing(store, {tenant, phone, wamid, "sent", ts, text});
   }
   std::vector<std::string> texts(const std::vector<Message>& page) {
     std::vector<std::string> out;
@@ -92,7 +75,8 @@ struct Fixture {
     return out;
   }
   std::int64_t events_of(const std::string& type) {
-    SQLite::Statement q(store.db(), "SELECT count(*) FROM events WHERE type = ?");
+    auto db = testsupport::raw_db(store);
+    SQLite::Statement q(db, "SELECT count(*) FROM events WHERE type = ?");
     q.bind(1, type);
     q.executeStep();
     return q.getColumn(0).getInt64();
@@ -106,7 +90,7 @@ void ten_messages(Fixture& f) {
     msgs.push_back(
         {"15551230000", fmt::format("wamid.M{}", i), 1764000000 + 60 * i, fmt::format("m{}", i)});
   }
-  f.receive(acme_number, msgs);
+  f.receive(fixtures::acme.phone_number_id, msgs);
 }
 
 } // namespace
@@ -150,9 +134,10 @@ TEST_CASE("history pages run newest-first across pages and oldest-first within a
 
 TEST_CASE("history filters by conversation, direction and contact id") {
   Fixture f;
-  f.receive(acme_number, {{"15551230000", "wamid.A", 1764000000, "from jane"},
-                          {"15559990000", "wamid.B", 1764000100, "from bob", "Bob"},
-                          {"US.1349120865530", "wamid.U", 1764000150, "from a username"}});
+  f.receive(fixtures::acme.phone_number_id,
+            {{"15551230000", "wamid.A", 1764000000, "from jane"},
+             {"15559990000", "wamid.B", 1764000100, "from bob", "Bob"},
+             {"US.1349120865530", "wamid.U", 1764000150, "from a username"}});
   f.outgoing("acme", "15551230000", "wamid.OUT", "2025-11-24T16:05:00Z", "to jane");
   HistoryQuery q;
   q.peer = parse_peer("+1 555 123 0000");
@@ -166,7 +151,7 @@ TEST_CASE("history filters by conversation, direction and contact id") {
   user.peer = parse_peer("US.1349120865530");
   CHECK(f.texts(history(f.store, "acme", user)) == std::vector<std::string>{"from a username"});
 
-  f.store.db().exec(
+  testsupport::raw_db(f.store).exec(
       "UPDATE whatsapp_messages SET contact_id = 'crm-7' WHERE message_id = 'wamid.B'");
   HistoryQuery contact;
   contact.contact_id = "crm-7";
@@ -178,7 +163,7 @@ TEST_CASE("history filters by conversation, direction and contact id") {
 TEST_CASE("history never shows another tenant's messages and refuses bad requests") {
   Fixture f;
   ten_messages(f);
-  f.receive(beta_number, {{"15551230000", "wamid.BETA", 1764000000, "beta's"}});
+  f.receive(fixtures::beta.phone_number_id, {{"15551230000", "wamid.BETA", 1764000000, "beta's"}});
   HistoryQuery all;
   all.limit = 1000;
   CHECK(history(f.store, "acme", all).size() == 10);
@@ -206,9 +191,10 @@ TEST_CASE("history never shows another tenant's messages and refuses bad request
 
 TEST_CASE("unread by conversation counts per conversation with the newest text") {
   Fixture f;
-  f.receive(acme_number, {{"15551230000", "wamid.A1", 1764000000, "first"},
-                          {"15551230000", "wamid.A2", 1764000060, "second"},
-                          {"15559990000", "wamid.B1", 1764000030, "bob here", "Bob"}});
+  f.receive(fixtures::acme.phone_number_id,
+            {{"15551230000", "wamid.A1", 1764000000, "first"},
+             {"15551230000", "wamid.A2", 1764000060, "second"},
+             {"15559990000", "wamid.B1", 1764000030, "bob here", "Bob"}});
   CHECK(unread_count(f.store, "acme") == 3);
   auto rows = unread_by_conversation(f.store, "acme");
   REQUIRE(rows.size() == 2);
@@ -224,7 +210,7 @@ TEST_CASE("unread by conversation counts per conversation with the newest text")
 TEST_CASE("mark_read marks the message and the earlier ones of its conversation only") {
   Fixture f;
   ten_messages(f);
-  f.receive(acme_number, {{"15559990000", "wamid.OTHER", 1764000100, "other"}});
+  f.receive(fixtures::acme.phone_number_id, {{"15559990000", "wamid.OTHER", 1764000100, "other"}});
   MarkTarget t;
   t.message_ids = {"wamid.M4"};
   auto r = mark_read(f.store, "acme", t);
@@ -256,7 +242,7 @@ TEST_CASE("mark_read marks the message and the earlier ones of its conversation 
 TEST_CASE("mark_read by phone, and unknown or foreign ids change nothing") {
   Fixture f;
   ten_messages(f);
-  f.receive(beta_number, {{"15551230000", "wamid.BETA", 1764000000, "beta's"}});
+  f.receive(fixtures::beta.phone_number_id, {{"15551230000", "wamid.BETA", 1764000000, "beta's"}});
   MarkTarget bad;
   bad.message_ids = {"wamid.M1", "wamid.BETA"};
   try {
@@ -287,7 +273,7 @@ TEST_CASE("mark_read by phone, and unknown or foreign ids change nothing") {
 TEST_CASE("message_status lists the status history of the tenant's own message") {
   Fixture f;
   f.outgoing("acme", "15551230000", "wamid.OUT", "2025-11-24T16:05:00Z", "invoice");
-  f.store.db().exec(
+  testsupport::raw_db(f.store).exec(
       "INSERT INTO message_statuses(tenant_id, message_id, status, timestamp, error_code, "
       "error_title, error_details) VALUES "
       "('acme', 'wamid.OUT', 'sent', '2025-11-24T16:05:01Z', NULL, NULL, NULL), "
@@ -364,8 +350,9 @@ TEST_CASE("the Message JSON text is what the JSON tree dumps, byte for byte") {
 
   // Messages as the store gives them back.
   Fixture f;
-  f.receive(acme_number, {{"15551230000", "wamid.A", 1764000000, "héllo \"there\" \\ 😀"},
-                          {"US.13491208655302741", "wamid.B", 1764000060, "ctl\x02\n", "Bob"}});
+  f.receive(fixtures::acme.phone_number_id,
+            {{"15551230000", "wamid.A", 1764000000, "héllo \"there\" \\ 😀"},
+             {"US.13491208655302741", "wamid.B", 1764000060, "ctl\x02\n", "Bob"}});
   auto page = history(f.store, "acme", HistoryQuery{});
   REQUIRE(page.size() == 2);
   for (const auto& m : page) {
@@ -377,7 +364,8 @@ TEST_CASE("the Message JSON text is what the JSON tree dumps, byte for byte") {
 
 TEST_CASE("an event's stored JSON is the Event JSON of its message, keys in order") {
   Fixture f;
-  f.receive(acme_number, {{"15551230000", "wamid.A", 1764000000, "hi \"you\" ✓"}});
+  f.receive(fixtures::acme.phone_number_id,
+            {{"15551230000", "wamid.A", 1764000000, "hi \"you\" ✓"}});
   auto m = find_message(f.store, "acme", "wamid.A");
   REQUIRE(m.has_value());
   std::int64_t id = 0;

@@ -1,5 +1,7 @@
 // Unit tests of sealing, the master key (files, passphrase, check value) and key rotation.
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
+#include "support/temp_store.hpp"
 #include "unit/test_helpers.hpp"
 #include "wabactl/configs.hpp"
 #include "wabactl/error.hpp"
@@ -18,6 +20,7 @@ using testhelpers::code_of;
 using testhelpers::message_of;
 using testhelpers::ScopedEnv;
 using testsupport::TempDir;
+using testsupport::TempStore;
 
 namespace {
 
@@ -42,18 +45,15 @@ void write_key_text(const std::filesystem::path& p, const std::string& text, mod
 
 const std::string valid_hex = std::string(32, 'a') + std::string(32, '7');
 
-// A store with tenants "acme" and "beta", each with all three secrets set.
+// A store with tenants acme and beta, each with all three secrets set.
 void seed_configs(Store& store, const MasterKey& key) {
-  int phone = 1000;
-  for (const char* tenant : {"acme", "beta"}) {
-    add_tenant(store, tenant, std::nullopt);
-    Config c;
-    c.tenant_id = tenant;
-    c.phone_number_id = std::to_string(++phone);
-    save_config(store, key, c,
-                ConfigSecrets{std::string("token-") + tenant, std::string("secret-") + tenant,
-                              std::string("verify-") + tenant});
-  }
+  for (const auto* t : {&fixtures::acme, &fixtures::beta})
+    fixtures::add_tenant_config(store, key, *t);
+}
+
+// The fixture tenant with `id`.
+const fixtures::TestTenant& tenant(const std::string& id) {
+  return id == fixtures::acme.id ? fixtures::acme : fixtures::beta;
 }
 
 } // namespace
@@ -157,7 +157,7 @@ TEST_CASE("the passphrase's salt is stored in the database on first use and reus
                 {"WABACTL_KEY_FILE", std::nullopt},
                 {"CREDENTIALS_DIRECTORY", std::nullopt},
                 {"XDG_CONFIG_HOME", (dir / "xdg").string()}};
-  Store store = Store::in_memory();
+  TempStore store;
   CHECK_FALSE(store.setting("argon2id_salt").has_value());
   MasterKey first = load_master_key(KeyOptions{}, store);
   auto salt = store.setting("argon2id_salt");
@@ -169,7 +169,7 @@ TEST_CASE("the passphrase's salt is stored in the database on first use and reus
   CHECK(first.source().find("WHATSAPP_ENCRYPTION_KEY") != std::string::npos);
 
   // Another database gets its own salt, hence another key.
-  Store other = Store::in_memory();
+  TempStore other;
   CHECK_FALSE(same_key(first, load_master_key(KeyOptions{}, other)));
 
   // A different passphrase on the same database is refused.
@@ -183,7 +183,7 @@ TEST_CASE("a too-short passphrase is refused before anything is stored") {
                 {"WABACTL_KEY_FILE", std::nullopt},
                 {"CREDENTIALS_DIRECTORY", std::nullopt},
                 {"XDG_CONFIG_HOME", (dir / "xdg").string()}};
-  Store store = Store::in_memory();
+  TempStore store;
   CHECK(code_of([&] { load_master_key(KeyOptions{}, store); }) == Exit::credentials);
   CHECK_FALSE(store.setting("argon2id_salt").has_value());
   CHECK_FALSE(store.setting("key_check").has_value());
@@ -256,7 +256,7 @@ TEST_CASE("the key check value accepts the first key and refuses any other") {
   TempDir dir;
   auto path = dir / "k";
   create_key_file(path, false);
-  Store store = Store::in_memory();
+  TempStore store;
   MasterKey key = load_master_key(KeyOptions{path}, store);
   CHECK(store.setting("key_check").has_value());
   CHECK(key_matches(store, key));
@@ -270,7 +270,7 @@ TEST_CASE("the key check value accepts the first key and refuses any other") {
 }
 
 TEST_CASE("rotation re-seals every secret under the new key only") {
-  Store store = Store::in_memory();
+  TempStore store;
   MasterKey old_key = key_of(10, "old");
   MasterKey new_key = key_of(11, "new");
   write_key_check(store, old_key);
@@ -287,16 +287,16 @@ TEST_CASE("rotation re-seals every secret under the new key only") {
     CAPTURE(c.tenant_id);
     CHECK(c.sealed_access_token != before[i].sealed_access_token);
     auto s = open_secrets(c, new_key);
-    CHECK(s.access_token == "token-" + c.tenant_id);
-    CHECK(s.app_secret == "secret-" + c.tenant_id);
-    CHECK(s.verify_token == "verify-" + c.tenant_id);
+    CHECK(s.access_token == tenant(c.tenant_id).access_token);
+    CHECK(s.app_secret == tenant(c.tenant_id).app_secret);
+    CHECK(s.verify_token == tenant(c.tenant_id).verify_token);
     CHECK(code_of([&] { open_secrets(c, old_key); }) == Exit::credentials);
     CHECK(c.phone_number_id == before[i].phone_number_id);
   }
 }
 
 TEST_CASE("a config sealed under a key the rotation replaced is refused, nothing written") {
-  Store store = Store::in_memory();
+  TempStore store;
   MasterKey old_key = key_of(14, "old");
   MasterKey new_key = key_of(15, "new");
   write_key_check(store, old_key);
@@ -310,13 +310,13 @@ TEST_CASE("a config sealed under a key the rotation replaced is refused, nothing
   auto after = list_configs(store);
   REQUIRE(after.size() == before.size());
   CHECK(after[0].sealed_access_token == before[0].sealed_access_token);
-  CHECK(open_secrets(after[0], new_key).access_token == "token-acme");
+  CHECK(open_secrets(after[0], new_key).access_token == fixtures::acme.access_token);
   save_config(store, new_key, c, ConfigSecrets{std::string("late"), {}, {}});
   CHECK(open_secrets(find_config(store, "acme").value(), new_key).access_token == "late");
 }
 
 TEST_CASE("rotation skips unset secrets and works on an empty store") {
-  Store store = Store::in_memory();
+  TempStore store;
   MasterKey old_key = key_of(12);
   MasterKey new_key = key_of(13);
   write_key_check(store, old_key);
@@ -337,14 +337,15 @@ TEST_CASE("rotation skips unset secrets and works on an empty store") {
 }
 
 TEST_CASE("a secret that cannot be opened aborts rotation and leaves everything as it was") {
-  Store store = Store::in_memory();
+  TempStore store;
   MasterKey old_key = key_of(20, "old");
   MasterKey new_key = key_of(21, "new");
   write_key_check(store, old_key);
   seed_configs(store, old_key);
   // beta's app secret was sealed under a key nobody has any more.
   auto stray = seal(key_of(22), "lost", "beta", field_app_secret);
-  SQLite::Statement q(store.db(), "UPDATE whatsapp_configs SET api_secret = ? WHERE tenant_id = ?");
+  auto db = testsupport::raw_db(store);
+  SQLite::Statement q(db, "UPDATE whatsapp_configs SET api_secret = ? WHERE tenant_id = ?");
   q.bind(1, stray.data(), static_cast<int>(stray.size()));
   q.bind(2, "beta");
   REQUIRE(q.exec() == 1);
@@ -358,10 +359,10 @@ TEST_CASE("a secret that cannot be opened aborts rotation and leaves everything 
   CHECK_FALSE(key_matches(store, new_key));
   auto acme = *find_config(store, "acme");
   auto s = open_secrets(acme, old_key);
-  CHECK(s.access_token == "token-acme");
-  CHECK(s.app_secret == "secret-acme");
+  CHECK(s.access_token == fixtures::acme.access_token);
+  CHECK(s.app_secret == fixtures::acme.app_secret);
   CHECK(try_open(old_key, find_config(store, "beta")->sealed_access_token, "beta",
-                 field_access_token) == "token-beta");
+                 field_access_token) == fixtures::beta.access_token);
   CHECK_FALSE(try_open(new_key, acme.sealed_access_token, "acme", field_access_token));
 }
 

@@ -1,5 +1,6 @@
 // The exact request bodies Meta receives for every content type, media uploads, and the
 // validation that rejects bad input before any request.
+#include "support/temp_store.hpp"
 #include "unit/test_send_support.hpp"
 
 #include "wabactl/messages.hpp"
@@ -471,9 +472,9 @@ TEST_CASE("send: a later status webhook finds the sent message by its wamid") {
   CHECK(events[0].data["message"]["status"] == "sent");
   // What the webhook ingest does with {"id": wamid, "status": "delivered"}: the message is
   // found by (tenant, message_id) and moves forward.
-  SQLite::Statement upd(f.store.db(),
-                        "UPDATE whatsapp_messages SET status='delivered', status_rank=2 WHERE "
-                        "tenant_id='acme' AND message_id=? AND status_rank < 2");
+  auto db = testsupport::raw_db(f.store);
+  SQLite::Statement upd(db, "UPDATE whatsapp_messages SET status='delivered', status_rank=2 WHERE "
+                            "tenant_id='acme' AND message_id=? AND status_rank < 2");
   upd.bind(1, wamid);
   CHECK(upd.exec() == 1);
   CHECK(find_message(f.store, "acme", wamid)->status == "delivered");
@@ -483,10 +484,9 @@ TEST_CASE("send: a status that arrived before Meta's answer is applied when the 
   Fixture f;
   f.graph.set_handler([&](const testsupport::Recorded& r) -> std::optional<testsupport::Reply> {
     if (r.path.find("/messages") == std::string::npos) return std::nullopt;
-    SQLite::Database db((f.dir / "wabactl.db").string(), SQLite::OPEN_READWRITE);
-    db.setBusyTimeout(5000);
-    db.exec("INSERT INTO message_statuses(tenant_id, message_id, status, timestamp) VALUES "
-            "('acme', 'wamid.EARLY', 'delivered', '2026-11-24T10:00:00Z')");
+    testsupport::raw_db(f.store).exec(
+        "INSERT INTO message_statuses(tenant_id, message_id, status, timestamp) VALUES "
+        "('acme', 'wamid.EARLY', 'delivered', '2026-11-24T10:00:00Z')");
     return testsupport::Reply{200, R"({"messages":[{"id":"wamid.EARLY"}]})"};
   });
   auto o = f.send(text_to("+15551234567", "hello"));

@@ -1,5 +1,6 @@
 // Retries by Meta error class, the outbox states, idempotency (also across racing
 // processes) and the rate limits, against a FakeGraph with a fake clock.
+#include "support/temp_store.hpp"
 #include "unit/test_send_support.hpp"
 
 #include "wabactl/claimant.hpp"
@@ -40,9 +41,10 @@ Reply meta_error(int code, int http = 400, const std::string& details = "details
   return Reply{http, testsupport::FakeGraph::error_body(code, "Meta says no", 0, details)};
 }
 
-std::string column(Store& store, std::int64_t id, const char* name) {
-  SQLite::Statement q(store.db(), std::string("SELECT coalesce(") + name +
-                                      ", '') FROM whatsapp_messages WHERE id = ?");
+std::string column(const Store& store, std::int64_t id, const char* name) {
+  auto db = testsupport::raw_db(store);
+  SQLite::Statement q(db, std::string("SELECT coalesce(") + name +
+                              ", '') FROM whatsapp_messages WHERE id = ?");
   q.bind(1, id);
   REQUIRE(q.executeStep());
   return q.getColumn(0).getString();
@@ -382,7 +384,8 @@ TEST_CASE("send: two processes racing with one key make exactly one request") {
 
 TEST_CASE("send: a key held by a live sender past the wait is exit 75, a stale one is unknown") {
   Fixture f;
-  SQLite::Statement ins(f.store.db(),
+  auto db = testsupport::raw_db(f.store);
+  SQLite::Statement ins(db,
                         "INSERT INTO whatsapp_messages(tenant_id, conversation, direction, status, "
                         "type, timestamp, created_at, idempotency_key, send_state) VALUES('acme', "
                         "'15551234567', 'outgoing', 'queued', 'text', ?, ?, ?, 'pending')");
@@ -412,7 +415,8 @@ namespace {
 // Puts an outbox row for `key` in `state`, claimed by `claimant`, as a process would leave it.
 void leave_claim(Fixture& f, const std::string& key, const std::string& state,
                  const std::string& claimant) {
-  SQLite::Statement ins(f.store.db(),
+  auto db = testsupport::raw_db(f.store);
+  SQLite::Statement ins(db,
                         "INSERT INTO whatsapp_messages(tenant_id, conversation, direction, status, "
                         "type, timestamp, created_at, idempotency_key, send_state, claimed_by) "
                         "VALUES('acme', '15551234567', 'outgoing', 'queued', 'text', ?, ?, ?, ?, "
@@ -426,8 +430,8 @@ void leave_claim(Fixture& f, const std::string& key, const std::string& state,
 }
 
 std::string state_of(Fixture& f, const std::string& key) {
-  SQLite::Statement q(f.store.db(),
-                      "SELECT send_state FROM whatsapp_messages WHERE idempotency_key = ?");
+  auto db = testsupport::raw_db(f.store);
+  SQLite::Statement q(db, "SELECT send_state FROM whatsapp_messages WHERE idempotency_key = ?");
   q.bind(1, key);
   REQUIRE(q.executeStep());
   return q.getColumn(0).getString();
@@ -543,8 +547,9 @@ TEST_CASE("send: a dead process's request that may have left is unknown until --
   std::string elsewhere = fmt::format("{} {} 1 pid:[1]", boot, ::getpid());
   leave_claim(f, "elsewhere", "sending", elsewhere);
   CHECK(code_of("acme", "elsewhere") == Exit::usage);
-  f.store.db().exec("UPDATE whatsapp_messages SET timestamp='2020-01-01T00:00:00Z' WHERE "
-                    "idempotency_key='elsewhere'");
+  testsupport::raw_db(f.store).exec(
+      "UPDATE whatsapp_messages SET timestamp='2020-01-01T00:00:00Z' WHERE "
+      "idempotency_key='elsewhere'");
   CHECK(f.send(keyed("elsewhere")).unknown);
   CHECK(code_of("acme", "elsewhere") == Exit::ok);
   CHECK(state_of(f, "elsewhere") == "sent");

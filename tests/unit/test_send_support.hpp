@@ -2,6 +2,7 @@
 // Shared fixtures of the send tests: a tenant with a config pointing at a FakeGraph, and a
 // fake clock that never sleeps.
 
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
 #include "wabactl/configs.hpp"
 #include "wabactl/secrets.hpp"
@@ -45,8 +46,9 @@ private:
 inline const unsigned char key_bytes[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
                                             12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
                                             23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
-inline const std::string token = "EAAGtesttoken0123456789";
-inline const std::string phone_number_id = "106540352242922";
+// The send tests' tenant is fixtures::acme: its token and number by short names.
+inline const std::string& token = fixtures::acme.access_token;
+inline const std::string& phone_number_id = fixtures::acme.phone_number_id;
 
 /// A database with tenant "acme" configured against a FakeGraph (and tenant "other" with
 /// no config).
@@ -60,17 +62,9 @@ struct Fixture {
 
   Fixture() {
     wabactl::init_crypto();
-    wabactl::add_tenant(store, "acme", std::nullopt);
+    fixtures::add_tenant_config(store, key, fixtures::acme, graph.url());
     wabactl::add_tenant(store, "other", std::nullopt);
     graph.accept_token(token);
-    wabactl::Config c;
-    c.tenant_id = "acme";
-    c.phone_number_id = phone_number_id;
-    c.graph_url = graph.url();
-    c.api_version = "v25.0";
-    wabactl::ConfigSecrets s;
-    s.access_token = token;
-    wabactl::save_config(store, key, c, s);
   }
 
   wabactl::SendTarget target() {

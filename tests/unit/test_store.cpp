@@ -1,6 +1,8 @@
 // Unit tests of the store: migrations from every older version, refusal of newer ones,
 // tenants, configs and their validation.
+#include "store/migrations.hpp"
 #include "support/support.hpp"
+#include "support/temp_store.hpp"
 #include "unit/test_helpers.hpp"
 #include "wabactl/config_service.hpp"
 #include "wabactl/configs.hpp"
@@ -22,7 +24,9 @@ using namespace wabactl;
 using testhelpers::code_of;
 using testhelpers::message_and_hint_of;
 using testhelpers::ScopedEnv;
+using testsupport::raw_db;
 using testsupport::TempDir;
+using testsupport::TempStore;
 
 namespace {
 
@@ -32,13 +36,23 @@ MasterKey test_key() {
   return MasterKey(bytes.data(), "test key");
 }
 
-long long count(Store& store, const std::string& sql) {
-  return store.db().execAndGet(sql).getInt64();
+long long count(const Store& store, const std::string& sql) {
+  return testsupport::query_int(store, sql);
 }
 
-void exec_bound(Store& store, const std::string& sql, const std::vector<std::string>& args,
+// A database file at `version` of the schema, built by the migrations themselves on a
+// connection of the test's own, as an older wabactl left it (WAL mode).
+SQLite::Database old_database(const std::filesystem::path& path, int version) {
+  SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA foreign_keys = ON");
+  migrate(db, version);
+  return db;
+}
+
+void exec_bound(SQLite::Database& db, const std::string& sql, const std::vector<std::string>& args,
                 const std::vector<unsigned char>& blob = {}) {
-  SQLite::Statement q(store.db(), sql);
+  SQLite::Statement q(db, sql);
   int i = 1;
   for (const auto& a : args) q.bind(i++, a);
   if (!blob.empty()) q.bind(i, blob.data(), static_cast<int>(blob.size()));
@@ -46,14 +60,14 @@ void exec_bound(Store& store, const std::string& sql, const std::vector<std::str
 }
 
 // Rows a database at `version` can hold: each migration's tables get one representative row.
-void insert_rows_for_version(Store& store, int version, const MasterKey& key) {
+void insert_rows_for_version(SQLite::Database& db, int version, const MasterKey& key) {
   if (version >= 1) {
-    exec_bound(store, "INSERT INTO settings(name, value) VALUES('probe', ?)", {}, {1, 2, 3});
-    store.db().exec("INSERT INTO tenants(id, name, created_at) VALUES "
-                    "('acme', 'Acme Inc', '2026-01-01T00:00:00Z'), "
-                    "('beta', NULL, '2026-01-02T00:00:00Z')");
+    exec_bound(db, "INSERT INTO settings(name, value) VALUES('probe', ?)", {}, {1, 2, 3});
+    db.exec("INSERT INTO tenants(id, name, created_at) VALUES "
+            "('acme', 'Acme Inc', '2026-01-01T00:00:00Z'), "
+            "('beta', NULL, '2026-01-02T00:00:00Z')");
     auto sealed = seal(key, "EAAG-old-token", "acme", field_access_token);
-    exec_bound(store,
+    exec_bound(db,
                "INSERT INTO whatsapp_configs(tenant_id, api_key, phone_number_id, "
                "business_account_id, is_active, created_at, updated_at) "
                "VALUES('acme', ?, '1234', '5678', 1, '2026-01-01T00:00:00Z', "
@@ -61,25 +75,23 @@ void insert_rows_for_version(Store& store, int version, const MasterKey& key) {
                {}, sealed);
   }
   if (version >= 2) {
-    store.db().exec(
-        "INSERT INTO contacts(tenant_id, phone_number, name, created_at, updated_at) VALUES "
-        "('acme', '15551234567', 'Ann', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')");
-    store.db().exec(
-        "INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, "
-        "direction, status, type, message_text, timestamp, created_at) VALUES "
-        "('acme', '15551234567', '15551234567', 'wamid.OLD1', 'incoming', 'received', 'text', "
-        "'hello from the past', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')");
-    store.db().exec("INSERT INTO message_statuses(tenant_id, message_id, status, timestamp) "
-                    "VALUES ('acme', 'wamid.OLD1', 'received', '2026-01-01T00:00:00Z')");
-    store.db().exec("INSERT INTO webhook_deliveries(id, received_at, route, body) VALUES "
-                    "(1, '2026-01-01T00:00:00Z', '/api/whatsapp/webhook', x'7b7d')");
-    store.db().exec("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES (1, 'acme')");
-    store.db().exec("INSERT INTO events(tenant_id, type, at, data) VALUES "
-                    "('acme', 'message.received', '2026-01-01T00:00:00Z', '{}')");
+    db.exec("INSERT INTO contacts(tenant_id, phone_number, name, created_at, updated_at) VALUES "
+            "('acme', '15551234567', 'Ann', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')");
+    db.exec("INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, "
+            "direction, status, type, message_text, timestamp, created_at) VALUES "
+            "('acme', '15551234567', '15551234567', 'wamid.OLD1', 'incoming', 'received', 'text', "
+            "'hello from the past', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')");
+    db.exec("INSERT INTO message_statuses(tenant_id, message_id, status, timestamp) "
+            "VALUES ('acme', 'wamid.OLD1', 'received', '2026-01-01T00:00:00Z')");
+    db.exec("INSERT INTO webhook_deliveries(id, received_at, route, body) VALUES "
+            "(1, '2026-01-01T00:00:00Z', '/api/whatsapp/webhook', x'7b7d')");
+    db.exec("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES (1, 'acme')");
+    db.exec("INSERT INTO events(tenant_id, type, at, data) VALUES "
+            "('acme', 'message.received', '2026-01-01T00:00:00Z', '{}')");
   }
   if (version >= 3) {
-    store.db().exec("INSERT INTO api_tokens(id, tenant_id, label, token_hash, created_at) VALUES "
-                    "('tok1', 'acme', 'ci', x'00112233', '2026-01-01T00:00:00Z')");
+    db.exec("INSERT INTO api_tokens(id, tenant_id, label, token_hash, created_at) VALUES "
+            "('tok1', 'acme', 'ci', x'00112233', '2026-01-01T00:00:00Z')");
   }
 }
 
@@ -129,17 +141,18 @@ TEST_CASE("a database from every older schema version migrates with its data int
     TempDir dir;
     auto path = dir / "old.db";
     {
-      Store old = Store::at_version(path, v);
-      REQUIRE(old.version() == v);
+      auto old = old_database(path, v);
+      REQUIRE(old.execAndGet("PRAGMA user_version").getInt() == v);
       insert_rows_for_version(old, v, key);
     }
     Store store(path);
     CHECK(store.version() == latest);
-    CHECK(store.db().execAndGet("PRAGMA user_version").getInt() == latest);
+    auto db = raw_db(store);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == latest);
     check_rows_survived(store, v, key);
-    SQLite::Statement fk(store.db(), "PRAGMA foreign_key_check");
+    SQLite::Statement fk(db, "PRAGMA foreign_key_check");
     CHECK_FALSE(fk.executeStep());
-    CHECK(store.db().execAndGet("PRAGMA integrity_check").getString() == "ok");
+    CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
     // The migrated database works like a new one.
     add_tenant(store, "after", std::nullopt);
     CHECK(find_tenant(store, "after").has_value());
@@ -151,13 +164,13 @@ TEST_CASE("event ids never go back: not across the migration, not after removing
   TempDir dir;
   auto path = dir / "v4.db";
   {
-    Store old = Store::at_version(path, 4);
-    old.db().exec("INSERT INTO tenants(id, created_at) VALUES ('acme', '2026-01-01T00:00:00Z'), "
-                  "('beta', '2026-01-01T00:00:00Z')");
-    old.db().exec("INSERT INTO events(tenant_id, type, at, data) VALUES "
-                  "('acme', 'message.received', '2026-01-01T00:00:00Z', '{}'), "
-                  "('acme', 'message.received', '2026-01-01T00:00:01Z', '{}')");
-    old.db().exec("DELETE FROM events WHERE id = 2");
+    auto old = old_database(path, 4);
+    old.exec("INSERT INTO tenants(id, created_at) VALUES ('acme', '2026-01-01T00:00:00Z'), "
+             "('beta', '2026-01-01T00:00:00Z')");
+    old.exec("INSERT INTO events(tenant_id, type, at, data) VALUES "
+             "('acme', 'message.received', '2026-01-01T00:00:00Z', '{}'), "
+             "('acme', 'message.received', '2026-01-01T00:00:01Z', '{}')");
+    old.exec("DELETE FROM events WHERE id = 2");
   }
   Store store(path);
   CHECK(count(store, "SELECT count(*) FROM sqlite_sequence WHERE name = 'events'") == 0);
@@ -193,13 +206,13 @@ TEST_CASE("event ids never go back: not across the migration, not after removing
 }
 
 TEST_CASE("the unread count follows every change to a message, whoever writes it") {
-  Store store = Store::in_memory();
-  add_tenant(store, "acme", std::nullopt);
-  add_tenant(store, "beta", std::nullopt);
-  // Raw SQL on purpose: the count must hold for any writer, not only for wabactl's own code.
+  TempStore store{"acme", "beta"};
+  // Raw SQL on purpose, on a connection of its own: the count must hold for any writer, not
+  // only for wabactl's own code.
+  auto db = raw_db(store);
   auto insert = [&](const std::string& tenant, const std::string& wamid, const char* direction,
                     const char* read_at) {
-    store.db().exec(fmt::format(
+    db.exec(fmt::format(
         "INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, "
         "direction, status, type, timestamp, created_at, read_at) VALUES('{0}', '15550001111', "
         "'15550001111', '{1}', '{2}', 'received', 'text', '2026-01-01T00:00:00Z', "
@@ -226,32 +239,31 @@ TEST_CASE("the unread count follows every change to a message, whoever writes it
   CHECK(unread_count(store, "beta") == 1);
   CHECK(agrees());
 
-  store.db().exec("UPDATE whatsapp_messages SET read_at = '2026-01-03T00:00:00Z' "
-                  "WHERE message_id = 'wamid.A1'");
+  db.exec("UPDATE whatsapp_messages SET read_at = '2026-01-03T00:00:00Z' "
+          "WHERE message_id = 'wamid.A1'");
   CHECK(unread_count(store, "acme") == 1);
   // Marking a read message read again, or touching other columns, changes nothing.
-  store.db().exec("UPDATE whatsapp_messages SET read_at = '2026-01-04T00:00:00Z', "
-                  "message_text = 'x' WHERE tenant_id = 'acme'");
+  db.exec("UPDATE whatsapp_messages SET read_at = '2026-01-04T00:00:00Z', "
+          "message_text = 'x' WHERE tenant_id = 'acme'");
   CHECK(unread_count(store, "acme") == 0);
-  store.db().exec("UPDATE whatsapp_messages SET status = 'read' WHERE tenant_id = 'acme'");
+  db.exec("UPDATE whatsapp_messages SET status = 'read' WHERE tenant_id = 'acme'");
   CHECK(unread_count(store, "acme") == 0);
-  store.db().exec("UPDATE whatsapp_messages SET read_at = NULL WHERE tenant_id = 'acme'");
+  db.exec("UPDATE whatsapp_messages SET read_at = NULL WHERE tenant_id = 'acme'");
   CHECK(unread_count(store, "acme") == 3);
-  store.db().exec("UPDATE whatsapp_messages SET direction = 'outgoing' "
-                  "WHERE message_id = 'wamid.A2'");
+  db.exec("UPDATE whatsapp_messages SET direction = 'outgoing' "
+          "WHERE message_id = 'wamid.A2'");
   CHECK(unread_count(store, "acme") == 2);
-  store.db().exec("UPDATE whatsapp_messages SET tenant_id = 'beta' WHERE message_id = 'wamid.A1'");
+  db.exec("UPDATE whatsapp_messages SET tenant_id = 'beta' WHERE message_id = 'wamid.A1'");
   CHECK(unread_count(store, "acme") == 1);
   CHECK(unread_count(store, "beta") == 2);
-  store.db().exec("DELETE FROM whatsapp_messages WHERE message_id IN ('wamid.A3', 'wamid.A4')");
+  db.exec("DELETE FROM whatsapp_messages WHERE message_id IN ('wamid.A3', 'wamid.A4')");
   CHECK(unread_count(store, "acme") == 0);
   CHECK(agrees());
 
   // A transaction that rolls back leaves the count as it was.
-  CHECK_THROWS(store.transaction([&] {
-    insert("beta", "wamid.B2", "incoming", "NULL");
-    throw std::runtime_error("abandoned");
-  }));
+  db.exec("BEGIN IMMEDIATE");
+  insert("beta", "wamid.B2", "incoming", "NULL");
+  db.exec("ROLLBACK");
   CHECK(unread_count(store, "beta") == 2);
 
   // Removing a tenant removes its counter; a tenant of the same name starts from zero.
@@ -305,15 +317,22 @@ TEST_CASE("the database file is private and in WAL mode") {
   CHECK((st.st_mode & 07777) == 0600);
   REQUIRE(::stat(path.parent_path().c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0700);
-  CHECK(store.db().execAndGet("PRAGMA journal_mode").getString() == "wal");
-  CHECK(store.db().execAndGet("PRAGMA foreign_keys").getInt() == 1);
+  CHECK(raw_db(store).execAndGet("PRAGMA journal_mode").getString() == "wal");
+  // Foreign keys are on for the store's connection: removing a tenant cascades to its config.
+  add_tenant(store, "acme", std::nullopt);
+  Config c;
+  c.tenant_id = "acme";
+  c.phone_number_id = "1";
+  save_config(store, test_key(), c, ConfigSecrets{std::string("tok"), {}, {}});
+  remove_tenant(store, "acme");
+  CHECK(count(store, "SELECT count(*) FROM whatsapp_configs") == 0);
 }
 
 TEST_CASE("new databases get 2 KiB pages, an existing one keeps its own") {
   TempDir dir;
   {
     Store store(dir / "new.db");
-    CHECK(store.db().execAndGet("PRAGMA page_size").getInt() == 2048);
+    CHECK(raw_db(store).execAndGet("PRAGMA page_size").getInt() == 2048);
   }
   auto old_path = dir / "old.db";
   {
@@ -323,14 +342,15 @@ TEST_CASE("new databases get 2 KiB pages, an existing one keeps its own") {
     db.exec("INSERT INTO host_notes VALUES ('kept')");
   }
   Store store(old_path);
-  CHECK(store.db().execAndGet("PRAGMA page_size").getInt() == 4096);
-  CHECK(store.db().execAndGet("SELECT t FROM host_notes").getString() == "kept");
-  CHECK(store.db().execAndGet("PRAGMA integrity_check").getString() == "ok");
+  auto db = raw_db(store);
+  CHECK(db.execAndGet("PRAGMA page_size").getInt() == 4096);
+  CHECK(db.execAndGet("SELECT t FROM host_notes").getString() == "kept");
+  CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
   CHECK(store.version() == Store::latest_version());
 }
 
 TEST_CASE("transactions roll back when the body throws") {
-  Store store = Store::in_memory();
+  TempStore store;
   CHECK_THROWS_AS(store.transaction([&] {
     add_tenant(store, "gone", std::nullopt);
     throw Error(Exit::internal, "boom");
@@ -342,7 +362,7 @@ TEST_CASE("transactions roll back when the body throws") {
 }
 
 TEST_CASE("a nested transaction rolls back only its own changes") {
-  Store store = Store::in_memory();
+  TempStore store;
   store.transaction([&] {
     add_tenant(store, "outer", std::nullopt);
     CHECK_THROWS_AS(store.transaction([&] {
@@ -365,7 +385,7 @@ TEST_CASE("a nested transaction rolls back only its own changes") {
 }
 
 TEST_CASE("settings are stored and replaced") {
-  Store store = Store::in_memory();
+  TempStore store;
   CHECK_FALSE(store.setting("x").has_value());
   store.set_setting("x", {1});
   store.set_setting("x", {2, 3});
@@ -373,7 +393,7 @@ TEST_CASE("settings are stored and replaced") {
 }
 
 TEST_CASE("tenants: add, list, find, duplicates and bad input") {
-  Store store = Store::in_memory();
+  TempStore store;
   auto t = add_tenant(store, "zeta", std::string("Zeta GmbH"));
   CHECK(t.id == "zeta");
   CHECK(t.name == "Zeta GmbH");
@@ -404,20 +424,21 @@ TEST_CASE("tenants: add, list, find, duplicates and bad input") {
 }
 
 TEST_CASE("removing a tenant removes everything it owns and nothing else") {
-  Store store = Store::in_memory();
+  TempStore store;
   MasterKey key = test_key();
-  insert_rows_for_version(store, Store::latest_version(), key);
+  auto db = raw_db(store);
+  insert_rows_for_version(db, Store::latest_version(), key);
   // beta gets its own rows that must survive acme's removal.
   Config c;
   c.tenant_id = "beta";
   c.phone_number_id = "999";
   save_config(store, key, c, ConfigSecrets{std::string("beta-token"), std::nullopt, std::nullopt});
-  store.db().exec("INSERT INTO events(tenant_id, type, at, data) VALUES "
-                  "('beta', 'config.changed', '2026-01-01T00:00:00Z', '{}')");
-  store.db().exec("INSERT INTO webhook_deliveries(id, received_at, body) VALUES "
-                  "(2, '2026-01-01T00:00:00Z', x'7b7d')");
-  store.db().exec("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES (2, 'acme'), "
-                  "(2, 'beta')");
+  db.exec("INSERT INTO events(tenant_id, type, at, data) VALUES "
+          "('beta', 'config.changed', '2026-01-01T00:00:00Z', '{}')");
+  db.exec("INSERT INTO webhook_deliveries(id, received_at, body) VALUES "
+          "(2, '2026-01-01T00:00:00Z', x'7b7d')");
+  db.exec("INSERT INTO delivery_tenants(delivery_id, tenant_id) VALUES (2, 'acme'), "
+          "(2, 'beta')");
 
   remove_tenant(store, "acme");
   CHECK_FALSE(find_tenant(store, "acme").has_value());
@@ -439,7 +460,7 @@ TEST_CASE("removing a tenant removes everything it owns and nothing else") {
 }
 
 TEST_CASE("configs: create, replace, one number per tenant, delete, needs_reauth") {
-  Store store = Store::in_memory();
+  TempStore store;
   MasterKey key = test_key();
   add_tenant(store, "acme", std::nullopt);
   add_tenant(store, "beta", std::nullopt);

@@ -1,4 +1,5 @@
 #include "support/support.hpp"
+#include "support/temp_store.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
@@ -9,18 +10,10 @@
 
 using namespace wabactl;
 
-namespace {
-
-Store store_with(std::initializer_list<const char*> tenants) {
-  Store s = Store::in_memory();
-  for (const char* t : tenants) add_tenant(s, t, std::nullopt);
-  return s;
-}
-
-} // namespace
+using testsupport::TempStore;
 
 TEST_CASE("a created token authenticates as its tenant and has the recognisable prefix") {
-  Store s = store_with({"acme", "globex"});
+  TempStore s{"acme", "globex"};
   CreatedToken c = create_token(s, "acme", std::string("ci"));
   CHECK(c.token.rfind("wbt_", 0) == 0);
   CHECK(c.token.size() == 47);
@@ -45,8 +38,9 @@ TEST_CASE("tokens are stored as hashes, never in plaintext") {
     add_tenant(s, "acme", std::nullopt);
     token = create_token(s, "acme", std::nullopt).token;
     REQUIRE(authenticate_token(s, token));
-    SQLite::Statement q(s.db(), "SELECT count(*) FROM api_tokens WHERE token_hash = ? OR id = ? "
-                                "OR label = ?");
+    auto db = testsupport::raw_db(s);
+    SQLite::Statement q(db, "SELECT count(*) FROM api_tokens WHERE token_hash = ? OR id = ? "
+                            "OR label = ?");
     q.bind(1, token);
     q.bind(2, token);
     q.bind(3, token);
@@ -62,7 +56,7 @@ TEST_CASE("tokens are stored as hashes, never in plaintext") {
 }
 
 TEST_CASE("malformed, unknown and altered tokens do not authenticate") {
-  Store s = store_with({"acme"});
+  TempStore s{"acme"};
   std::string token = create_token(s, "acme", std::nullopt).token;
   std::string altered = token;
   altered.back() = altered.back() == 'A' ? 'B' : 'A';
@@ -76,7 +70,7 @@ TEST_CASE("malformed, unknown and altered tokens do not authenticate") {
 }
 
 TEST_CASE("a revoked token stops authenticating and keeps its first revocation date") {
-  Store s = store_with({"acme"});
+  TempStore s{"acme"};
   CreatedToken c = create_token(s, "acme", std::nullopt);
   ApiToken r = revoke_token(s, "acme", c.record.id);
   REQUIRE(r.revoked_at);
@@ -89,7 +83,7 @@ TEST_CASE("a revoked token stops authenticating and keeps its first revocation d
 }
 
 TEST_CASE("revoked_tokens names the revoked and the unknown ids among those asked") {
-  Store s = store_with({"acme"});
+  TempStore s{"acme"};
   CreatedToken live = create_token(s, "acme", std::nullopt);
   CreatedToken gone = create_token(s, "acme", std::nullopt);
   revoke_token(s, "acme", gone.record.id);
@@ -99,7 +93,7 @@ TEST_CASE("revoked_tokens names the revoked and the unknown ids among those aske
 }
 
 TEST_CASE("a tenant cannot revoke or list another tenant's tokens") {
-  Store s = store_with({"acme", "globex"});
+  TempStore s{"acme", "globex"};
   CreatedToken c = create_token(s, "acme", std::nullopt);
   try {
     revoke_token(s, "globex", c.record.id);
@@ -119,7 +113,7 @@ TEST_CASE("a tenant cannot revoke or list another tenant's tokens") {
 }
 
 TEST_CASE("token creation validates the tenant and the label") {
-  Store s = store_with({"acme"});
+  TempStore s{"acme"};
   try {
     create_token(s, "nobody", std::nullopt);
     FAIL("unknown tenant");
@@ -132,25 +126,26 @@ TEST_CASE("token creation validates the tenant and the label") {
 }
 
 TEST_CASE("authentication records last use at most once a minute") {
-  Store s = store_with({"acme"});
+  TempStore s{"acme"};
   CreatedToken c = create_token(s, "acme", std::nullopt);
   CHECK_FALSE(list_tokens(s, "acme")[0].last_used_at);
   REQUIRE(authenticate_token(s, c.token));
   auto first = list_tokens(s, "acme")[0].last_used_at;
   REQUIRE(first);
   // A use recorded a minute ago (simulated) is refreshed; a recent one is left alone.
-  s.db().exec("UPDATE api_tokens SET last_used_at = '2000-01-01T00:00:00Z'");
+  auto db = testsupport::raw_db(s);
+  db.exec("UPDATE api_tokens SET last_used_at = '2000-01-01T00:00:00Z'");
   REQUIRE(authenticate_token(s, c.token));
   auto refreshed = list_tokens(s, "acme")[0].last_used_at;
   CHECK(refreshed != std::optional<std::string>("2000-01-01T00:00:00Z"));
-  s.db().exec("UPDATE api_tokens SET last_used_at = '2999-01-01T00:00:00Z'");
+  db.exec("UPDATE api_tokens SET last_used_at = '2999-01-01T00:00:00Z'");
   REQUIRE(authenticate_token(s, c.token));
   CHECK(list_tokens(s, "acme")[0].last_used_at ==
         std::optional<std::string>("2999-01-01T00:00:00Z"));
 }
 
 TEST_CASE("removing a tenant removes its tokens") {
-  Store s = store_with({"acme"});
+  TempStore s{"acme"};
   CreatedToken c = create_token(s, "acme", std::nullopt);
   remove_tenant(s, "acme");
   CHECK_FALSE(authenticate_token(s, c.token));

@@ -1,4 +1,6 @@
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
+#include "support/temp_store.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/inbox.hpp"
 #include "wabactl/messages.hpp"
@@ -17,22 +19,12 @@ using namespace wabactl;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  return testsupport::slurp(std::string(WABACTL_SOURCE_DIR) + "/tests/fixtures/webhooks/" + name);
-}
-
-const std::string acme_number = "106540352242922";
-const std::string beta_number = "109876543210987";
 const std::string outgoing_wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJPVVRHT0lORzEA";
 const std::string failed_wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJPVVRHT0lORzIA";
 
 struct Fixture {
-  Store store = Store::in_memory();
-  std::map<std::string, std::string> numbers = {{acme_number, "acme"}, {beta_number, "beta"}};
-  Fixture() {
-    add_tenant(store, "acme", std::nullopt);
-    add_tenant(store, "beta", std::nullopt);
-  }
+  testsupport::TempStore store{"acme", "beta"};
+  std::map<std::string, std::string> numbers = fixtures::numbers({fixtures::acme, fixtures::beta});
   IngestStats ingest(const std::string& body,
                      const std::optional<std::map<std::string, std::string>>& only = {}) {
     IngestStats stats;
@@ -42,20 +34,12 @@ struct Fixture {
     });
     return stats;
   }
-  std::int64_t count(const std::string& sql) { return store.db().execAndGet(sql).getInt64(); }
-  std::string text(const std::string& sql) { return store.db().execAndGet(sql).getString(); }
+  std::int64_t count(const std::string& sql) { return testsupport::query_int(store, sql); }
+  std::string text(const std::string& sql) {
+    return testsupport::raw_db(store).execAndGet(sql).getString();
+  }
   void outgoing(const std::string& tenant, const std::string& wamid, const std::string& status) {
-    SQLite::Statement q(store.db(),
-                        "INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, "
-                        "message_id, direction, status, status_rank, type, message_text, "
-                        "timestamp, created_at) VALUES(?, '16505551234', '16505551234', ?, "
-                        "'outgoing', ?, ?, 'text', 'Your invoice', '2026-01-01T00:00:00Z', "
-                        "'2026-01-01T00:00:00Z')");
-    q.bind(1, tenant);
-    q.bind(2, wamid);
-    q.bind(3, status);
-    q.bind(4, status_rank(status));
-    q.exec();
+    testsupport::insert_outgoing(store, {tenant, "16505551234", wamid, status});
   }
   std::string status_of(const std::string& wamid) {
     return find_message(store, "acme", wamid)->status;
@@ -77,7 +61,7 @@ std::array<unsigned char, crypto_hash_sha256_BYTES> sha256_of(const std::string&
 
 TEST_CASE("webhook ingest: an inbound message is stored, archived and announced") {
   Fixture f;
-  std::string body = fixture("image.json");
+  std::string body = fixtures::webhook("image.json");
   auto stats = f.ingest(body);
   CHECK(stats.messages == 1);
   CHECK(stats.duplicates == 0);
@@ -149,7 +133,7 @@ TEST_CASE("webhook ingest: every fixture ingests, texts survive byte for byte") 
                            "statuses_out_of_order.json",
                            "multi_entry.json"}) {
     CAPTURE(name);
-    CHECK_NOTHROW(f.ingest(fixture(name)));
+    CHECK_NOTHROW(f.ingest(fixtures::webhook(name)));
   }
   CHECK(find_message(f.store, "acme", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBUNICODE")->text ==
         "Olá, café às 9h? 👋🏽 你好 — ok");
@@ -171,7 +155,7 @@ TEST_CASE("webhook ingest: every fixture ingests, texts survive byte for byte") 
 
 TEST_CASE("webhook ingest: username users are keyed by user id") {
   Fixture f;
-  f.ingest(fixture("username_user.json"));
+  f.ingest(fixtures::webhook("username_user.json"));
   auto m = find_message(f.store, "acme", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBUSERNAME");
   REQUIRE(m);
   CHECK_FALSE(m->phone_number);
@@ -181,7 +165,7 @@ TEST_CASE("webhook ingest: username users are keyed by user id") {
   CHECK(f.count("SELECT count(*) FROM contacts WHERE phone_number IS NULL AND user_id = "
                 "'US.13491208655302741918'") == 1);
   // The same user later shows a phone number: the contact is completed, not duplicated.
-  auto body = nlohmann::json::parse(fixture("username_user.json"));
+  auto body = nlohmann::json::parse(fixtures::webhook("username_user.json"));
   auto& value = body["entry"][0]["changes"][0]["value"];
   value["contacts"][0]["wa_id"] = "16505550000";
   value["messages"][0]["from"] = "16505550000";
@@ -196,7 +180,9 @@ TEST_CASE("webhook ingest: every sender gets a contact, named when contacts[] na
   Fixture f;
   nlohmann::json value = {
       {"messaging_product", "whatsapp"},
-      {"metadata", {{"display_phone_number", "15550000000"}, {"phone_number_id", acme_number}}},
+      {"metadata",
+       {{"display_phone_number", "15550000000"},
+        {"phone_number_id", fixtures::acme.phone_number_id}}},
       {"contacts", {{{"profile", {{"name", "Ann"}}}, {"wa_id", "16505550001"}}}},
       {"messages",
        {{{"from", "16505550001"},
@@ -224,7 +210,7 @@ TEST_CASE("webhook ingest: every sender gets a contact, named when contacts[] na
 TEST_CASE("webhook ingest: re-ingesting a delivery adds no rows and no events") {
   Fixture f;
   f.outgoing("acme", outgoing_wamid, "sent");
-  std::string body = fixture("multi_entry.json");
+  std::string body = fixtures::webhook("multi_entry.json");
   auto first = f.ingest(body);
   CHECK(first.messages == 3);
   CHECK(first.statuses == 1);
@@ -247,7 +233,7 @@ TEST_CASE("webhook ingest: re-ingesting a delivery adds no rows and no events") 
   CHECK(again.event_ids.empty());
   CHECK(tables() == before);
   // The same message inside a different body (a retry Meta re-batched) is still one row.
-  std::string other = fixture("text.json");
+  std::string other = fixtures::webhook("text.json");
   f.ingest(other);
   auto text_count = f.count("SELECT count(*) FROM whatsapp_messages");
   auto rebatched = nlohmann::json::parse(other);
@@ -277,21 +263,21 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
   };
 
   SUBCASE("a body that brought records is named by them and keeps no hash") {
-    std::string body = fixture("text.json");
+    std::string body = fixtures::webhook("text.json");
     auto first = f.ingest(body);
     REQUIRE(first.messages == 1);
     CHECK(f.count("SELECT count(*) FROM webhook_deliveries WHERE body_hash IS NULL") == 1);
     CHECK(f.count("SELECT delivery_id FROM whatsapp_messages") == first.delivery_id);
     retry_is(body, first.delivery_id);
     // The next delivery gets the row id the retry's copy had.
-    auto next = f.ingest(fixture("image.json"));
+    auto next = f.ingest(fixtures::webhook("image.json"));
     CHECK(next.delivery_id == first.delivery_id + 1);
     CHECK_FALSE(next.duplicate_delivery);
   }
 
   SUBCASE("statuses name their delivery too") {
     f.outgoing("acme", outgoing_wamid, "sent");
-    std::string body = fixture("statuses.json");
+    std::string body = fixtures::webhook("statuses.json");
     auto first = f.ingest(body);
     REQUIRE(first.statuses > 0);
     CHECK(f.count(fmt::format("SELECT count(*) FROM message_statuses WHERE delivery_id = {}",
@@ -313,7 +299,7 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
   }
 
   SUBCASE("other bytes carrying records stored before are archived once") {
-    std::string body = fixture("text.json");
+    std::string body = fixtures::webhook("text.json");
     f.ingest(body);
     auto rebatched = nlohmann::json::parse(body);
     rebatched["entry"][0]["id"] = "another-waba";
@@ -325,7 +311,7 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
   }
 
   SUBCASE("a body mixing records stored before with its own is found through its own") {
-    std::string body = fixture("text.json");
+    std::string body = fixtures::webhook("text.json");
     auto earlier = f.ingest(body);
     auto mixed = nlohmann::json::parse(body);
     auto& messages = mixed["entry"][0]["changes"][0]["value"]["messages"];
@@ -342,11 +328,12 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
   }
 
   SUBCASE("a delivery archived before schema 6 is found by its hash") {
-    std::string body = fixture("text.json");
+    std::string body = fixtures::webhook("text.json");
     auto first = f.ingest(body);
     // What migration 6 leaves: the archive's hash set, the records naming no delivery.
-    f.store.db().exec("UPDATE whatsapp_messages SET delivery_id = NULL");
-    SQLite::Statement set(f.store.db(), "UPDATE webhook_deliveries SET body_hash = ?");
+    auto db = testsupport::raw_db(f.store);
+    db.exec("UPDATE whatsapp_messages SET delivery_id = NULL");
+    SQLite::Statement set(db, "UPDATE webhook_deliveries SET body_hash = ?");
     auto hash = sha256_of(body);
     set.bind(1, hash.data(), static_cast<int>(hash.size()));
     set.exec();
@@ -357,7 +344,8 @@ TEST_CASE("webhook ingest: a retried body is found through its records or its ha
 TEST_CASE("webhook ingest: out-of-order and duplicate statuses never downgrade") {
   Fixture f;
   f.outgoing("acme", outgoing_wamid, "sent");
-  auto stats = f.ingest(fixture("statuses_out_of_order.json")); // read, delivered, sent, delivered
+  auto stats =
+      f.ingest(fixtures::webhook("statuses_out_of_order.json")); // read, delivered, sent, delivered
   CHECK(stats.statuses == 3);
   CHECK(stats.duplicates == 1);
   CHECK(f.status_of(outgoing_wamid) == "read");
@@ -368,7 +356,7 @@ TEST_CASE("webhook ingest: out-of-order and duplicate statuses never downgrade")
   for (const auto& e : events_after(f.store, "acme", 0, 10)) {
     CHECK(e.data["message"]["status"] == "read");
   }
-  f.ingest(fixture("statuses.json")); // sent, delivered, read again: all duplicates
+  f.ingest(fixtures::webhook("statuses.json")); // sent, delivered, read again: all duplicates
   CHECK(f.status_of(outgoing_wamid) == "read");
   CHECK(f.count("SELECT count(*) FROM events") == 3);
 }
@@ -376,7 +364,7 @@ TEST_CASE("webhook ingest: out-of-order and duplicate statuses never downgrade")
 TEST_CASE("webhook ingest: statuses in order move the message forward, read without delivered") {
   Fixture f;
   f.outgoing("acme", outgoing_wamid, "sent");
-  auto body = nlohmann::json::parse(fixture("statuses.json"));
+  auto body = nlohmann::json::parse(fixtures::webhook("statuses.json"));
   auto& list = body["entry"][0]["changes"][0]["value"]["statuses"];
   auto read = list[2];
   list.erase(1); // no delivered
@@ -398,7 +386,7 @@ TEST_CASE("webhook ingest: statuses in order move the message forward, read with
 TEST_CASE("webhook ingest: failed records its error and wins over sent and delivered") {
   Fixture f;
   f.outgoing("acme", failed_wamid, "delivered");
-  f.ingest(fixture("status_failed.json"));
+  f.ingest(fixtures::webhook("status_failed.json"));
   auto m = find_message(f.store, "acme", failed_wamid);
   REQUIRE(m);
   CHECK(m->status == "failed");
@@ -409,7 +397,7 @@ TEST_CASE("webhook ingest: failed records its error and wins over sent and deliv
   CHECK(f.count("SELECT count(*) FROM message_statuses WHERE status = 'failed' AND error_code = "
                 "131047") == 1);
   // A late delivered does not undo the failure or erase its error.
-  auto body = nlohmann::json::parse(fixture("status_failed.json"));
+  auto body = nlohmann::json::parse(fixtures::webhook("status_failed.json"));
   auto& st = body["entry"][0]["changes"][0]["value"]["statuses"][0];
   st["status"] = "delivered";
   st.erase("errors");
@@ -425,7 +413,7 @@ TEST_CASE("webhook ingest: failed records its error and wins over sent and deliv
 TEST_CASE("webhook ingest: two tenants in one body each get their own records") {
   Fixture f;
   f.outgoing("acme", outgoing_wamid, "sent");
-  auto stats = f.ingest(fixture("multi_entry.json"));
+  auto stats = f.ingest(fixtures::webhook("multi_entry.json"));
   CHECK(stats.tenants == std::set<std::string>{"acme", "beta"});
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'acme' AND "
                 "direction = 'incoming'") == 2);
@@ -450,9 +438,10 @@ TEST_CASE("webhook ingest: two tenants in one body each get their own records") 
 TEST_CASE("webhook ingest: unknown numbers and unauthenticated tenants reach only the archive") {
   Fixture f;
   f.outgoing("acme", outgoing_wamid, "sent");
-  std::string body = fixture("multi_entry.json");
+  std::string body = fixtures::webhook("multi_entry.json");
   // Only beta's secret verified: acme's changes stay in the archive.
-  auto stats = f.ingest(body, std::map<std::string, std::string>{{beta_number, "beta"}});
+  auto stats =
+      f.ingest(body, std::map<std::string, std::string>{{fixtures::beta.phone_number_id, "beta"}});
   CHECK(stats.tenants == std::set<std::string>{"beta"});
   CHECK(stats.archived_only == 4);
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'acme' AND "
@@ -463,7 +452,7 @@ TEST_CASE("webhook ingest: unknown numbers and unauthenticated tenants reach onl
   CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 1);
 
   Fixture g;
-  auto none = g.ingest(fixture("text.json"), std::map<std::string, std::string>{});
+  auto none = g.ingest(fixtures::webhook("text.json"), std::map<std::string, std::string>{});
   CHECK(none.tenants.empty());
   CHECK(none.archived_only == 1);
   CHECK(g.count("SELECT count(*) FROM webhook_deliveries") == 1);
@@ -471,7 +460,7 @@ TEST_CASE("webhook ingest: unknown numbers and unauthenticated tenants reach onl
   CHECK(g.count("SELECT count(*) FROM whatsapp_messages") == 0);
   CHECK(g.count("SELECT count(*) FROM events") == 0);
   // Other fields are archived and linked, and store nothing else.
-  auto other = g.ingest(fixture("unknown_field.json"));
+  auto other = g.ingest(fixtures::webhook("unknown_field.json"));
   CHECK(other.tenants.empty()); // those changes carry no phone_number_id
   CHECK(g.count("SELECT count(*) FROM webhook_deliveries") == 2);
   CHECK(g.count("SELECT count(*) FROM events") == 0);
@@ -479,7 +468,7 @@ TEST_CASE("webhook ingest: unknown numbers and unauthenticated tenants reach onl
 
 TEST_CASE("webhook ingest: a status for a message that is not ours is history, event null") {
   Fixture f;
-  auto stats = f.ingest(fixture("status_username.json"));
+  auto stats = f.ingest(fixtures::webhook("status_username.json"));
   CHECK(stats.statuses == 1);
   auto events = events_after(f.store, "acme", 0, 10);
   REQUIRE(events.size() == 1);
@@ -487,7 +476,7 @@ TEST_CASE("webhook ingest: a status for a message that is not ours is history, e
   CHECK(events[0].data["message"].is_null());
   // A wamid that belongs to beta does not move or reveal beta's message.
   f.outgoing("beta", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJPVVRHT0lORzMA", "sent");
-  auto body = nlohmann::json::parse(fixture("status_username.json"));
+  auto body = nlohmann::json::parse(fixtures::webhook("status_username.json"));
   body["entry"][0]["changes"][0]["value"]["statuses"][0]["status"] = "read";
   f.ingest(body.dump());
   CHECK(find_message(f.store, "beta", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJPVVRHT0lORzMA")->status ==
@@ -517,10 +506,13 @@ TEST_CASE("webhook ingest: a body of 1,000 updates lands in one transaction") {
        {{{"id", "1"},
          {"changes",
           {{{"field", "messages"},
-            {"value", {{"metadata", {{"phone_number_id", acme_number}}}, {"messages", messages}}}},
+            {"value",
+             {{"metadata", {{"phone_number_id", fixtures::acme.phone_number_id}}},
+              {"messages", messages}}}},
            {{"field", "messages"},
             {"value",
-             {{"metadata", {{"phone_number_id", acme_number}}}, {"statuses", statuses}}}}}}}}}};
+             {{"metadata", {{"phone_number_id", fixtures::acme.phone_number_id}}},
+              {"statuses", statuses}}}}}}}}}};
   auto stats = f.ingest(body.dump());
   CHECK(stats.messages == 500);
   CHECK(stats.statuses == 500);
@@ -535,12 +527,13 @@ TEST_CASE("webhook ingest: a body of 1,000 updates lands in one transaction") {
 
 TEST_CASE("webhook ingest: refuses to run outside a transaction and rolls back with it") {
   Fixture f;
-  std::string body = fixture("text.json");
+  std::string body = fixtures::webhook("text.json");
   auto parsed = parse_delivery(body);
   CHECK_THROWS_AS(record_delivery(f.store, body, parsed, f.numbers, "r"), Error);
   CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 0);
   // A tenant_of_number naming a tenant that does not exist fails the whole transaction.
-  CHECK_THROWS(f.ingest(body, std::map<std::string, std::string>{{acme_number, "ghost"}}));
+  CHECK_THROWS(f.ingest(
+      body, std::map<std::string, std::string>{{fixtures::acme.phone_number_id, "ghost"}}));
   CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 0);
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages") == 0);
 }
@@ -551,7 +544,7 @@ TEST_CASE(
   f.outgoing("acme", outgoing_wamid, "sent");
   std::vector<SecretCandidate> candidates = {{"acme-secret", {"acme"}, false},
                                              {"beta-secret", {"beta"}, false}};
-  std::string body = fixture("multi_entry.json");
+  std::string body = fixtures::webhook("multi_entry.json");
   // The server's rule: only numbers of the tenants the signature authenticated are routed.
   auto route = [&](const std::set<std::string>& verified) {
     std::map<std::string, std::string> routed;

@@ -1,3 +1,4 @@
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/util.hpp"
@@ -9,24 +10,18 @@ using namespace wabactl;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  return testsupport::slurp(std::string(WABACTL_SOURCE_DIR) + "/tests/fixtures/webhooks/" + name);
-}
-
-const std::string acme_number = "106540352242922";
-
 // The stored payload of a message or status, parsed back.
 template <typename Record> nlohmann::json payload_of(const Record& r) {
   return nlohmann::json::parse(r.payload);
 }
 
 InboundMessage only_message(const std::string& name) {
-  auto parsed = parse_delivery(fixture(name));
+  auto parsed = parse_delivery(fixtures::webhook(name));
   REQUIRE(parsed.messages.size() == 1);
   CHECK(parsed.skipped == 0);
   CHECK(parsed.changes == 1);
-  CHECK(parsed.phone_number_ids == std::set<std::string>{acme_number});
-  CHECK(parsed.messages[0].phone_number_id == acme_number);
+  CHECK(parsed.phone_number_ids == std::set<std::string>{fixtures::acme.phone_number_id});
+  CHECK(parsed.messages[0].phone_number_id == fixtures::acme.phone_number_id);
   return parsed.messages[0];
 }
 
@@ -97,7 +92,7 @@ TEST_CASE("webhook parse: sender, profile name, media and timestamp") {
 }
 
 TEST_CASE("webhook parse: replies, forwards, reactions and referrals") {
-  auto parsed = parse_delivery(fixture("context_reply_forwarded.json"));
+  auto parsed = parse_delivery(fixtures::webhook("context_reply_forwarded.json"));
   REQUIRE(parsed.messages.size() == 3);
   CHECK(parsed.messages[0].reply_to == "wamid.ORIGINAL");
   CHECK_FALSE(parsed.messages[0].forwarded);
@@ -113,7 +108,7 @@ TEST_CASE("webhook parse: replies, forwards, reactions and referrals") {
 }
 
 TEST_CASE("webhook parse: username users have a user id and no phone number") {
-  auto parsed = parse_delivery(fixture("username_user.json"));
+  auto parsed = parse_delivery(fixtures::webhook("username_user.json"));
   REQUIRE(parsed.messages.size() == 1);
   const auto& m = parsed.messages[0];
   CHECK_FALSE(m.from);
@@ -129,7 +124,7 @@ TEST_CASE("webhook parse: username users have a user id and no phone number") {
 }
 
 TEST_CASE("webhook parse: statuses with pricing, callback data, errors and user ids") {
-  auto parsed = parse_delivery(fixture("statuses.json"));
+  auto parsed = parse_delivery(fixtures::webhook("statuses.json"));
   REQUIRE(parsed.statuses.size() == 3);
   CHECK(parsed.messages.empty());
   CHECK(parsed.statuses[0].status == "sent");
@@ -142,21 +137,21 @@ TEST_CASE("webhook parse: statuses with pricing, callback data, errors and user 
   CHECK(payload_of(parsed.statuses[0])["conversation"]["id"] == "c1f4a5b3d2e1");
   CHECK_FALSE(parsed.statuses[0].error_code);
 
-  auto failed = parse_delivery(fixture("status_failed.json"));
+  auto failed = parse_delivery(fixtures::webhook("status_failed.json"));
   REQUIRE(failed.statuses.size() == 1);
   CHECK(failed.statuses[0].status == "failed");
   CHECK(failed.statuses[0].error_code == 131047);
   CHECK(failed.statuses[0].error_title == "Re-engagement message");
   CHECK(failed.statuses[0].error_details->find("24 hours") != std::string::npos);
 
-  auto username = parse_delivery(fixture("status_username.json"));
+  auto username = parse_delivery(fixtures::webhook("status_username.json"));
   REQUIRE(username.statuses.size() == 1);
   CHECK_FALSE(username.statuses[0].recipient_id);
   CHECK(username.statuses[0].recipient_user_id == "US.13491208655302741918");
 }
 
 TEST_CASE("webhook parse: every entry and change of a batch, routed by phone number id") {
-  auto parsed = parse_delivery(fixture("multi_entry.json"));
+  auto parsed = parse_delivery(fixtures::webhook("multi_entry.json"));
   CHECK(parsed.changes == 4);
   CHECK(parsed.phone_number_ids ==
         std::set<std::string>{"106540352242922", "109876543210987", "199999999999999"});
@@ -171,21 +166,21 @@ TEST_CASE("webhook parse: every entry and change of a batch, routed by phone num
 }
 
 TEST_CASE("webhook parse: other fields are counted, value errors kept, never fatal") {
-  auto other = parse_delivery(fixture("unknown_field.json"));
+  auto other = parse_delivery(fixtures::webhook("unknown_field.json"));
   CHECK(other.changes == 2);
   CHECK(other.other_fields == 2);
   CHECK(other.messages.empty());
   CHECK(other.statuses.empty());
-  auto errors = parse_delivery(fixture("value_errors.json"));
+  auto errors = parse_delivery(fixtures::webhook("value_errors.json"));
   REQUIRE(errors.errors.size() == 1);
   CHECK(errors.errors[0]["code"] == 131000);
-  CHECK(errors.errors[0]["phone_number_id"] == acme_number);
+  CHECK(errors.errors[0]["phone_number_id"] == fixtures::acme.phone_number_id);
   auto unknown = only_message("unknown_type.json");
   CHECK(payload_of(unknown)["poll"]["question"] == "Lunch?");
 }
 
 TEST_CASE("webhook parse: malformed records are skipped and the rest kept") {
-  auto parsed = parse_delivery(fixture("malformed.json"));
+  auto parsed = parse_delivery(fixtures::webhook("malformed.json"));
   REQUIRE(parsed.messages.size() == 2);
   CHECK(parsed.messages[0].message_id == "wamid.GOODONE");
   CHECK(parsed.messages[0].timestamp == 0); // out of range: unknown, not wrapped
@@ -230,7 +225,7 @@ TEST_CASE("webhook parse: hostile values are bounded") {
        {{{"changes",
           {{{"field", "messages"},
             {"value",
-             {{"metadata", {{"phone_number_id", acme_number}}},
+             {{"metadata", {{"phone_number_id", fixtures::acme.phone_number_id}}},
               {"messages",
                {{{"from", "16505551234"}, {"id", long_id}, {"type", "text"}},
                 {{"from", "+1 555"}, {"id", "wamid.A"}, {"type", "text"}},

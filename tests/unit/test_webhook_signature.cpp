@@ -1,3 +1,4 @@
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
 #include "wabactl/configs.hpp"
 #include "wabactl/secrets.hpp"
@@ -12,10 +13,6 @@ using namespace wabactl;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  return testsupport::slurp(std::string(WABACTL_SOURCE_DIR) + "/tests/fixtures/webhooks/" + name);
-}
-
 const std::string secret = "0123456789abcdef0123456789abcdef";
 
 } // namespace
@@ -24,13 +21,13 @@ TEST_CASE("webhook signature: the HMAC of the exact bytes verifies") {
   for (const char* name : {"text.json", "special_chars.json", "non_ascii_emoji.json",
                            "multi_entry.json", "statuses.json"}) {
     CAPTURE(name);
-    std::string body = fixture(name);
+    std::string body = fixtures::webhook(name);
     CHECK(verify_signature(body, signature_header(body, secret), secret));
   }
 }
 
 TEST_CASE("webhook signature: missing, malformed and wrong headers are refused") {
-  std::string body = fixture("text.json");
+  std::string body = fixtures::webhook("text.json");
   std::string good = signature_header(body, secret);
   CHECK_FALSE(verify_signature(body, "", secret));
   CHECK_FALSE(verify_signature(body, "sha256=", secret));
@@ -56,7 +53,7 @@ TEST_CASE("webhook signature: missing, malformed and wrong headers are refused")
 }
 
 TEST_CASE("webhook signature: uppercase hex and surrounding spaces are accepted") {
-  std::string body = fixture("text.json");
+  std::string body = fixtures::webhook("text.json");
   std::string upper = signature_header(body, secret);
   std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7,
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
@@ -70,7 +67,7 @@ TEST_CASE("webhook signature: uppercase hex and surrounding spaces are accepted"
 TEST_CASE("webhook signature: a re-serialised body does not verify") {
   for (const char* name : {"special_chars.json", "non_ascii_emoji.json", "location.json"}) {
     CAPTURE(name);
-    std::string body = fixture(name);
+    std::string body = fixtures::webhook(name);
     std::string header = signature_header(body, secret);
     std::string reserialised = nlohmann::json::parse(body).dump();
     REQUIRE(reserialised != body);
@@ -79,7 +76,7 @@ TEST_CASE("webhook signature: a re-serialised body does not verify") {
 }
 
 TEST_CASE("webhook signature: the \\u-escaped form Meta signs verifies the raw UTF-8 body") {
-  std::string body = fixture("non_ascii_emoji.json");
+  std::string body = fixtures::webhook("non_ascii_emoji.json");
   auto escaped = escape_non_ascii(body);
   REQUIRE(escaped);
   // Lowercase hex, emoji as a surrogate pair, the escaped text parses to the same JSON.
@@ -91,7 +88,7 @@ TEST_CASE("webhook signature: the \\u-escaped form Meta signs verifies the raw U
   CHECK(verify_signature(*escaped, signature_header(*escaped, secret), secret));
   CHECK_FALSE(verify_signature(body, signature_header(*escaped, "other"), secret));
   // ASCII bodies have no second form: the escaped HMAC of another body does not help.
-  std::string ascii = fixture("text.json");
+  std::string ascii = fixtures::webhook("text.json");
   CHECK(escape_non_ascii(ascii) == ascii);
 }
 
@@ -108,7 +105,7 @@ TEST_CASE("webhook signature: invalid UTF-8 has no escaped form") {
 }
 
 TEST_CASE("webhook authenticate: tenants of every secret that verifies") {
-  std::string body = fixture("multi_entry.json");
+  std::string body = fixtures::webhook("multi_entry.json");
   std::vector<SecretCandidate> candidates = {
       {"shared-app-secret", {"acme", "beta"}, false},
       {"gamma-secret", {"gamma"}, false},
@@ -124,7 +121,7 @@ TEST_CASE("webhook authenticate: tenants of every secret that verifies") {
   CHECK(authenticate(body, "", candidates).empty());
   CHECK(authenticate(body, signature_header(body, "shared-app-secret"), {}).empty());
   // The escaped form Meta signs works for any candidate, not only the first one tried.
-  std::string unicode = fixture("non_ascii_emoji.json");
+  std::string unicode = fixtures::webhook("non_ascii_emoji.json");
   auto escaped = escape_non_ascii(unicode);
   REQUIRE(escaped);
   CHECK(authenticate(unicode, signature_header(*escaped, "gamma-secret"), candidates) ==
@@ -160,7 +157,7 @@ TEST_CASE("webhook secret candidates: shared App Secrets group tenants, fallback
   CHECK(with_fallback[2].tenants == std::set<std::string>{"delta"});
   CHECK(secret_candidates(configs, key, std::nullopt).size() == 2);
   // The fallback never vouches for a tenant that has its own App Secret.
-  std::string body = fixture("text.json");
+  std::string body = fixtures::webhook("text.json");
   CHECK(authenticate(body, signature_header(body, "env-secret"), with_fallback) ==
         std::set<std::string>{"delta"});
   // A secret sealed for another tenant does not open: a credentials error, not a guess.

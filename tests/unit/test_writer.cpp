@@ -1,6 +1,8 @@
 // Unit tests of the daemon's group writer: every delivery submitted from many threads is
 // committed exactly once, and its checkpoints keep the WAL bounded under sustained writes.
+#include "support/fixtures.hpp"
 #include "support/support.hpp"
+#include "support/temp_store.hpp"
 #include "wabactl/delivery_writer.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/inbox.hpp"
@@ -28,8 +30,6 @@ using testsupport::TempDir;
 
 namespace {
 
-const std::string number = "106540352242922";
-
 std::string inbound(int n) {
   return fmt::format(
       R"({{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages",)"
@@ -37,11 +37,11 @@ std::string inbound(int n) {
       R"("phone_number_id":"{0}"}},"contacts":[{{"profile":{{"name":"Customer {1}"}},"wa_id":"1555{1:07d}"}}],)"
       R"("messages":[{{"from":"1555{1:07d}","id":"wamid.WRITER{1:010d}","timestamp":"1764000000",)"
       R"("type":"text","text":{{"body":"message {1} with some text to fill a page or two"}}}}]}}}}]}}]}})",
-      number, n);
+      fixtures::acme.phone_number_id, n);
 }
 
 DeliveryJob job_for(const std::string& body) {
-  return {body, parse_delivery(body), {{number, "acme"}}, "shared", "signature"};
+  return {body, parse_delivery(body), fixtures::numbers({fixtures::acme}), "shared", "signature"};
 }
 
 // A database file with the tenant acme, closed again: the writer opens its own connections.
@@ -237,10 +237,10 @@ TEST_CASE("a delivery that fails in a group is rolled back alone, the others are
   auto path = database_with_acme(dir);
   Store store(path);
   // Stands in for any failure inside one delivery's ingest (a constraint, a bug).
-  store.db().exec("CREATE TRIGGER refuse BEFORE INSERT ON whatsapp_messages "
-                  "WHEN NEW.message_id = 'wamid.WRITER0000000002' "
-                  "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
-  auto count = [&](const char* sql) { return store.db().execAndGet(sql).getInt64(); };
+  testsupport::raw_db(store).exec("CREATE TRIGGER refuse BEFORE INSERT ON whatsapp_messages "
+                                  "WHEN NEW.message_id = 'wamid.WRITER0000000002' "
+                                  "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+  auto count = [&](const char* sql) { return testsupport::query_int(store, sql); };
 
   SUBCASE("in a group of three, the middle one") {
     std::vector<std::string> bodies = {inbound(1), inbound(2), inbound(3)};
