@@ -238,7 +238,7 @@ TEST_CASE("REST: send goes through the pipeline, with idempotency, in both body 
 
 TEST_CASE("REST: send takes every content kind the CLI takes, media as URLs only") {
   testsupport::FakeGraph graph;
-  graph.accept_token("EAAGacmetoken0123456789");
+  graph.accept_token(fixtures::acme.access_token);
   Setup s({}, graph.url());
   struct Case {
     json body;
