@@ -5,6 +5,7 @@
 // WAL pages each commit wrote. One thread, so the process's CPU time is the writer's; the
 // daemon's request threads would do the parsing.
 //   bench_writer DB BODIES_FILE COUNT GROUP
+#include "store/sql.hpp"
 #include "wabactl/delivery_writer.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
@@ -99,7 +100,7 @@ int run(int argc, char** argv) {
   double wall = wall_us() - wall_started;
   int pages = 0;
   int highwater = 0;
-  sqlite3_db_status(store.db().getHandle(), SQLITE_DBSTATUS_CACHE_WRITE, &pages, &highwater, 0);
+  sqlite3_db_status(sqlite(store).getHandle(), SQLITE_DBSTATUS_CACHE_WRITE, &pages, &highwater, 0);
 
   const auto n = static_cast<double>(count);
   fmt::print("writer bench: {} deliveries in groups of {}, synchronous=FULL\n", count, group);

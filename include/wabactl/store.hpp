@@ -23,10 +23,6 @@
 
 #include "wabactl/error.hpp"
 
-namespace SQLite {
-class Database;
-}
-
 namespace wabactl {
 
 /// A failure of the database engine itself (a lock held too long, a full disk, a damaged
@@ -56,18 +52,12 @@ public:
   /// Newer schema versions than this build knows are refused with a clear error.
   explicit Store(const std::filesystem::path& path, Durability durability = Durability::full,
                  WalWrites wal = WalWrites::direct);
-  /// An in-memory database (tests).
-  static Store in_memory();
-  /// Opens without migrating beyond `version` (tests of migrations).
-  static Store at_version(const std::filesystem::path& path, int version);
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
   ~Store();
 
-  /// The schema version of the open database.
-  int version();
-  /// The database file path (empty for in-memory databases).
+  /// The database file path.
   const std::filesystem::path& path() const;
   /// A number that changes whenever another connection (or process) commits: a cheap way to
   /// see that anything may have changed since it was last read.
@@ -98,17 +88,12 @@ public:
   std::optional<std::vector<unsigned char>> setting(std::string_view name);
   void set_setting(std::string_view name, const std::vector<unsigned char>& value);
 
-  SQLite::Database& db();
-
   /// The engine's connection, for the repositories inside src/store (store/sql.hpp).
   struct Impl;
   Impl& impl() { return *impl_; }
 
 private:
-  explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-void migrate(SQLite::Database& db, int target);
 
 } // namespace wabactl

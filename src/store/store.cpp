@@ -80,23 +80,25 @@ namespace {
 
 constexpr int open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 
-void apply_pragmas(SQLite::Database& db, Durability durability, bool on_disk) {
-  db.exec("PRAGMA foreign_keys = ON");
-  db.setBusyTimeout(10000);
-  if (on_disk) {
-    // New databases get 2 KiB pages. Every delivery dirties a few pages at random places in
-    // the indexes, and each goes to the WAL and again to the database at checkpoint: the
-    // webhook bench does 7,180 req/s with 2 KiB pages against 6,030-6,200 with SQLite's 4 KiB
-    // (169 vs 197-209 us of daemon CPU per request); reads of a 50-message page stay within
-    // noise. SQLite ignores this on a database that already has tables.
-    db.exec("PRAGMA page_size = 2048");
-    std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
-    if (mode != "wal") {
-      throw Error(Exit::internal, "the database could not be switched to WAL mode");
-    }
-  }
+void set_synchronous(SQLite::Database& db, Durability durability) {
   db.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
                                          : "PRAGMA synchronous = NORMAL");
+}
+
+void apply_pragmas(SQLite::Database& db, Durability durability) {
+  db.exec("PRAGMA foreign_keys = ON");
+  db.setBusyTimeout(10000);
+  // New databases get 2 KiB pages. Every delivery dirties a few pages at random places in
+  // the indexes, and each goes to the WAL and again to the database at checkpoint: the
+  // webhook bench does 7,180 req/s with 2 KiB pages against 6,030-6,200 with SQLite's 4 KiB
+  // (169 vs 197-209 us of daemon CPU per request); reads of a 50-message page stay within
+  // noise. SQLite ignores this on a database that already has tables.
+  db.exec("PRAGMA page_size = 2048");
+  std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
+  if (mode != "wal") {
+    throw Error(Exit::internal, "the database could not be switched to WAL mode");
+  }
+  set_synchronous(db, durability);
 }
 
 // Creates the database file with mode 0600 before SQLite opens it, so secrets never sit in
@@ -135,7 +137,7 @@ static std::unique_ptr<Store::Impl> open_store_impl(const std::filesystem::path&
   try {
     const char* vfs = wal == WalWrites::batched ? batched_wal_vfs() : nullptr;
     auto impl = std::make_unique<Store::Impl>(path, path.string(), open_flags, vfs);
-    apply_pragmas(impl->db, durability, true);
+    apply_pragmas(impl->db, durability);
     impl->durability = durability;
     return impl;
   } catch (const SQLite::Exception& e) {
@@ -189,22 +191,6 @@ Store::Store(const std::filesystem::path& path, Durability durability, WalWrites
   }
 }
 
-Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-Store Store::in_memory() {
-  configure_sqlite();
-  auto impl = std::make_unique<Impl>(std::filesystem::path{}, ":memory:", open_flags);
-  apply_pragmas(impl->db, Durability::normal, false);
-  migrate(impl->db, latest_version());
-  return Store(std::move(impl));
-}
-
-Store Store::at_version(const std::filesystem::path& path, int version) {
-  auto impl = open_store_impl(path, Durability::normal);
-  migrate(impl->db, version);
-  return Store(std::move(impl));
-}
-
 Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() {
@@ -216,12 +202,6 @@ Store::~Store() {
   sqlite3_db_config(impl_->db.getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, skip, nullptr);
 }
 
-SQLite::Database& Store::db() {
-  return impl_->db;
-}
-int Store::version() {
-  return translated([&] { return user_version(impl_->db); });
-}
 const std::filesystem::path& Store::path() const {
   return impl_->path;
 }
@@ -247,11 +227,6 @@ void Store::transaction(const std::function<void()>& fn) {
 }
 
 namespace {
-
-void set_synchronous(SQLite::Database& db, Durability durability) {
-  db.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
-                                         : "PRAGMA synchronous = NORMAL");
-}
 
 void run_transaction(Store& store, const std::function<void()>& fn) {
   auto& db = sqlite(store);
