@@ -76,15 +76,6 @@ inline constexpr const char* event_message_status = "message.status";
 inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
 
-/// One row of the event log.
-struct Event {
-  std::int64_t id = 0;
-  std::string type;
-  std::string tenant_id;
-  std::string at;
-  nlohmann::json data; ///< the whole Event JSON of CONTRACT.md §3
-};
-
 /// Appends an event (call inside the transaction that made the change). `message` and
 /// `unread` fill the Event JSON's fields (null when absent). Returns the event id.
 std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,
@@ -107,9 +98,6 @@ struct EventRow {
 std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::string>& tenant,
                                        std::int64_t after, std::size_t limit);
 
-/// Events of `tenant` with id > `after`, oldest first, at most `limit`.
-std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
-                                std::size_t limit);
 /// The highest event id ever given (0 when none): new events get higher ones.
 std::int64_t last_event_id(Store& store);
 

@@ -18,18 +18,6 @@ namespace wabactl {
 class MasterKey;
 struct Config;
 
-/// Whether `header` (the X-Hub-Signature-256 value, "sha256=<64 hex>", hex in either case,
-/// surrounding spaces ignored) is the HMAC-SHA256 of `body` keyed with `app_secret`,
-/// compared in constant time. When `body` holds non-ASCII bytes, also accepts the HMAC of
-/// escape_non_ascii(body) (Meta signs that form; proxies sometimes re-encode). An empty
-/// secret never verifies.
-bool verify_signature(std::string_view body, std::string_view header, std::string_view app_secret);
-
-/// The X-Hub-Signature-256 value Meta sends with `body`: "sha256=" and the lowercase hex
-/// HMAC-SHA256 of the exact bytes keyed with `app_secret` (what verify_signature accepts).
-/// Throws Error(internal) when libsodium cannot be initialised.
-std::string signature_header(std::string_view body, std::string_view app_secret);
-
 /// `body` with every non-ASCII UTF-8 character written as a JSON `\uXXXX` escape (lowercase
 /// hex; characters above U+FFFF as a UTF-16 surrogate pair), the form Meta signs. nullopt
 /// when `body` is not valid UTF-8.
@@ -46,9 +34,13 @@ struct SecretCandidate {
 };
 
 /// The tenants a delivery is authenticated for: the union of `tenants` of every candidate
-/// whose secret verifies `header` over `body` (verify_signature). Empty = reject (401).
+/// whose secret verifies `header` over `body`. Empty = reject (401). `header` is the
+/// X-Hub-Signature-256 value, "sha256=<64 hex>" (hex in either case, surrounding spaces
+/// ignored): the HMAC-SHA256 of `body` keyed with the secret, compared in constant time.
+/// When `body` holds non-ASCII bytes, the HMAC of escape_non_ascii(body) is accepted too
+/// (Meta signs that form; proxies sometimes re-encode). An empty secret never verifies.
 /// Changes for numbers of tenants outside the result must only reach the raw archive, so
-/// the caller passes ingest_delivery() only the numbers of these tenants.
+/// the caller passes record_delivery() only the numbers of these tenants.
 std::set<std::string> authenticate(std::string_view body, std::string_view header,
                                    const std::vector<SecretCandidate>& candidates);
 

@@ -280,23 +280,6 @@ std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::st
   });
 }
 
-std::vector<Event> events_after(Store& store, const std::string& tenant, std::int64_t after,
-                                std::size_t limit) {
-  return translated([&]() -> std::vector<Event> {
-    std::vector<Event> out;
-    for (auto& r : event_rows_after(store, tenant, after, limit)) {
-      Event e;
-      e.id = r.id;
-      e.type = std::move(r.type);
-      e.tenant_id = std::move(r.tenant_id);
-      e.at = std::move(r.at);
-      e.data = nlohmann::json::parse(r.data, nullptr, false);
-      out.push_back(std::move(e));
-    }
-    return out;
-  });
-}
-
 std::int64_t last_event_id(Store& store) {
   return translated([&]() -> std::int64_t {
     auto q = prepare(store, highest_event_id_sql);

@@ -123,18 +123,6 @@ private:
 
 } // namespace
 
-std::string signature_header(std::string_view body, std::string_view app_secret) {
-  if (sodium_init() < 0) throw Error(Exit::internal, "libsodium could not be initialised");
-  Mac mac = hmac_sha256(body, app_secret);
-  return std::string(signature_prefix) + to_hex(mac.data(), mac.size());
-}
-
-bool verify_signature(std::string_view body, std::string_view header, std::string_view app_secret) {
-  if (sodium_init() < 0) return false;
-  auto claimed = claimed_mac(header);
-  return claimed && SignedForms(body).verified_by(app_secret, *claimed);
-}
-
 std::set<std::string> authenticate(std::string_view body, std::string_view header,
                                    const std::vector<SecretCandidate>& candidates) {
   std::set<std::string> tenants;

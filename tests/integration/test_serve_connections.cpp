@@ -1,6 +1,7 @@
 // The daemon's connection rules under hostile clients: slow request heads, many
 // connections from one address, and streams whose token is revoked.
 #include "integration/test_stream_support.hpp"
+#include "support/signing.hpp"
 
 #include <sys/resource.h>
 
@@ -289,12 +290,12 @@ TEST_CASE("serve: Expect: 100-continue is answered before the body, which is the
   std::string body = servetest::inbound(fixtures::acme.phone_number_id, "15551234567",
                                         "wamid.EXPECT", "after 100", 1764000000);
   int fd = testsupport::connect_loopback(s.daemon->port(), "127.0.0.1");
-  send_all(fd,
-           fmt::format("POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                       "Content-Type: application/json\r\nContent-Length: {}\r\n"
-                       "X-Hub-Signature-256: {}\r\nExpect: 100-continue\r\n"
-                       "Connection: close\r\n\r\n",
-                       body.size(), wabactl::signature_header(body, fixtures::acme.app_secret)));
+  send_all(fd, fmt::format("POST /api/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: application/json\r\nContent-Length: {}\r\n"
+                           "X-Hub-Signature-256: {}\r\nExpect: 100-continue\r\n"
+                           "Connection: close\r\n\r\n",
+                           body.size(),
+                           testsupport::signature_header(body, fixtures::acme.app_secret)));
   pollfd p{fd, POLLIN, 0};
   REQUIRE(::poll(&p, 1, 5000) > 0);
   char buf[256];

@@ -3,6 +3,7 @@
 #include "integration/test_serve_support.hpp"
 #include "server/metrics.hpp"
 #include "server/rate_limit.hpp"
+#include "support/signing.hpp"
 #include "util/sd_notify.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/server.hpp"
@@ -161,8 +162,8 @@ TEST_CASE("SIGTERM while clients post: exit 0, and every 200 is committed") {
         std::string id = fmt::format("wamid.T{}-{}", t, i);
         std::string body =
             inbound(fixtures::acme.phone_number_id, "15551230000", id, "drain", 1764000000 + i);
-        httplib::Headers h{
-            {"X-Hub-Signature-256", wabactl::signature_header(body, fixtures::acme.app_secret)}};
+        httplib::Headers h{{"X-Hub-Signature-256",
+                            testsupport::signature_header(body, fixtures::acme.app_secret)}};
         auto r = c.Post("/api/whatsapp/webhook", h, body, "application/json");
         if (!r) return;
         ++answered;

@@ -3,6 +3,7 @@
 // signed webhook bodies and raw HTTP requests.
 
 #include "support/fixtures.hpp"
+#include "support/signing.hpp"
 #include "support/support.hpp"
 #include "wabactl/webhook.hpp"
 
@@ -158,7 +159,7 @@ public:
     auto c = client();
     httplib::Headers h;
     std::string sig = signature.empty()
-                          ? (secret.empty() ? "" : wabactl::signature_header(body, secret))
+                          ? (secret.empty() ? "" : testsupport::signature_header(body, secret))
                           : signature;
     if (!sig.empty()) h.emplace("X-Hub-Signature-256", sig);
     return c.Post(path, h, body, "application/json");

@@ -1,5 +1,6 @@
 // wabactl serve: Meta's webhook routes, limits, health and metrics, against the real binary.
 #include "integration/test_serve_support.hpp"
+#include "support/signing.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -146,8 +147,9 @@ TEST_CASE("unsigned, mis-signed and unknown-number deliveries get 401 and store 
   CHECK(d.post(route, body, "", "sha256=" + std::string(64, '0'))->status == 401);
   CHECK(d.post(route, body, "", "sha1=abc")->status == 401);
   CHECK(d.post(route, body, "", "sha256=" + std::string(1000, 'f'))->status == 401);
-  CHECK(d.post(route, body + " ", "", wabactl::signature_header(body, fixtures::acme.app_secret))
-            ->status == 401);
+  CHECK(
+      d.post(route, body + " ", "", testsupport::signature_header(body, fixtures::acme.app_secret))
+          ->status == 401);
   // Signed with the right secret for a number no tenant owns.
   CHECK(d.post(route, inbound("999999999999999", "15551230000", "wamid.Y", "hi"),
                fixtures::acme.app_secret)
@@ -326,8 +328,8 @@ TEST_CASE("16 threads posting the same and different deliveries store exactly on
         std::string own = inbound(fixtures::acme.phone_number_id, fmt::format("155599900{:02}", t),
                                   fmt::format("wamid.T{}-{}", t, i), "own", 1764000000 + i);
         for (const auto& body : {same, own}) {
-          httplib::Headers h{
-              {"X-Hub-Signature-256", wabactl::signature_header(body, fixtures::acme.app_secret)}};
+          httplib::Headers h{{"X-Hub-Signature-256",
+                              testsupport::signature_header(body, fixtures::acme.app_secret)}};
           // Like Meta, a client whose connection broke (a loaded machine, not an answer)
           // posts again; every answer that does come must be 200.
           auto r = c.Post(route, h, body, "application/json");
@@ -372,8 +374,8 @@ TEST_CASE("every delivery answered 200 survives SIGKILL, and re-posting adds not
           std::lock_guard lock(mu);
           all_bodies.push_back(body);
         }
-        httplib::Headers h{
-            {"X-Hub-Signature-256", wabactl::signature_header(body, fixtures::acme.app_secret)}};
+        httplib::Headers h{{"X-Hub-Signature-256",
+                            testsupport::signature_header(body, fixtures::acme.app_secret)}};
         auto r = c.Post(route, h, body, "application/json");
         if (!r) break; // the daemon is gone
         if (r->status == 200) {

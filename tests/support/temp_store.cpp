@@ -42,4 +42,13 @@ std::int64_t query_int(const wabactl::Store& store, const std::string& sql) {
   return raw_db(store).execAndGet(sql).getInt64();
 }
 
+std::vector<Event> events_after(wabactl::Store& store, const std::string& tenant,
+                                std::int64_t after, std::size_t limit) {
+  std::vector<Event> out;
+  for (auto& r : wabactl::event_rows_after(store, tenant, after, limit)) {
+    out.push_back({r.id, r.type, r.tenant_id, r.at, nlohmann::json::parse(r.data)});
+  }
+  return out;
+}
+
 } // namespace testsupport

@@ -7,11 +7,13 @@
 #include "wabactl/store.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace testsupport {
 
@@ -57,5 +59,19 @@ void insert_outgoing(const wabactl::Store& store, const OutgoingRow& row);
 
 /// The integer in the first column of the first row of `sql`, read on a raw connection.
 std::int64_t query_int(const wabactl::Store& store, const std::string& sql);
+
+/// One row of the event log with its Event JSON parsed.
+struct Event {
+  std::int64_t id = 0;
+  std::string type;
+  std::string tenant_id;
+  std::string at;
+  nlohmann::json data;
+};
+
+/// The events of `tenant` with id > `after`, oldest first, at most `limit` (the store's
+/// event_rows_after, parsed).
+std::vector<Event> events_after(wabactl::Store& store, const std::string& tenant,
+                                std::int64_t after, std::size_t limit);
 
 } // namespace testsupport

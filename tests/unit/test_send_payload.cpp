@@ -465,7 +465,7 @@ TEST_CASE("send: a later status webhook finds the sent message by its wamid") {
   auto o = f.send(text_to("+15551234567", "hello"));
   REQUIRE(o.exit == Exit::ok);
   const std::string wamid = *o.message->message_id;
-  auto events = events_after(f.store, "acme", 0, 10);
+  auto events = testsupport::events_after(f.store, "acme", 0, 10);
   REQUIRE(events.size() == 1);
   CHECK(events[0].type == "message.sent");
   CHECK(events[0].data["message"]["message_id"] == wamid);

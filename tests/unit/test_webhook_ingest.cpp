@@ -1,4 +1,5 @@
 #include "support/fixtures.hpp"
+#include "support/signing.hpp"
 #include "support/support.hpp"
 #include "support/temp_store.hpp"
 #include "wabactl/error.hpp"
@@ -46,7 +47,7 @@ struct Fixture {
   }
   std::vector<std::string> event_types(const std::string& tenant) {
     std::vector<std::string> out;
-    for (const auto& e : events_after(store, tenant, 0, 10000)) out.push_back(e.type);
+    for (const auto& e : testsupport::events_after(store, tenant, 0, 10000)) out.push_back(e.type);
     return out;
   }
 };
@@ -89,7 +90,7 @@ TEST_CASE("webhook ingest: an inbound message is stored, archived and announced"
                 "'16505551234' AND name = 'Sheena Nelson'") == 1);
   CHECK(f.event_types("acme") ==
         std::vector<std::string>{event_message_received, event_unread_changed});
-  auto events = events_after(f.store, "acme", 0, 10);
+  auto events = testsupport::events_after(f.store, "acme", 0, 10);
   CHECK(events[0].data["message"]["text"] == "Taj Mahal");
   CHECK(events[0].data["message"]["id"] == std::to_string(m->id));
   CHECK(events[1].data["unread"] == 1);
@@ -353,7 +354,7 @@ TEST_CASE("webhook ingest: out-of-order and duplicate statuses never downgrade")
                 "'") == 3);
   // One message.status event per new status row.
   CHECK(f.event_types("acme") == std::vector<std::string>(3, event_message_status));
-  for (const auto& e : events_after(f.store, "acme", 0, 10)) {
+  for (const auto& e : testsupport::events_after(f.store, "acme", 0, 10)) {
     CHECK(e.data["message"]["status"] == "read");
   }
   f.ingest(fixtures::webhook("statuses.json")); // sent, delivered, read again: all duplicates
@@ -405,7 +406,7 @@ TEST_CASE("webhook ingest: failed records its error and wins over sent and deliv
   m = find_message(f.store, "acme", failed_wamid);
   CHECK(m->status == "failed");
   CHECK(m->error->code == 131047);
-  auto events = events_after(f.store, "acme", 0, 10);
+  auto events = testsupport::events_after(f.store, "acme", 0, 10);
   REQUIRE(events.size() == 2);
   CHECK(events[0].data["message"]["error"]["code"] == 131047);
 }
@@ -431,7 +432,7 @@ TEST_CASE("webhook ingest: two tenants in one body each get their own records") 
                                  event_message_status, event_unread_changed});
   CHECK(f.event_types("beta") ==
         std::vector<std::string>{event_message_received, event_unread_changed});
-  auto beta_events = events_after(f.store, "beta", 0, 10);
+  auto beta_events = testsupport::events_after(f.store, "beta", 0, 10);
   CHECK(beta_events[1].data["unread"] == 1);
 }
 
@@ -470,7 +471,7 @@ TEST_CASE("webhook ingest: a status for a message that is not ours is history, e
   Fixture f;
   auto stats = f.ingest(fixtures::webhook("status_username.json"));
   CHECK(stats.statuses == 1);
-  auto events = events_after(f.store, "acme", 0, 10);
+  auto events = testsupport::events_after(f.store, "acme", 0, 10);
   REQUIRE(events.size() == 1);
   CHECK(events[0].type == event_message_status);
   CHECK(events[0].data["message"].is_null());
@@ -481,7 +482,7 @@ TEST_CASE("webhook ingest: a status for a message that is not ours is history, e
   f.ingest(body.dump());
   CHECK(find_message(f.store, "beta", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJPVVRHT0lORzMA")->status ==
         "sent");
-  CHECK(events_after(f.store, "acme", 0, 10)[1].data["message"].is_null());
+  CHECK(testsupport::events_after(f.store, "acme", 0, 10)[1].data["message"].is_null());
 }
 
 TEST_CASE("webhook ingest: a body of 1,000 updates lands in one transaction") {
@@ -553,7 +554,8 @@ TEST_CASE(
     }
     return routed;
   };
-  auto verified = authenticate(body, signature_header(body, "beta-secret"), candidates);
+  auto verified =
+      authenticate(body, testsupport::signature_header(body, "beta-secret"), candidates);
   REQUIRE(verified == std::set<std::string>{"beta"});
   f.ingest(body, route(verified));
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'acme' AND "
@@ -561,5 +563,5 @@ TEST_CASE(
   CHECK(f.status_of(outgoing_wamid) == "sent");
   CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE tenant_id = 'beta'") == 1);
   // A forged signature authenticates nobody: the server stores nothing at all.
-  CHECK(authenticate(body, signature_header(body, "guess"), candidates).empty());
+  CHECK(authenticate(body, testsupport::signature_header(body, "guess"), candidates).empty());
 }

@@ -1,4 +1,5 @@
 #include "support/fixtures.hpp"
+#include "support/signing.hpp"
 #include "support/support.hpp"
 #include "wabactl/configs.hpp"
 #include "wabactl/secrets.hpp"
@@ -22,56 +23,56 @@ TEST_CASE("webhook signature: the HMAC of the exact bytes verifies") {
                            "multi_entry.json", "statuses.json"}) {
     CAPTURE(name);
     std::string body = fixtures::webhook(name);
-    CHECK(verify_signature(body, signature_header(body, secret), secret));
+    CHECK(testsupport::verifies(body, testsupport::signature_header(body, secret), secret));
   }
 }
 
 TEST_CASE("webhook signature: missing, malformed and wrong headers are refused") {
   std::string body = fixtures::webhook("text.json");
-  std::string good = signature_header(body, secret);
-  CHECK_FALSE(verify_signature(body, "", secret));
-  CHECK_FALSE(verify_signature(body, "sha256=", secret));
-  CHECK_FALSE(verify_signature(body, good.substr(7), secret));                  // no prefix
-  CHECK_FALSE(verify_signature(body, "sha1=" + good.substr(7), secret));        // wrong prefix
-  CHECK_FALSE(verify_signature(body, "SHA256=" + good.substr(7), secret));      // prefix is exact
-  CHECK_FALSE(verify_signature(body, good.substr(0, good.size() - 1), secret)); // 63 hex
-  CHECK_FALSE(verify_signature(body, good + "0", secret));                      // 65 hex
-  CHECK_FALSE(verify_signature(body, good + good.substr(7), secret));           // 128 hex
+  std::string good = testsupport::signature_header(body, secret);
+  CHECK_FALSE(testsupport::verifies(body, "", secret));
+  CHECK_FALSE(testsupport::verifies(body, "sha256=", secret));
+  CHECK_FALSE(testsupport::verifies(body, good.substr(7), secret));             // no prefix
+  CHECK_FALSE(testsupport::verifies(body, "sha1=" + good.substr(7), secret));   // wrong prefix
+  CHECK_FALSE(testsupport::verifies(body, "SHA256=" + good.substr(7), secret)); // prefix is exact
+  CHECK_FALSE(testsupport::verifies(body, good.substr(0, good.size() - 1), secret)); // 63 hex
+  CHECK_FALSE(testsupport::verifies(body, good + "0", secret));                      // 65 hex
+  CHECK_FALSE(testsupport::verifies(body, good + good.substr(7), secret));           // 128 hex
   std::string not_hex = good;
   not_hex.back() = 'g';
-  CHECK_FALSE(verify_signature(body, not_hex, secret));
+  CHECK_FALSE(testsupport::verifies(body, not_hex, secret));
   std::string flipped = good;
   flipped.back() = flipped.back() == '0' ? '1' : '0';
-  CHECK_FALSE(verify_signature(body, flipped, secret));
-  CHECK_FALSE(verify_signature(body, good, "another-secret"));
-  CHECK_FALSE(
-      verify_signature(body, signature_header(body, ""), "")); // an empty secret never verifies
-  CHECK_FALSE(verify_signature(body, std::string(1 << 20, 'a'), secret)); // huge header
+  CHECK_FALSE(testsupport::verifies(body, flipped, secret));
+  CHECK_FALSE(testsupport::verifies(body, good, "another-secret"));
+  CHECK_FALSE(testsupport::verifies(body, testsupport::signature_header(body, ""),
+                                    "")); // an empty secret never verifies
+  CHECK_FALSE(testsupport::verifies(body, std::string(1 << 20, 'a'), secret)); // huge header
   std::string nul_header = good;
   nul_header[10] = '\0';
-  CHECK_FALSE(verify_signature(body, nul_header, secret));
+  CHECK_FALSE(testsupport::verifies(body, nul_header, secret));
 }
 
 TEST_CASE("webhook signature: uppercase hex and surrounding spaces are accepted") {
   std::string body = fixtures::webhook("text.json");
-  std::string upper = signature_header(body, secret);
+  std::string upper = testsupport::signature_header(body, secret);
   std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7,
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  CHECK(verify_signature(body, upper, secret));
+  CHECK(testsupport::verifies(body, upper, secret));
   std::string padded = " ";
-  padded += signature_header(body, secret);
+  padded += testsupport::signature_header(body, secret);
   padded += ' ';
-  CHECK(verify_signature(body, padded, secret));
+  CHECK(testsupport::verifies(body, padded, secret));
 }
 
 TEST_CASE("webhook signature: a re-serialised body does not verify") {
   for (const char* name : {"special_chars.json", "non_ascii_emoji.json", "location.json"}) {
     CAPTURE(name);
     std::string body = fixtures::webhook(name);
-    std::string header = signature_header(body, secret);
+    std::string header = testsupport::signature_header(body, secret);
     std::string reserialised = nlohmann::json::parse(body).dump();
     REQUIRE(reserialised != body);
-    CHECK_FALSE(verify_signature(reserialised, header, secret));
+    CHECK_FALSE(testsupport::verifies(reserialised, header, secret));
   }
 }
 
@@ -84,9 +85,10 @@ TEST_CASE("webhook signature: the \\u-escaped form Meta signs verifies the raw U
   CHECK(escaped->find("\\ud83d\\udc4b\\ud83c\\udffd") != std::string::npos);
   CHECK(escaped->find("\\u4f60\\u597d") != std::string::npos);
   CHECK(nlohmann::json::parse(*escaped) == nlohmann::json::parse(body));
-  CHECK(verify_signature(body, signature_header(*escaped, secret), secret));
-  CHECK(verify_signature(*escaped, signature_header(*escaped, secret), secret));
-  CHECK_FALSE(verify_signature(body, signature_header(*escaped, "other"), secret));
+  CHECK(testsupport::verifies(body, testsupport::signature_header(*escaped, secret), secret));
+  CHECK(testsupport::verifies(*escaped, testsupport::signature_header(*escaped, secret), secret));
+  CHECK_FALSE(
+      testsupport::verifies(body, testsupport::signature_header(*escaped, "other"), secret));
   // ASCII bodies have no second form: the escaped HMAC of another body does not help.
   std::string ascii = fixtures::webhook("text.json");
   CHECK(escape_non_ascii(ascii) == ascii);
@@ -100,8 +102,9 @@ TEST_CASE("webhook signature: invalid UTF-8 has no escaped form") {
   CHECK_FALSE(escape_non_ascii("\xf4\x90\x80\x80")); // past U+10FFFF
   CHECK(escape_non_ascii("\xf4\x8f\xbf\xbf") == "\\udbff\\udfff");
   std::string body = "{\"x\":\"\xff\"}";
-  CHECK(verify_signature(body, signature_header(body, secret), secret));
-  CHECK_FALSE(verify_signature(body, signature_header("{\"x\":\"\\u00ff\"}", secret), secret));
+  CHECK(testsupport::verifies(body, testsupport::signature_header(body, secret), secret));
+  CHECK_FALSE(testsupport::verifies(
+      body, testsupport::signature_header("{\"x\":\"\\u00ff\"}", secret), secret));
 }
 
 TEST_CASE("webhook authenticate: tenants of every secret that verifies") {
@@ -111,25 +114,25 @@ TEST_CASE("webhook authenticate: tenants of every secret that verifies") {
       {"gamma-secret", {"gamma"}, false},
       {"fallback-secret", {"delta"}, true},
   };
-  CHECK(authenticate(body, signature_header(body, "shared-app-secret"), candidates) ==
+  CHECK(authenticate(body, testsupport::signature_header(body, "shared-app-secret"), candidates) ==
         std::set<std::string>{"acme", "beta"});
-  CHECK(authenticate(body, signature_header(body, "gamma-secret"), candidates) ==
+  CHECK(authenticate(body, testsupport::signature_header(body, "gamma-secret"), candidates) ==
         std::set<std::string>{"gamma"});
-  CHECK(authenticate(body, signature_header(body, "fallback-secret"), candidates) ==
+  CHECK(authenticate(body, testsupport::signature_header(body, "fallback-secret"), candidates) ==
         std::set<std::string>{"delta"});
-  CHECK(authenticate(body, signature_header(body, "unknown"), candidates).empty());
+  CHECK(authenticate(body, testsupport::signature_header(body, "unknown"), candidates).empty());
   CHECK(authenticate(body, "", candidates).empty());
-  CHECK(authenticate(body, signature_header(body, "shared-app-secret"), {}).empty());
+  CHECK(authenticate(body, testsupport::signature_header(body, "shared-app-secret"), {}).empty());
   // The escaped form Meta signs works for any candidate, not only the first one tried.
   std::string unicode = fixtures::webhook("non_ascii_emoji.json");
   auto escaped = escape_non_ascii(unicode);
   REQUIRE(escaped);
-  CHECK(authenticate(unicode, signature_header(*escaped, "gamma-secret"), candidates) ==
-        std::set<std::string>{"gamma"});
-  CHECK(authenticate(unicode, signature_header(unicode, "fallback-secret"), candidates) ==
-        std::set<std::string>{"delta"});
+  CHECK(authenticate(unicode, testsupport::signature_header(*escaped, "gamma-secret"),
+                     candidates) == std::set<std::string>{"gamma"});
+  CHECK(authenticate(unicode, testsupport::signature_header(unicode, "fallback-secret"),
+                     candidates) == std::set<std::string>{"delta"});
   // A fallback with nobody to vouch for authenticates nobody.
-  CHECK(authenticate(body, signature_header(body, "fb"), {{"fb", {}, true}}).empty());
+  CHECK(authenticate(body, testsupport::signature_header(body, "fb"), {{"fb", {}, true}}).empty());
 }
 
 TEST_CASE("webhook secret candidates: shared App Secrets group tenants, fallback covers the rest") {
@@ -158,7 +161,7 @@ TEST_CASE("webhook secret candidates: shared App Secrets group tenants, fallback
   CHECK(secret_candidates(configs, key, std::nullopt).size() == 2);
   // The fallback never vouches for a tenant that has its own App Secret.
   std::string body = fixtures::webhook("text.json");
-  CHECK(authenticate(body, signature_header(body, "env-secret"), with_fallback) ==
+  CHECK(authenticate(body, testsupport::signature_header(body, "env-secret"), with_fallback) ==
         std::set<std::string>{"delta"});
   // A secret sealed for another tenant does not open: a credentials error, not a guess.
   configs[0].sealed_app_secret = configs[1].sealed_app_secret;
