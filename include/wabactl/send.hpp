@@ -269,14 +269,19 @@ struct ReceiptProblem {
   std::string detail;            ///< the reason or transport error; may be empty
 };
 
+/// Whether a read receipt also shows the customer the typing indicator
+/// (`"typing_indicator": {"type": "text"}`: up to 25 s, or until the business replies).
+enum class Typing { off, on };
+
 /// Sends Meta one read receipt per conversation `marked` covers (for its newest incoming
 /// message), from the target `target` returns (called only when there is a receipt to
-/// send; nullopt: the tenant has no active config). Returns how many Meta took; reports each
-/// problem to `report` and never throws for one, since the messages are marked read locally
-/// whatever Meta answers.
+/// send; nullopt: the tenant has no active config), each with the typing indicator when
+/// `typing` is on. Returns how many Meta took; reports each problem to `report` and never
+/// throws for one, since the messages are marked read locally whatever Meta answers.
 std::size_t send_read_receipts(const MarkResult& marked,
                                const std::function<std::optional<SendTarget>()>& target,
-                               const std::function<void(const ReceiptProblem&)>& report);
+                               const std::function<void(const ReceiptProblem&)>& report,
+                               Typing typing = Typing::off);
 
 /// The Store plus the lock that serialises its use among a batch's workers.
 struct SharedStore {

@@ -1,5 +1,6 @@
 // Read receipts after a mark-read, for both doors (`wabactl mark-read` and the REST read
-// routes): one per conversation, for its newest incoming message.
+// routes, the typing route among them): one per conversation, for its newest incoming
+// message, optionally with the typing indicator.
 #include "wabactl/conversations.hpp"
 #include "wabactl/send.hpp"
 
@@ -7,7 +8,8 @@ namespace wabactl {
 
 std::size_t send_read_receipts(const MarkResult& marked,
                                const std::function<std::optional<SendTarget>()>& target,
-                               const std::function<void(const ReceiptProblem&)>& report) {
+                               const std::function<void(const ReceiptProblem&)>& report,
+                               Typing typing) {
   std::vector<std::string> wamids;
   for (const auto& c : marked.conversations) {
     if (c.receipt_wamid) wamids.push_back(*c.receipt_wamid);
@@ -29,6 +31,7 @@ std::size_t send_read_receipts(const MarkResult& marked,
   for (const auto& wamid : wamids) {
     nlohmann::json body = {
         {"messaging_product", "whatsapp"}, {"status", "read"}, {"message_id", wamid}};
+    if (typing == Typing::on) body["typing_indicator"] = {{"type", "text"}};
     HttpResult r = client.post_json(from->config.phone_number_id + "/messages", body);
     if (r.ok()) {
       ++sent;

@@ -77,3 +77,26 @@ TEST_CASE("read receipts: one per conversation, problems reported, never thrown"
   CHECK_FALSE(problems[0].meta);
   CHECK_FALSE(problems[0].detail.empty());
 }
+
+TEST_CASE("read receipts carry the typing indicator only when asked") {
+  Fixture f;
+  MarkResult marked;
+  marked.conversations = {{"c1", 1, std::string("wamid.T1")}};
+  auto target = [&]() -> std::optional<SendTarget> { return f.target(); };
+  std::vector<ReceiptProblem> problems;
+  auto report = [&](const ReceiptProblem& p) { problems.push_back(p); };
+  const json plain = {
+      {"messaging_product", "whatsapp"}, {"status", "read"}, {"message_id", "wamid.T1"}};
+  json typing = plain;
+  typing["typing_indicator"] = {{"type", "text"}};
+
+  CHECK(send_read_receipts(marked, target, report, Typing::on) == 1);
+  CHECK(send_read_receipts(marked, target, report, Typing::off) == 1);
+  CHECK(send_read_receipts(marked, target, report) == 1);
+  auto bodies = f.message_bodies();
+  REQUIRE(bodies.size() == 3);
+  CHECK(bodies[0] == typing);
+  CHECK(bodies[1] == plain);
+  CHECK(bodies[2] == plain);
+  CHECK(problems.empty());
+}
