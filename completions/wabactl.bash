@@ -35,7 +35,7 @@ _wabactl_spec() {
                       --batch= --rate= --concurrency= --dry-run --resolve=" ;;
         "history") echo "--tenant= --phone= --contact= --direction= --limit= --before= --offset=" ;;
         "unread") echo "--tenant= --by-contact --watch" ;;
-        "mark-read") echo "--tenant= --phone= --all --no-receipt" ;;
+        "mark-read") echo "--tenant= --phone= --all --no-receipt --typing" ;;
         "status") echo "--tenant=" ;;
         "token") echo "create list revoke" ;;
         "token create") echo "--tenant= --label=" ;;

@@ -188,6 +188,7 @@ complete -c wabactl -n '__wabactl_at mark-read' -l tenant -x -a '(__wabactl_tena
 complete -c wabactl -n '__wabactl_at mark-read' -l phone -x -d 'every message of this conversation'
 complete -c wabactl -n '__wabactl_at mark-read' -l all -d 'every unread message of the tenant'
 complete -c wabactl -n '__wabactl_at mark-read' -l no-receipt -d 'do not send Meta a read receipt'
+complete -c wabactl -n '__wabactl_at mark-read' -l typing -d 'show the typing indicator with the read receipt'
 
 # status
 complete -c wabactl -n '__wabactl_at status' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'

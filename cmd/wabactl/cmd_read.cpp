@@ -2,8 +2,8 @@
 #include "wabactl/cli.hpp"
 #include "wabactl/conversations.hpp"
 #include "wabactl/error.hpp"
-#include "wabactl/identity.hpp"
 #include "wabactl/graph.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"
@@ -35,6 +35,7 @@ struct MarkOptions {
   std::optional<std::string> phone;
   bool all = false;
   bool no_receipt = false;
+  bool typing = false;
 };
 
 struct StatusOptions {
@@ -162,7 +163,8 @@ void run_unread(const UnreadOptions& o, Context& ctx) {
 }
 
 // Sends one read receipt per conversation; problems are warnings (the local marks stay).
-std::size_t send_receipts(Context& ctx, const std::string& tenant, const MarkResult& result) {
+std::size_t send_receipts(Context& ctx, const std::string& tenant, const MarkResult& result,
+                          Typing typing) {
   return send_read_receipts(
       result,
       [&] {
@@ -186,7 +188,8 @@ std::size_t send_receipts(Context& ctx, const std::string& tenant, const MarkRes
                                                   : p.detail));
           break;
         }
-      });
+      },
+      typing);
 }
 
 void run_mark_read(const MarkOptions& o, Context& ctx) {
@@ -200,9 +203,18 @@ void run_mark_read(const MarkOptions& o, Context& ctx) {
   if (kinds != 1) {
     throw Error(Exit::usage, "give message ids, --phone or --all (exactly one of them)");
   }
+  // The indicator rides on the read receipt and shows in one chat: refused before anything
+  // is marked when there is no receipt, or when the target may span several conversations.
+  if (o.typing && o.no_receipt) {
+    throw Error(Exit::usage, "--typing is sent with the read receipt; drop --no-receipt");
+  }
+  if (o.typing && (o.all || o.ids.size() > 1)) {
+    throw Error(Exit::usage, "--typing shows in one conversation: give one message id or --phone");
+  }
   check_tenant(ctx, o.tenant);
   MarkResult result = mark_read(ctx.store(), o.tenant, t);
-  std::size_t receipts = o.no_receipt ? 0 : send_receipts(ctx, o.tenant, result);
+  std::size_t receipts =
+      o.no_receipt ? 0 : send_receipts(ctx, o.tenant, result, o.typing ? Typing::on : Typing::off);
   if (ctx.globals.json) {
     ctx.print_json({{"marked", result.marked},
                     {"conversations", result.conversations.size()},
@@ -283,6 +295,8 @@ void setup_read(CLI::App& app, Context& ctx) {
   mr->add_option("--phone", mo->phone, "every message of this conversation")->type_name("P");
   mr->add_flag("--all", mo->all, "every conversation");
   mr->add_flag("--no-receipt", mo->no_receipt, "do not send Meta a read receipt");
+  mr->add_flag("--typing", mo->typing,
+               "show the customer the typing indicator with the read receipt (one conversation)");
   mr->callback([mo, &ctx] { run_mark_read(*mo, ctx); });
 
   auto* st = app.add_subcommand("status", "print a message's status and its history");

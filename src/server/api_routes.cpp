@@ -293,7 +293,7 @@ void get_unread(Api& api, const ApiToken& who, const httplib::Request&, httplib:
 // Read receipts for the newest message of each conversation marked; problems are logged
 // (the local marks stay, as with the CLI).
 std::size_t send_receipts(Api& api, Store& store, const std::string& tenant,
-                          const MarkResult& result) {
+                          const MarkResult& result, Typing typing) {
   return send_read_receipts(
       result,
       [&] {
@@ -313,15 +313,29 @@ std::size_t send_receipts(Api& api, Store& store, const std::string& tenant,
                    p.meta ? describe(*p.meta) : p.detail);
           break;
         }
-      });
+      },
+      typing);
 }
 
-void mark(Api& api, const std::string& tenant, const MarkTarget& target, bool receipt,
+// What a read route sends Meta after its mark: the read receipt, the receipt with the
+// typing indicator (which rides on a receipt), or nothing.
+enum class Receipt { send, with_typing, skip };
+
+// The read routes' optional {"receipt": false}.
+Receipt receipt_of(const json& body) {
+  return bool_field(body, {"receipt"}).value_or(true) ? Receipt::send : Receipt::skip;
+}
+
+void mark(Api& api, const std::string& tenant, const MarkTarget& target, Receipt receipt,
           httplib::Response& res) {
   auto store = api.ctx.readers.lease();
   MarkResult result = mark_read(*store, tenant, target);
   api.streams->wake();
-  std::size_t receipts = receipt ? send_receipts(api, *store, tenant, result) : 0;
+  std::size_t receipts = 0;
+  if (receipt != Receipt::skip) {
+    receipts = send_receipts(api, *store, tenant, result,
+                             receipt == Receipt::with_typing ? Typing::on : Typing::off);
+  }
   reply_json(res, 200, {{"marked", result.marked}, {"receipts", receipts}});
 }
 
@@ -330,7 +344,16 @@ void post_read(Api& api, const ApiToken& who, const httplib::Request& req, httpl
   MarkTarget t;
   t.message_ids.push_back(path_id(req));
   json body = parse_body(req, Body::optional);
-  mark(api, tenant, t, bool_field(body, {"receipt"}).value_or(true), res);
+  mark(api, tenant, t, receipt_of(body), res);
+}
+
+// The read mark of post_read, its receipt always sent with the typing indicator: the chat
+// window calls it as its user starts to answer.
+void post_typing(Api& api, const ApiToken& who, const httplib::Request& req,
+                 httplib::Response& res) {
+  MarkTarget t;
+  t.message_ids.push_back(path_id(req));
+  mark(api, who.tenant_id, t, Receipt::with_typing, res);
 }
 
 void post_read_all(Api& api, const ApiToken& who, const httplib::Request& req,
@@ -343,7 +366,7 @@ void post_read_all(Api& api, const ApiToken& who, const httplib::Request& req,
   } else {
     t.all = true;
   }
-  mark(api, tenant, t, bool_field(body, {"receipt"}).value_or(true), res);
+  mark(api, tenant, t, receipt_of(body), res);
 }
 
 } // namespace
@@ -358,6 +381,7 @@ const std::vector<TenantRoute>& tenant_routes() {
       {"GET", "/api/whatsapp/messages", "messages", get_messages},
       {"GET", R"(/api/whatsapp/messages/([^/]+)/status)", "message.status", get_status},
       {"POST", R"(/api/whatsapp/messages/([^/]+)/read)", "message.read", post_read},
+      {"POST", R"(/api/whatsapp/messages/([^/]+)/typing)", "message.typing", post_typing},
       {"GET", "/api/whatsapp/unread-count", "unread.count", get_unread_count},
       {"GET", "/api/whatsapp/unread", "unread", get_unread},
       {"POST", "/api/whatsapp/read-all", "read-all", post_read_all},

@@ -80,6 +80,47 @@ TEST_CASE("REST: messages, pagination, status, unread and read marks for the tok
   CHECK(body_of(s.request("POST", "/api/whatsapp/read-all", s.acme_token, ""))["marked"] == 0);
 }
 
+TEST_CASE("REST: the typing route marks read and sends Meta the receipt with the indicator") {
+  testsupport::FakeGraph graph;
+  graph.accept_token(fixtures::acme.access_token);
+  Setup s({}, graph.url());
+  s.inbound("wamid.T1", "first", false, "15551234567", 1764000001);
+  s.inbound("wamid.T2", "second", false, "15551234567", 1764000002);
+  s.inbound("wamid.T3", "other chat", false, "15557654321", 1764000003);
+
+  auto r = s.request("POST", "/api/whatsapp/messages/wamid.T2/typing", s.acme_token, "");
+  auto j = body_of(r);
+  CHECK(r->status == 200);
+  CHECK(j == json{{"marked", 2}, {"receipts", 1}});
+  REQUIRE(graph.requests().size() == 1);
+  CHECK(graph.requests()[0].path == "/v25.0/" + fixtures::acme.phone_number_id + "/messages");
+  CHECK(json::parse(graph.requests()[0].body) == json{{"messaging_product", "whatsapp"},
+                                                      {"status", "read"},
+                                                      {"message_id", "wamid.T2"},
+                                                      {"typing_indicator", {{"type", "text"}}}});
+  CHECK(body_of(s.request("GET", "/api/whatsapp/unread-count", s.acme_token))["count"] == 1);
+
+  // A message already read: nothing to mark, the receipt and its indicator still go.
+  r = s.request("POST", "/api/whatsapp/messages/wamid.T1/typing", s.acme_token, "");
+  CHECK(body_of(r) == json{{"marked", 0}, {"receipts", 1}});
+  REQUIRE(graph.requests().size() == 2);
+  CHECK(json::parse(graph.requests()[1].body)["typing_indicator"] == json{{"type", "text"}});
+
+  // The read route is unchanged: its receipt carries no indicator.
+  r = s.request("POST", "/api/whatsapp/messages/wamid.T3/read", s.acme_token, "");
+  CHECK(body_of(r) == json{{"marked", 1}, {"receipts", 1}});
+  REQUIRE(graph.requests().size() == 3);
+  CHECK_FALSE(json::parse(graph.requests()[2].body).contains("typing_indicator"));
+
+  // Another tenant's message, an unknown one, no token: refused and nothing sent.
+  CHECK(s.request("POST", "/api/whatsapp/messages/wamid.T2/typing", s.globex_token, "")->status ==
+        404);
+  CHECK(s.request("POST", "/api/whatsapp/messages/wamid.none/typing", s.acme_token, "")->status ==
+        404);
+  CHECK(s.request("POST", "/api/whatsapp/messages/wamid.T2/typing", "", "")->status == 401);
+  CHECK(graph.requests().size() == 3);
+}
+
 TEST_CASE("REST: bad input answers 400/404/413 with a JSON error") {
   Setup s;
   struct Case {

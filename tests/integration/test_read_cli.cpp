@@ -235,6 +235,54 @@ TEST_CASE("mark-read --no-receipt and --phone, receipt failures keep the local m
   CHECK(s.receipts().size() == 1);
 }
 
+TEST_CASE("mark-read --typing sends one read receipt with the typing indicator") {
+  Setup s;
+  conversation_of(s, "15551230000", "J", 3);
+  conversation_of(s, "15559990000", "B", 2, 1764000030);
+  auto r = s.w({"mark-read", "--tenant", "acme", "--phone", "+15551230000", "--typing", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["marked"] == 3);
+  CHECK(j["receipts"] == 1);
+  REQUIRE(s.graph.requests().size() == 1);
+  CHECK(s.receipts() == std::vector<nlohmann::json>{{{"messaging_product", "whatsapp"},
+                                                     {"status", "read"},
+                                                     {"message_id", "wamid.J2"},
+                                                     {"typing_indicator", {{"type", "text"}}}}});
+
+  // One message id names one conversation: its newest message covered gets the receipt.
+  s.graph.clear();
+  r = s.w({"mark-read", "--tenant", "acme", "wamid.B0", "--typing"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "marked 1 message read, sent 1 read receipt\n");
+  auto receipts = s.receipts();
+  REQUIRE(receipts.size() == 1);
+  CHECK(receipts[0]["message_id"] == "wamid.B0");
+  CHECK(receipts[0]["typing_indicator"] == nlohmann::json{{"type", "text"}});
+  CHECK(s.w({"unread", "--tenant", "acme"}).out == "1\n");
+}
+
+TEST_CASE("mark-read --typing refuses targets of several conversations and --no-receipt") {
+  Setup s;
+  conversation_of(s, "15551230000", "J", 2);
+  conversation_of(s, "15559990000", "B", 2, 1764000030);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"mark-read", "--tenant", "acme", "--all", "--typing"},
+           {"mark-read", "--tenant", "acme", "wamid.J1", "wamid.B1", "--typing"},
+           {"mark-read", "--tenant", "acme", "wamid.J0", "wamid.J1", "--typing"},
+           {"mark-read", "--tenant", "acme", "--phone", "+15551230000", "--typing", "--no-receipt"},
+       }) {
+    CAPTURE(args[3]);
+    auto r = s.w(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--typing") != std::string::npos);
+  }
+  // Refused before anything was marked or sent.
+  CHECK(s.w({"unread", "--tenant", "acme"}).out == "4\n");
+  CHECK(s.graph.requests().empty());
+}
+
 TEST_CASE("mark-read without a config marks locally with a warning") {
   Setup s(false);
   s.receive(fixtures::acme.phone_number_id, "15551230000", "wamid.L1", "local", 1764000000);
