@@ -185,6 +185,9 @@ struct MediaSource {
   bool is_link() const { return !link.empty(); }
 };
 
+/// Whether a media value is a link (http:// or https://) rather than a local file path.
+bool is_media_link(std::string_view value);
+
 /// Resolves `value` for `kind`: an http(s) URL becomes a link; anything else must be a
 /// readable regular file with an extension and size Meta accepts for `kind` (image 5 MB
 /// jpeg/png; video 16 MB mp4/3gp; audio 16 MB aac/amr/mp3/m4a/ogg; document 100 MB

@@ -90,10 +90,6 @@ std::string human_size(std::uintmax_t bytes) {
   return fmt::format("{} KB", (bytes + 1023) / 1024);
 }
 
-bool is_url(std::string_view v) {
-  return v.rfind("https://", 0) == 0 || v.rfind("http://", 0) == 0;
-}
-
 void check_url(const std::string& url, const char* what) {
   check_text(url, what, 2048);
   for (unsigned char c : url) {
@@ -245,10 +241,14 @@ json template_body(const Content& c, PreparedSend& p) {
 
 } // namespace
 
+bool is_media_link(std::string_view value) {
+  return value.rfind("https://", 0) == 0 || value.rfind("http://", 0) == 0;
+}
+
 MediaSource resolve_media(const std::string& value, MediaKind kind) {
   const KindRule& rule = rule_for(kind);
   if (value.empty()) bad(fmt::format("the {} is empty: give a URL or a file", rule.name));
-  if (is_url(value)) return MediaSource{value, {}, {}, 0};
+  if (is_media_link(value)) return MediaSource{value, {}, {}, 0};
   if (value.size() > 4096 || value.find('\0') != std::string::npos) {
     bad(fmt::format("the {} path is not valid", rule.name));
   }

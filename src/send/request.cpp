@@ -169,10 +169,6 @@ json parse_json_text(const std::string& text, const std::string& label, const ch
   return doc;
 }
 
-bool is_http_url(std::string_view v) {
-  return v.rfind("https://", 0) == 0 || v.rfind("http://", 0) == 0;
-}
-
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> keys;
   std::size_t start = 0;
@@ -313,10 +309,10 @@ std::optional<std::string> local_file_field(const SendRequest& request) {
   for (const auto& k : kind_fields) {
     bool media = k.kind != ContentKind::text && k.kind != ContentKind::templated &&
                  k.kind != ContentKind::reaction && k.kind != ContentKind::location;
-    if (media && k.kind == c.kind && !is_http_url(c.media)) return k.field;
+    if (media && k.kind == c.kind && !is_media_link(c.media)) return k.field;
   }
   if (c.kind == ContentKind::templated && c.header != HeaderKind::none &&
-      c.header != HeaderKind::text && !is_http_url(c.header_value)) {
+      c.header != HeaderKind::text && !is_media_link(c.header_value)) {
     for (const auto& h : header_fields) {
       if (h.kind == c.header) return h.field;
     }
