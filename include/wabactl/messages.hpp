@@ -20,6 +20,17 @@ struct MessageError {
   std::string details;
 };
 
+/// A message's media and what became of its bytes (CONTRACT.md §7).
+struct MessageMedia {
+  std::optional<std::string> id; ///< Meta's media id
+  std::optional<std::string> mime_type;
+  std::optional<std::string> sha256; ///< hex, as Meta announced it or as stored
+  std::optional<std::int64_t> size;  ///< bytes
+  std::optional<std::string> filename;
+  std::string state;                ///< pending|stored|failed
+  std::optional<std::string> error; ///< why it failed
+};
+
 /// A row of whatsapp_messages as the contract shows it.
 struct Message {
   std::int64_t id = 0;
@@ -30,7 +41,8 @@ struct Message {
   std::optional<std::string> phone_number;
   std::optional<std::string> user_id;
   std::optional<std::string> contact_id;
-  std::optional<std::string> contact_name;
+  std::optional<std::string> contact_name; ///< the business's name for them, else the profile's
+  std::optional<std::string> username;
   std::string type;
   std::optional<std::string> text;
   std::optional<std::string> media_url;
@@ -41,7 +53,13 @@ struct Message {
   std::string timestamp;
   std::optional<std::string> read_at;
   std::optional<MessageError> error;
+  std::optional<std::string> source; ///< api|business_app|history; nullopt for incoming
+  std::optional<std::string> edited_at;
+  std::optional<std::string> revoked_at;
+  std::optional<MessageMedia> media; ///< nullopt when the message has no media to keep
   std::string payload; ///< Meta's object (or the request we sent) as JSON text; or empty
+  /// The payloads an edit replaced, oldest first, as a JSON array text; empty when none.
+  std::string payload_history;
 };
 
 /// The Message JSON of CONTRACT.md §3. A payload that is not valid JSON shows as null.

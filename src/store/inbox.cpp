@@ -1,5 +1,6 @@
 #include "wabactl/inbox.hpp"
 
+#include "store/contacts.hpp"
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
@@ -53,55 +54,6 @@ std::int64_t archive(Store& store, std::string_view body, std::string_view route
   ins->bindNoCopy(4, body.data(), static_cast<int>(body.size()));
   ins->exec();
   return sqlite(store).getLastInsertRowid();
-}
-
-// Contacts are keyed by phone number when Meta shows one, else by the business-scoped user
-// id (username users). A username contact that later shows its number is completed in place.
-// The writer runs these for every message, so parameters are numbered (?1 tenant, ?2 phone,
-// ?3 user id, ?4 name, ?5 now): binding by name searches the statement's parameter list.
-void upsert_contact(Store& store, const std::string& tenant,
-                    const std::optional<std::string>& phone, const std::optional<std::string>& user,
-                    const std::optional<std::string>& name, const std::string& now) {
-  if (phone) {
-    if (user) {
-      auto merge = prepare(store, "UPDATE contacts SET phone_number = ?2, updated_at = ?5 "
-                                  "WHERE tenant_id = ?1 AND user_id = ?3 AND phone_number IS NULL "
-                                  "AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = ?1 "
-                                  "AND phone_number = ?2)");
-      merge->bindNoCopy(1, tenant);
-      merge->bindNoCopy(2, *phone);
-      merge->bindNoCopy(3, *user);
-      merge->bindNoCopy(5, now);
-      merge->exec();
-    }
-    auto q = prepare(
-        store,
-        "INSERT INTO contacts(tenant_id, phone_number, user_id, name, created_at, updated_at) "
-        "VALUES(?1, ?2, CASE WHEN ?3 IS NULL OR EXISTS (SELECT 1 FROM contacts WHERE "
-        "tenant_id = ?1 AND user_id = ?3) THEN NULL ELSE ?3 END, ?4, ?5, ?5) "
-        "ON CONFLICT(tenant_id, phone_number) WHERE phone_number IS NOT NULL DO UPDATE SET "
-        "name = coalesce(excluded.name, contacts.name), "
-        "user_id = CASE WHEN contacts.user_id IS NULL AND ?3 IS NOT NULL AND NOT EXISTS "
-        "(SELECT 1 FROM contacts c2 WHERE c2.tenant_id = ?1 AND c2.user_id = ?3) THEN ?3 "
-        "ELSE contacts.user_id END, updated_at = ?5");
-    q->bindNoCopy(1, tenant);
-    q->bindNoCopy(2, *phone);
-    bind_ref(*q, 3, user);
-    bind_ref(*q, 4, name);
-    q->bindNoCopy(5, now);
-    q->exec();
-  } else if (user) {
-    auto q =
-        prepare(store, "INSERT INTO contacts(tenant_id, user_id, name, created_at, updated_at) "
-                       "VALUES(?1, ?3, ?4, ?5, ?5) "
-                       "ON CONFLICT(tenant_id, user_id) WHERE user_id IS NOT NULL DO UPDATE "
-                       "SET name = coalesce(excluded.name, contacts.name), updated_at = ?5");
-    q->bindNoCopy(1, tenant);
-    q->bindNoCopy(3, *user);
-    bind_ref(*q, 4, name);
-    q->bindNoCopy(5, now);
-    q->exec();
-  }
 }
 
 // The INSERT of an inbound message, finding its contact by `contact` (numbered parameters
@@ -293,7 +245,8 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
         upserted;
     for (const auto& c : parsed.contacts) {
       if (const auto* tenant = tenant_for(c.phone_number_id)) {
-        upsert_contact(store, *tenant, c.wa_id, c.user_id, c.name, now);
+        note_contact(store, *tenant, {c.wa_id, c.user_id, std::nullopt, c.name}, now,
+                     stats.event_ids);
         upserted.emplace(*tenant, c.wa_id, c.user_id);
       }
     }
@@ -307,7 +260,8 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
       }
       // Senders without a contacts[] entry (system messages) still get a contact row.
       if (upserted.count({*tenant, m.from, m.from_user_id}) == 0) {
-        upsert_contact(store, *tenant, m.from, m.from_user_id, std::nullopt, now);
+        note_contact(store, *tenant, {m.from, m.from_user_id, std::nullopt, std::nullopt}, now,
+                     stats.event_ids);
       }
       auto id = insert_message(store, *tenant, m, now, stats.delivery_id);
       if (!id) {

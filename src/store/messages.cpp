@@ -38,6 +38,29 @@ void append_field(std::string& out, std::string_view key, const std::string& v) 
   append_json_string(out, v);
 }
 
+nlohmann::json media_json(const std::optional<MessageMedia>& media) {
+  if (!media) return nullptr;
+  nlohmann::json size = nullptr;
+  if (media->size) size = *media->size;
+  return {{"id", opt_json(media->id)},
+          {"mime_type", opt_json(media->mime_type)},
+          {"sha256", opt_json(media->sha256)},
+          {"size", size},
+          {"filename", opt_json(media->filename)},
+          {"state", media->state},
+          {"error", opt_json(media->error)}};
+}
+
+// Stored JSON text as it is once it is known to parse, else null.
+void append_json_text(std::string& out, std::string_view key, const std::string& text) {
+  out.append(",\"").append(key).append("\":");
+  if (!text.empty() && nlohmann::json::accept(text)) {
+    out.append(text);
+  } else {
+    out.append("null");
+  }
+}
+
 // What to_json() builds, written directly. nlohmann::json keeps object keys sorted, so the
 // fields go in that order; the stored payload is already compact JSON (dump() wrote it) and
 // goes in as it is once it is known to parse.
@@ -50,6 +73,7 @@ void append_message_json(std::string& out, const Message& m) {
   }
   append_field(out, "contact_name", m.contact_name);
   append_field(out, "direction", m.direction);
+  append_field(out, "edited_at", m.edited_at);
   out.append(",\"error\":");
   if (m.error) {
     out.append("{\"code\":").append(std::to_string(m.error->code)).append(",\"details\":");
@@ -61,19 +85,35 @@ void append_message_json(std::string& out, const Message& m) {
     out.append("null");
   }
   append_field(out, "id", std::to_string(m.id));
+  out.append(",\"media\":");
+  if (m.media) {
+    out.append("{\"error\":");
+    if (m.media->error) {
+      append_json_string(out, *m.media->error);
+    } else {
+      out.append("null");
+    }
+    append_field(out, "filename", m.media->filename);
+    append_field(out, "id", m.media->id);
+    append_field(out, "mime_type", m.media->mime_type);
+    append_field(out, "sha256", m.media->sha256);
+    out.append(",\"size\":").append(m.media->size ? std::to_string(*m.media->size) : "null");
+    append_field(out, "state", m.media->state);
+    out.push_back('}');
+  } else {
+    out.append("null");
+  }
   append_field(out, "media_id", m.media_id);
   append_field(out, "media_type", m.media_type);
   append_field(out, "media_url", m.media_url);
   append_field(out, "message_id", m.message_id);
-  out.append(",\"payload\":");
-  if (!m.payload.empty() && nlohmann::json::accept(m.payload)) {
-    out.append(m.payload);
-  } else {
-    out.append("null");
-  }
+  append_json_text(out, "payload", m.payload);
+  append_json_text(out, "payload_history", m.payload_history);
   append_field(out, "phone_number", m.phone_number);
   append_field(out, "read_at", m.read_at);
   append_field(out, "reply_to", m.reply_to);
+  append_field(out, "revoked_at", m.revoked_at);
+  append_field(out, "source", m.source);
   append_field(out, "status", m.status);
   append_field(out, "template_name", m.template_name);
   append_field(out, "tenant_id", m.tenant_id);
@@ -81,6 +121,7 @@ void append_message_json(std::string& out, const Message& m) {
   append_field(out, "timestamp", m.timestamp);
   append_field(out, "type", m.type);
   append_field(out, "user_id", m.user_id);
+  append_field(out, "username", m.username);
   out.push_back('}');
 }
 
@@ -111,18 +152,35 @@ Message row_to_message(SQLite::Statement& q) {
                            q.getColumn(20).getString()};
   }
   if (!q.getColumn(21).isNull()) m.payload = q.getColumn(21).getString();
+  m.username = opt_text(q.getColumn(22));
+  m.source = opt_text(q.getColumn(23));
+  m.edited_at = opt_text(q.getColumn(24));
+  m.revoked_at = opt_text(q.getColumn(25));
+  if (!q.getColumn(26).isNull()) m.payload_history = q.getColumn(26).getString();
+  if (!q.getColumn(27).isNull()) {
+    MessageMedia media;
+    media.state = q.getColumn(27).getString();
+    media.id = m.media_id;
+    media.mime_type = m.media_type;
+    media.sha256 = opt_text(q.getColumn(28));
+    if (!q.getColumn(29).isNull()) media.size = q.getColumn(29).getInt64();
+    media.filename = opt_text(q.getColumn(30));
+    media.error = opt_text(q.getColumn(31));
+    m.media = std::move(media);
+  }
   return m;
 }
 
 const char* message_select() {
   return "m.id, m.tenant_id, m.message_id, m.direction, m.status, m.phone_number, m.user_id, "
-         "m.contact_id, "
-         "(SELECT c.name FROM contacts c WHERE c.tenant_id = m.tenant_id AND "
+         "m.contact_id, coalesce(c.business_name, c.name), m.type, m.message_text, m.media_url, "
+         "m.media_type, m.media_id, m.template_name, m.reply_to, m.timestamp, m.read_at, "
+         "m.error_code, m.error_title, m.error_details, m.payload, c.username, m.source, "
+         "m.edited_at, m.revoked_at, m.payload_history, m.media_state, m.media_sha256, "
+         "m.media_size, m.media_filename, m.media_error FROM whatsapp_messages m "
+         "LEFT JOIN contacts c ON c.tenant_id = m.tenant_id AND "
          "((m.phone_number IS NOT NULL AND c.phone_number = m.phone_number) OR "
-         "(m.phone_number IS NULL AND c.user_id = m.user_id)) LIMIT 1), "
-         "m.type, m.message_text, m.media_url, m.media_type, m.media_id, m.template_name, "
-         "m.reply_to, m.timestamp, m.read_at, m.error_code, m.error_title, m.error_details, "
-         "m.payload FROM whatsapp_messages m";
+         "(m.phone_number IS NULL AND c.user_id = m.user_id))";
 }
 
 nlohmann::json to_json(const Message& m) {
@@ -134,6 +192,11 @@ nlohmann::json to_json(const Message& m) {
   nlohmann::json error = nullptr;
   if (m.error) {
     error = {{"code", m.error->code}, {"title", m.error->title}, {"details", m.error->details}};
+  }
+  nlohmann::json history = nullptr;
+  if (!m.payload_history.empty()) {
+    history = nlohmann::json::parse(m.payload_history, nullptr, false);
+    if (history.is_discarded()) history = nullptr;
   }
   return {{"id", std::to_string(m.id)},
           {"message_id", opt_json(m.message_id)},
@@ -154,7 +217,13 @@ nlohmann::json to_json(const Message& m) {
           {"timestamp", m.timestamp},
           {"read_at", opt_json(m.read_at)},
           {"error", error},
-          {"payload", payload}};
+          {"username", opt_json(m.username)},
+          {"source", opt_json(m.source)},
+          {"edited_at", opt_json(m.edited_at)},
+          {"revoked_at", opt_json(m.revoked_at)},
+          {"media", media_json(m.media)},
+          {"payload", payload},
+          {"payload_history", history}};
 }
 
 std::string to_json_text(const Message& m) {

@@ -223,6 +223,24 @@ ALTER TABLE message_statuses ADD COLUMN delivery_id INTEGER;
       R"sql(
 ALTER TABLE whatsapp_messages ADD COLUMN claimed_by TEXT;
 )sql",
+      // 8: the whole conversation (CONTRACT.md §6, §7). Contacts gain the username Meta shows
+      // and the business's own name for them (its address book, in preference to the profile
+      // name). Messages say where an outgoing one came from (source), whether it was edited
+      // or revoked (earlier payloads kept), and what became of their media's bytes.
+      R"sql(
+ALTER TABLE contacts ADD COLUMN username TEXT;
+ALTER TABLE contacts ADD COLUMN business_name TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN source TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN edited_at TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN revoked_at TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN payload_history TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN media_state TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN media_sha256 TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN media_size INTEGER;
+ALTER TABLE whatsapp_messages ADD COLUMN media_filename TEXT;
+ALTER TABLE whatsapp_messages ADD COLUMN media_error TEXT;
+UPDATE whatsapp_messages SET source = 'api' WHERE direction = 'outgoing';
+)sql",
   };
   return list;
 }

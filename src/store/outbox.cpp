@@ -43,8 +43,8 @@ OutboxClaim claim_one(Store& store, const OutboxEntry& e, const std::string& now
       "INSERT INTO whatsapp_messages(contact_id, phone_number, user_id, conversation, type, "
       "message_text, media_url, media_type, template_name, reply_to, timestamp, "
       "callback_data, request, payload, tenant_id, direction, status, status_rank, "
-      "created_at, idempotency_key, send_state, claimed_by) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'outgoing','queued',0,?,?,'pending',?) "
+      "created_at, idempotency_key, send_state, claimed_by, source) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'outgoing','queued',0,?,?,'pending',?,'api') "
       "ON CONFLICT DO NOTHING");
   int i = bind_entry(ins, 1, e, now);
   ins.bind(i++, e.tenant);

@@ -1,5 +1,5 @@
-#include "wabactl/identity.hpp"
 #include "wabactl/tenants.hpp"
+#include "wabactl/identity.hpp"
 
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
