@@ -139,12 +139,7 @@ void run_unread(const UnreadOptions& o, Context& ctx) {
   auto rows = unread_by_conversation(ctx.store(), o.tenant);
   if (ctx.globals.json) {
     for (const auto& r : rows) {
-      ctx.print_json({{"phone_number", r.phone_number ? nlohmann::json(*r.phone_number) : nullptr},
-                      {"user_id", r.user_id ? nlohmann::json(*r.user_id) : nullptr},
-                      {"contact_name", r.contact_name ? nlohmann::json(*r.contact_name) : nullptr},
-                      {"unread", r.unread},
-                      {"last_message_at", r.last_message_at},
-                      {"last_text", r.last_text ? nlohmann::json(*r.last_text) : nullptr}});
+      ctx.print_json(to_json(r));
     }
     return;
   }

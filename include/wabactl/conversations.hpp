@@ -38,8 +38,10 @@ std::vector<Message> history(Store& store, const std::string& tenant, const Hist
 /// One conversation with unread incoming messages.
 struct UnreadConversation {
   std::string conversation;
+  std::string contact_id; ///< the host application's id for the contact, else the contact's
   std::optional<std::string> phone_number;
   std::optional<std::string> user_id;
+  std::optional<std::string> username;
   std::optional<std::string> contact_name;
   std::int64_t unread = 0;
   std::string last_message_at; ///< timestamp of the newest unread message
@@ -48,6 +50,8 @@ struct UnreadConversation {
 
 /// Conversations with unread incoming messages, most recent first.
 std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::string& tenant);
+/// A conversation row as `unread --by-contact --json` and GET /api/whatsapp/unread show it.
+nlohmann::json to_json(const UnreadConversation& c);
 
 /// What mark-read should cover.
 struct MarkTarget {

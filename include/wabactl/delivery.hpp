@@ -20,7 +20,12 @@ struct InboundMessage {
   std::optional<std::string> from;         ///< phone digits, absent for username users
   std::optional<std::string> from_user_id; ///< business-scoped user id
   std::optional<std::string> contact_name; ///< profile name from the change's contacts
-  std::string type;                        ///< Meta's type, unknown ones kept as sent
+  std::optional<std::string> username;     ///< contacts[].profile.username
+  /// A `system` message's new identity: system.wa_id for user_changed_number, system.user_id
+  /// for user_changed_user_id.
+  std::optional<std::string> changed_to_phone;
+  std::optional<std::string> changed_to_user_id;
+  std::string type; ///< Meta's type, unknown ones kept as sent
   std::string text; ///< what a person would read (CONTRACT.md §3); may be empty
   std::optional<std::string> media_id;
   std::optional<std::string> media_type; ///< mime type
@@ -53,6 +58,7 @@ struct ContactSeen {
   std::optional<std::string> wa_id;
   std::optional<std::string> user_id;
   std::optional<std::string> name;
+  std::optional<std::string> username; ///< profile.username, where Meta shows it
 };
 
 /// A whole delivery, parsed. Unknown fields and types are kept in payloads, never fatal.

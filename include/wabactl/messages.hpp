@@ -93,12 +93,18 @@ inline constexpr const char* event_message_sent = "message.sent";
 inline constexpr const char* event_message_status = "message.status";
 inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
+inline constexpr const char* event_contact_merged = "contact.merged";
 
 /// Appends an event (call inside the transaction that made the change). `message` and
 /// `unread` fill the Event JSON's fields (null when absent). Returns the event id.
 std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,
                           const std::optional<Message>& message,
                           const std::optional<std::int64_t>& unread);
+
+/// Appends an event about a contact: the Event JSON's `contact` field holds `contact`
+/// (contacts.hpp's to_json), `message` and `unread` are null.
+std::int64_t append_contact_event(Store& store, const std::string& tenant, const std::string& type,
+                                  const nlohmann::json& contact);
 
 /// One row of the event log as stored: `data` is the Event JSON text, unparsed (streams
 /// send it as it is).

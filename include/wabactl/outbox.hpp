@@ -21,8 +21,7 @@ struct OutboxEntry {
   std::optional<std::string> contact_id;
   std::optional<std::string> phone_number;
   std::optional<std::string> user_id;
-  std::string conversation; ///< the phone digits, else the user id
-  std::string type;         ///< Meta's message type
+  std::string type; ///< Meta's message type
   std::optional<std::string> text;
   std::optional<std::string> media_url;
   std::optional<std::string> media_type;

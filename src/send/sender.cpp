@@ -3,6 +3,8 @@
 #include "wabactl/claimant.hpp"
 #include "wabactl/config_service.hpp"
 #include "wabactl/send.hpp"
+
+#include "wabactl/contacts.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"
@@ -79,6 +81,20 @@ struct Sender::Impl {
     return *m->message_id;
   }
 
+  // The body addressed as CONTRACT.md §6 says: to the phone when the contact has one (a
+  // request may name a username user whose number a webhook has shown since), else to the
+  // user id.
+  json addressed(const PreparedSend& p, json body) {
+    if (p.recipient.phone_number) return body;
+    std::lock_guard lock(shared.mu);
+    auto contact = find_contact(store(), p.request.tenant, p.recipient);
+    if (contact && contact->phone_number) {
+      body.erase("recipient");
+      body["to"] = *contact->phone_number;
+    }
+    return body;
+  }
+
   OutboxEntry entry(const PreparedSend& p, const json& body,
                     const std::optional<std::string>& reply_to) {
     const SendRequest& r = p.request;
@@ -86,8 +102,8 @@ struct Sender::Impl {
     e.tenant = r.tenant;
     e.contact_id = r.contact_id;
     e.phone_number = p.recipient.phone_number;
+    if (!e.phone_number && body.contains("to")) e.phone_number = body["to"].get<std::string>();
     e.user_id = p.recipient.user_id;
-    e.conversation = p.recipient.key();
     e.type = p.type;
     e.text = p.display_text;
     e.media_url = p.media_link;
@@ -107,7 +123,7 @@ struct Sender::Impl {
       if (p->request.tenant != target.config.tenant_id) {
         throw Error(Exit::internal, "a sender was used for another tenant");
       }
-      entries.push_back(entry(*p, p->body, std::nullopt));
+      entries.push_back(entry(*p, addressed(*p, p->body), std::nullopt));
     }
     std::lock_guard lock(shared.mu);
     return claim_sends(store(), entries);
@@ -496,7 +512,7 @@ SendOutcome Sender::send(const PreparedSend& p) {
   if (p.request.tenant != impl_->target.config.tenant_id) {
     throw Error(Exit::internal, "a sender was used for another tenant");
   }
-  json body = p.body;
+  json body = impl_->addressed(p, p.body);
   std::optional<std::string> reply_to;
   if (p.request.reply_to) {
     reply_to = impl_->resolve_reply_to(p.request.tenant, *p.request.reply_to);
@@ -519,8 +535,9 @@ std::vector<OutboxClaim> Sender::claim(const std::vector<const PreparedSend*>& s
 }
 
 SendOutcome Sender::send_claimed(const PreparedSend& p, const OutboxClaim& claim) {
-  if (!claim.owned) return impl_->wait_for_owner(p, p.body, std::nullopt, claim);
-  return impl_->owned_send(p, p.body, claim.id);
+  json body = impl_->addressed(p, p.body);
+  if (!claim.owned) return impl_->wait_for_owner(p, body, std::nullopt, claim);
+  return impl_->owned_send(p, body, claim.id);
 }
 
 void Sender::release(const PreparedSend& p, const OutboxClaim& claim, const std::string& why) {

@@ -278,15 +278,7 @@ void get_unread(Api& api, const ApiToken& who, const httplib::Request&, httplib:
   const std::string& tenant = who.tenant_id;
   auto store = api.ctx.readers.lease();
   json list = json::array();
-  for (const auto& c : unread_by_conversation(*store, tenant)) {
-    auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
-    list.push_back({{"phone_number", opt(c.phone_number)},
-                    {"user_id", opt(c.user_id)},
-                    {"contact_name", opt(c.contact_name)},
-                    {"unread", c.unread},
-                    {"last_message_at", c.last_message_at},
-                    {"last_text", opt(c.last_text)}});
-  }
+  for (const auto& c : unread_by_conversation(*store, tenant)) list.push_back(to_json(c));
   reply_json(res, 200, {{"conversations", list}});
 }
 

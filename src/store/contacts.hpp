@@ -31,6 +31,17 @@ struct ContactRef {
 ContactRef note_contact(Store& store, const std::string& tenant, const ContactFacts& facts,
                         const std::string& now, std::vector<std::int64_t>& event_ids);
 
+/// A `system` message's identity change (user_changed_number: `new_phone`;
+/// user_changed_user_id: `new_user_id`) applied to `contact`; when another contact already
+/// has the new identifier the two are merged. Returns the contact the conversation goes on in.
+ContactRef change_identity(Store& store, const std::string& tenant, const ContactRef& contact,
+                           const std::optional<std::string>& new_phone,
+                           const std::optional<std::string>& new_user_id, const std::string& now,
+                           std::vector<std::int64_t>& event_ids);
+
+/// Records the host application's id for the contact (a send's contactId).
+void name_external_id(Store& store, const ContactRef& contact, const std::string& external_id);
+
 /// Sets (or with nullopt clears) the business's own name for the contact with `phone`,
 /// creating the contact when it is new (smb_app_state_sync).
 void set_business_name(Store& store, const std::string& tenant, const std::string& phone,

@@ -1,5 +1,7 @@
 #include "wabactl/conversations.hpp"
 
+#include "wabactl/contacts.hpp"
+
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/identity.hpp"
@@ -66,9 +68,19 @@ std::vector<Message> history(Store& store, const std::string& tenant, const Hist
       before = where->position;
     }
 
+    std::optional<std::string> conversation;
+    if (query.peer) {
+      auto contact = find_contact(store, tenant, *query.peer);
+      if (!contact) return {};
+      conversation = std::to_string(contact->id);
+    }
     std::string sql = fmt::format("SELECT {} WHERE m.tenant_id = ?", message_select());
-    if (query.peer) sql += " AND m.conversation = ?";
-    if (query.contact_id) sql += " AND m.contact_id = ?";
+    if (conversation) sql += " AND m.conversation = ?";
+    // The host application's contact id, or the contact id a conversation row shows.
+    if (query.contact_id) {
+      sql += " AND (m.contact_id = ? OR m.conversation IN (SELECT CAST(id AS TEXT) FROM contacts "
+             "WHERE tenant_id = m.tenant_id AND (external_id = ? OR CAST(id AS TEXT) = ?)))";
+    }
     if (query.direction == Direction::incoming) sql += " AND m.direction = 'incoming'";
     if (query.direction == Direction::outgoing) sql += " AND m.direction = 'outgoing'";
     if (before) sql += " AND (m.timestamp, m.id) < (?, ?)";
@@ -77,8 +89,10 @@ std::vector<Message> history(Store& store, const std::string& tenant, const Hist
     SQLite::Statement q(sqlite(store), sql);
     int i = 1;
     q.bind(i++, tenant);
-    if (query.peer) q.bind(i++, query.peer->key());
-    if (query.contact_id) q.bind(i++, *query.contact_id);
+    if (conversation) q.bind(i++, *conversation);
+    if (query.contact_id) {
+      for (int k = 0; k < 3; ++k) q.bind(i++, *query.contact_id);
+    }
     if (before) {
       q.bind(i++, before->timestamp);
       q.bind(i++, static_cast<std::int64_t>(before->id));
@@ -99,14 +113,15 @@ std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::
     // With a single max() aggregate, SQLite takes the bare columns from the row holding the
     // maximum: the newest unread message of each conversation.
     SQLite::Statement q(sqlite(store),
-                        "SELECT u.conversation, u.n, u.last_at, u.phone_number, u.user_id, u.text, "
-                        "(SELECT c.name FROM contacts c WHERE c.tenant_id = ?1 AND "
-                        "((u.phone_number IS NOT NULL AND c.phone_number = u.phone_number) OR "
-                        "(u.phone_number IS NULL AND c.user_id = u.user_id)) LIMIT 1) "
+                        "SELECT u.conversation, u.n, u.last_at, coalesce(c.phone_number, "
+                        "u.phone_number), coalesce(c.user_id, u.user_id), u.text, "
+                        "coalesce(c.business_name, c.name), c.username, "
+                        "coalesce(c.external_id, u.conversation) "
                         "FROM (SELECT conversation, count(*) AS n, max(timestamp) AS last_at, "
                         "phone_number, user_id, message_text AS text FROM whatsapp_messages "
                         "WHERE tenant_id = ?1 AND direction = 'incoming' AND read_at IS NULL "
-                        "GROUP BY conversation) u ORDER BY u.last_at DESC, u.conversation");
+                        "GROUP BY conversation) u LEFT JOIN contacts c ON c.id = u.conversation "
+                        "AND c.tenant_id = ?1 ORDER BY u.last_at DESC, u.conversation");
     q.bind(1, tenant);
     std::vector<UnreadConversation> out;
     while (q.executeStep()) {
@@ -118,10 +133,26 @@ std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::
       c.user_id = opt_text(q.getColumn(4));
       c.last_text = opt_text(q.getColumn(5));
       c.contact_name = opt_text(q.getColumn(6));
+      c.username = opt_text(q.getColumn(7));
+      c.contact_id = q.getColumn(8).getString();
       out.push_back(std::move(c));
     }
     return out;
   });
+}
+
+nlohmann::json to_json(const UnreadConversation& c) {
+  auto opt = [](const std::optional<std::string>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  return {{"contact_id", c.contact_id},
+          {"phone_number", opt(c.phone_number)},
+          {"user_id", opt(c.user_id)},
+          {"username", opt(c.username)},
+          {"contact_name", opt(c.contact_name)},
+          {"unread", c.unread},
+          {"last_message_at", c.last_message_at},
+          {"last_text", opt(c.last_text)}};
 }
 
 MarkResult mark_read(Store& store, const std::string& tenant, const MarkTarget& target) {
@@ -141,7 +172,11 @@ MarkResult mark_read(Store& store, const std::string& tenant, const MarkTarget& 
         auto [it, inserted] = bounds.emplace(where->conversation, where->position);
         if (!inserted && it->second && *it->second < where->position) it->second = where->position;
       }
-      if (target.peer) bounds.emplace(target.peer->key(), std::nullopt);
+      if (target.peer) {
+        if (auto contact = find_contact(store, tenant, *target.peer)) {
+          bounds.emplace(std::to_string(contact->id), std::nullopt);
+        }
+      }
       if (target.all) {
         SQLite::Statement q(sqlite(store), "SELECT DISTINCT conversation FROM whatsapp_messages "
                                            "WHERE tenant_id = ? AND direction = 'incoming' AND "

@@ -3,6 +3,7 @@
 #include "store/contacts.hpp"
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/identity.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
@@ -15,7 +16,6 @@
 #include <array>
 #include <limits>
 #include <set>
-#include <tuple>
 
 namespace wabactl {
 namespace {
@@ -56,33 +56,23 @@ std::int64_t archive(Store& store, std::string_view body, std::string_view route
   return sqlite(store).getLastInsertRowid();
 }
 
-// The INSERT of an inbound message, finding its contact by `contact` (numbered parameters
-// as in insert_message()).
-std::string insert_message_sql(std::string_view contact) {
-  return fmt::format(
+// Returns the new row's local id, or nullopt for a duplicate. Parameters are numbered (?1
+// tenant, …): binding by name searches the statement's parameter list, once per message.
+std::optional<std::int64_t> insert_message(Store& store, const std::string& tenant,
+                                           const InboundMessage& m, const ContactRef& contact,
+                                           const std::string& now, std::int64_t delivery) {
+  const std::string timestamp = iso_or_now(m.timestamp, now);
+  auto q = prepare(
+      store,
       "INSERT INTO whatsapp_messages(tenant_id, contact_id, phone_number, user_id, "
       "conversation, message_id, direction, status, status_rank, type, message_text, "
       "media_type, media_id, reply_to, timestamp, created_at, payload, delivery_id) VALUES(?1, "
-      "(SELECT external_id FROM contacts WHERE tenant_id = ?1 AND {} LIMIT 1), ?2, ?3, ?4, ?5, "
-      "'incoming', 'received', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
-      "ON CONFLICT DO NOTHING",
-      contact);
-}
-
-// Returns the new row's local id, or nullopt for a duplicate. A sender's contact is found by
-// phone number, or by user id when Meta shows no number: two statements, because one with
-// an OR of both made SQLite search two indexes and merge the results for every message.
-std::optional<std::int64_t> insert_message(Store& store, const std::string& tenant,
-                                           const InboundMessage& m, const std::string& now,
-                                           std::int64_t delivery) {
-  static const std::string by_phone = insert_message_sql("phone_number = ?2");
-  static const std::string by_user = insert_message_sql("user_id = ?3");
-  const std::string timestamp = iso_or_now(m.timestamp, now);
-  auto q = prepare(store, m.from ? by_phone : by_user);
+      "(SELECT external_id FROM contacts WHERE id = ?16), ?2, ?3, ?4, ?5, 'incoming', "
+      "'received', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING");
   q->bindNoCopy(1, tenant);
   bind_ref(*q, 2, m.from);
   bind_ref(*q, 3, m.from_user_id);
-  q->bindNoCopy(4, m.from ? *m.from : *m.from_user_id);
+  q->bindNoCopy(4, contact.conversation);
   q->bindNoCopy(5, m.message_id);
   q->bind(6, status_rank("received"));
   q->bindNoCopy(7, m.type);
@@ -99,6 +89,7 @@ std::optional<std::int64_t> insert_message(Store& store, const std::string& tena
   q->bindNoCopy(13, now);
   q->bindNoCopy(14, m.payload);
   q->bind(15, delivery);
+  q->bind(16, contact.id);
   if (q->exec() == 0) return std::nullopt;
   return sqlite(store).getLastInsertRowid();
 }
@@ -240,14 +231,10 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
       if (const auto* tenant = tenant_for(number)) stats.tenants.insert(*tenant);
     }
 
-    // Who contacts[] already upserted: a sender among them needs no second statement.
-    std::set<std::tuple<std::string, std::optional<std::string>, std::optional<std::string>>>
-        upserted;
     for (const auto& c : parsed.contacts) {
       if (const auto* tenant = tenant_for(c.phone_number_id)) {
-        note_contact(store, *tenant, {c.wa_id, c.user_id, std::nullopt, c.name}, now,
+        note_contact(store, *tenant, {c.wa_id, c.user_id, c.username, c.name}, now,
                      stats.event_ids);
-        upserted.emplace(*tenant, c.wa_id, c.user_id);
       }
     }
 
@@ -258,15 +245,17 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
         ++stats.archived_only;
         continue;
       }
-      // Senders without a contacts[] entry (system messages) still get a contact row.
-      if (upserted.count({*tenant, m.from, m.from_user_id}) == 0) {
-        note_contact(store, *tenant, {m.from, m.from_user_id, std::nullopt, std::nullopt}, now,
-                     stats.event_ids);
-      }
-      auto id = insert_message(store, *tenant, m, now, stats.delivery_id);
+      // contacts[] named the sender already (then this finds it); system messages have none.
+      auto contact = note_contact(
+          store, *tenant, {m.from, m.from_user_id, m.username, std::nullopt}, now, stats.event_ids);
+      auto id = insert_message(store, *tenant, m, contact, now, stats.delivery_id);
       if (!id) {
         ++stats.duplicates;
         continue;
+      }
+      if (m.changed_to_phone || m.changed_to_user_id) {
+        change_identity(store, *tenant, contact, m.changed_to_phone, m.changed_to_user_id, now,
+                        stats.event_ids);
       }
       ++stats.messages;
       unread_changed.insert(*tenant);
@@ -286,6 +275,12 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
         continue;
       }
       ++stats.statuses;
+      // A status names its recipient by both ids where Meta shows both: the contact learns
+      // the user id (or number) it lacked.
+      if (auto phone = s.recipient_id ? normalize_phone(*s.recipient_id) : std::nullopt;
+          phone && s.recipient_user_id) {
+        note_contact(store, *tenant, {phone, s.recipient_user_id, {}, {}}, now, stats.event_ids);
+      }
       advance_message(store, *tenant, s);
       stats.event_ids.push_back(append_event(store, *tenant, event_message_status,
                                              outgoing_message(store, *tenant, s.message_id),

@@ -172,15 +172,15 @@ Message row_to_message(SQLite::Statement& q) {
 }
 
 const char* message_select() {
-  return "m.id, m.tenant_id, m.message_id, m.direction, m.status, m.phone_number, m.user_id, "
-         "m.contact_id, coalesce(c.business_name, c.name), m.type, m.message_text, m.media_url, "
+  return "m.id, m.tenant_id, m.message_id, m.direction, m.status, "
+         "coalesce(m.phone_number, c.phone_number), coalesce(m.user_id, c.user_id), "
+         "coalesce(m.contact_id, c.external_id), coalesce(c.business_name, c.name), m.type, "
+         "m.message_text, m.media_url, "
          "m.media_type, m.media_id, m.template_name, m.reply_to, m.timestamp, m.read_at, "
          "m.error_code, m.error_title, m.error_details, m.payload, c.username, m.source, "
          "m.edited_at, m.revoked_at, m.payload_history, m.media_state, m.media_sha256, "
          "m.media_size, m.media_filename, m.media_error FROM whatsapp_messages m "
-         "LEFT JOIN contacts c ON c.tenant_id = m.tenant_id AND "
-         "((m.phone_number IS NOT NULL AND c.phone_number = m.phone_number) OR "
-         "(m.phone_number IS NULL AND c.user_id = m.user_id))";
+         "LEFT JOIN contacts c ON c.id = m.conversation AND c.tenant_id = m.tenant_id";
 }
 
 nlohmann::json to_json(const Message& m) {
@@ -281,47 +281,62 @@ std::int64_t unread_count(Store& store, const std::string& tenant) {
   });
 }
 
+namespace {
+
+// Writes one event: the Event JSON with its keys in nlohmann::json's (sorted) order, like
+// every other JSON wabactl writes. `contact` is compact JSON text or empty (no such key).
+std::int64_t write_event(Store& store, const std::string& tenant, const std::string& type,
+                         const std::optional<Message>& message,
+                         const std::optional<std::int64_t>& unread, const std::string& contact) {
+  if (sqlite3_get_autocommit(sqlite(store).getHandle()) != 0) {
+    throw Error(Exit::internal, "events must be appended inside a transaction");
+  }
+  // The Event JSON carries its own id: one past the highest ever given. The caller's
+  // transaction makes it ours (a writer that got there first turns our INSERT into an
+  // error, never into a wrong id).
+  std::int64_t id = 1;
+  {
+    auto next = prepare(store, highest_event_id_sql);
+    if (next->executeStep()) id = next->getColumn(0).getInt64() + 1;
+  }
+  std::string at = now_iso();
+  std::string data = "{\"at\":";
+  append_json_string(data, at);
+  if (!contact.empty()) data.append(",\"contact\":").append(contact);
+  data.append(",\"id\":").append(std::to_string(id)).append(",\"message\":");
+  if (message) {
+    append_message_json(data, *message);
+  } else {
+    data.append("null");
+  }
+  data.append(",\"tenant_id\":");
+  append_json_string(data, tenant);
+  data.append(",\"type\":");
+  append_json_string(data, type);
+  data.append(",\"unread\":").append(unread ? std::to_string(*unread) : "null").append("}");
+  auto ins =
+      prepare(store, "INSERT INTO events(id, tenant_id, type, at, data) VALUES(?, ?, ?, ?, ?)");
+  ins->bind(1, static_cast<std::int64_t>(id));
+  ins->bindNoCopy(2, tenant);
+  ins->bindNoCopy(3, type);
+  ins->bindNoCopy(4, at);
+  ins->bindNoCopy(5, data);
+  ins->exec();
+  return id;
+}
+
+} // namespace
+
 std::int64_t append_event(Store& store, const std::string& tenant, const std::string& type,
                           const std::optional<Message>& message,
                           const std::optional<std::int64_t>& unread) {
-  return translated([&]() -> std::int64_t {
-    if (sqlite3_get_autocommit(sqlite(store).getHandle()) != 0) {
-      throw Error(Exit::internal, "events must be appended inside a transaction");
-    }
-    // The Event JSON carries its own id: one past the highest ever given. The caller's
-    // transaction makes it ours (a writer that got there first turns our INSERT into an
-    // error, never into a wrong id).
-    std::int64_t id = 1;
-    {
-      auto next = prepare(store, highest_event_id_sql);
-      if (next->executeStep()) id = next->getColumn(0).getInt64() + 1;
-    }
-    std::string at = now_iso();
-    // The Event JSON with its keys in nlohmann::json's (sorted) order, like every other JSON
-    // wabactl writes.
-    std::string data = "{\"at\":";
-    append_json_string(data, at);
-    data.append(",\"id\":").append(std::to_string(id)).append(",\"message\":");
-    if (message) {
-      append_message_json(data, *message);
-    } else {
-      data.append("null");
-    }
-    data.append(",\"tenant_id\":");
-    append_json_string(data, tenant);
-    data.append(",\"type\":");
-    append_json_string(data, type);
-    data.append(",\"unread\":").append(unread ? std::to_string(*unread) : "null").append("}");
-    auto ins =
-        prepare(store, "INSERT INTO events(id, tenant_id, type, at, data) VALUES(?, ?, ?, ?, ?)");
-    ins->bind(1, static_cast<std::int64_t>(id));
-    ins->bindNoCopy(2, tenant);
-    ins->bindNoCopy(3, type);
-    ins->bindNoCopy(4, at);
-    ins->bindNoCopy(5, data);
-    ins->exec();
-    return id;
-  });
+  return translated([&] { return write_event(store, tenant, type, message, unread, {}); });
+}
+
+std::int64_t append_contact_event(Store& store, const std::string& tenant, const std::string& type,
+                                  const nlohmann::json& contact) {
+  return translated(
+      [&] { return write_event(store, tenant, type, std::nullopt, std::nullopt, contact.dump()); });
 }
 
 std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::string>& tenant,

@@ -241,6 +241,34 @@ ALTER TABLE whatsapp_messages ADD COLUMN media_filename TEXT;
 ALTER TABLE whatsapp_messages ADD COLUMN media_error TEXT;
 UPDATE whatsapp_messages SET source = 'api' WHERE direction = 'outgoing';
 )sql",
+      // 9: the conversation is the contact (CONTRACT.md §6), not a phone number: messages name
+      // their contact's id, so a username user who later shows a number, or a user who
+      // changes number, stays one conversation. Every conversation gets its contact; the
+      // names a contact has had are kept (two contacts merged keep both).
+      R"sql(
+CREATE TABLE contact_names (
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  name       TEXT NOT NULL,
+  seen_at    TEXT NOT NULL,
+  PRIMARY KEY (contact_id, name)
+) WITHOUT ROWID;
+INSERT INTO contact_names(contact_id, name, seen_at)
+  SELECT id, name, updated_at FROM contacts WHERE name IS NOT NULL;
+INSERT INTO contacts(tenant_id, phone_number, user_id, created_at, updated_at)
+  SELECT m.tenant_id,
+         CASE WHEN m.conversation NOT GLOB '*[^0-9]*' THEN m.conversation END,
+         CASE WHEN m.conversation GLOB '*[^0-9]*' THEN m.conversation END,
+         min(m.created_at), max(m.created_at)
+  FROM whatsapp_messages m
+  WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.tenant_id = m.tenant_id AND
+                    (c.phone_number = m.conversation OR c.user_id = m.conversation))
+  GROUP BY m.tenant_id, m.conversation;
+UPDATE whatsapp_messages AS m SET conversation = coalesce(
+  (SELECT CAST(c.id AS TEXT) FROM contacts c
+   WHERE c.tenant_id = m.tenant_id AND c.phone_number = m.conversation),
+  (SELECT CAST(c.id AS TEXT) FROM contacts c
+   WHERE c.tenant_id = m.tenant_id AND c.user_id = m.conversation));
+)sql",
   };
   return list;
 }

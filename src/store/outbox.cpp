@@ -1,5 +1,6 @@
 #include "wabactl/outbox.hpp"
 
+#include "store/contacts.hpp"
 #include "store/sql.hpp"
 #include "wabactl/claimant.hpp"
 #include "wabactl/error.hpp"
@@ -15,12 +16,13 @@ namespace {
 
 // Binds the columns an entry sets, from parameter `first` on, in the order of the INSERT
 // and the UPDATE below; returns the next parameter's number.
-int bind_entry(SQLite::Statement& q, int first, const OutboxEntry& e, const std::string& now) {
+int bind_entry(SQLite::Statement& q, int first, const OutboxEntry& e, const ContactRef& contact,
+               const std::string& now) {
   int i = first;
   bind_opt(q, i++, e.contact_id);
   bind_opt(q, i++, e.phone_number);
   bind_opt(q, i++, e.user_id);
-  q.bind(i++, e.conversation);
+  q.bind(i++, contact.conversation);
   q.bind(i++, e.type);
   bind_opt(q, i++, e.text);
   bind_opt(q, i++, e.media_url);
@@ -38,6 +40,11 @@ int bind_entry(SQLite::Statement& q, int first, const OutboxEntry& e, const std:
 // UNIQUE index decides between racing processes). Runs inside a transaction.
 OutboxClaim claim_one(Store& store, const OutboxEntry& e, const std::string& now) {
   OutboxClaim c;
+  // The recipient's conversation: the contact a webhook from them finds too.
+  std::vector<std::int64_t> events;
+  ContactRef contact = note_contact(
+      store, e.tenant, {e.phone_number, e.user_id, std::nullopt, std::nullopt}, now, events);
+  if (e.contact_id) name_external_id(store, contact, *e.contact_id);
   SQLite::Statement ins(
       sqlite(store),
       "INSERT INTO whatsapp_messages(contact_id, phone_number, user_id, conversation, type, "
@@ -46,7 +53,7 @@ OutboxClaim claim_one(Store& store, const OutboxEntry& e, const std::string& now
       "created_at, idempotency_key, send_state, claimed_by, source) "
       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'outgoing','queued',0,?,?,'pending',?,'api') "
       "ON CONFLICT DO NOTHING");
-  int i = bind_entry(ins, 1, e, now);
+  int i = bind_entry(ins, 1, e, contact, now);
   ins.bind(i++, e.tenant);
   ins.bind(i++, now);
   bind_opt(ins, i++, e.idempotency_key);
@@ -93,7 +100,7 @@ OutboxClaim claim_one(Store& store, const OutboxEntry& e, const std::string& now
       "send_state='pending', error_code=NULL, error_title=NULL, error_details=NULL, "
       "fbtrace_id=NULL, claimed_by=? WHERE id=? AND tenant_id=? AND send_state=? AND "
       "claimed_by IS ?");
-  i = bind_entry(upd, 1, e, now);
+  i = bind_entry(upd, 1, e, contact, now);
   upd.bind(i++, outbox_claimant());
   upd.bind(i++, c.id);
   upd.bind(i++, e.tenant);

@@ -280,9 +280,17 @@ std::optional<InboundMessage> parse_message(const json& msg, const std::string& 
   }
   for (const auto& c : contacts) {
     bool same = (m.from && c.wa_id == m.from) || (m.from_user_id && c.user_id == m.from_user_id);
-    if (same && c.name) {
-      m.contact_name = c.name;
-      break;
+    if (!same) continue;
+    if (!m.from_user_id) m.from_user_id = c.user_id;
+    if (!m.contact_name) m.contact_name = c.name;
+    if (!m.username) m.username = c.username;
+  }
+  if (m.type == "system") {
+    if (const json* sys = object_at(msg, "system")) {
+      auto kind = text_at(*sys, "type", 64);
+      if (kind == "user_changed_number") m.changed_to_phone = phone_at(*sys, "wa_id");
+      if (kind == "user_changed_user_id")
+        m.changed_to_user_id = text_at(*sys, "user_id", max_user_id);
     }
   }
   m.payload = payload_text(msg);
@@ -321,8 +329,10 @@ void parse_messages_value(const json& value, const std::string& number_id, Parse
         seen.phone_number_id = number_id;
         seen.wa_id = phone_at(c, "wa_id");
         seen.user_id = text_at(c, "user_id", max_user_id);
-        if (const json* profile = object_at(c, "profile"))
+        if (const json* profile = object_at(c, "profile")) {
           seen.name = text_at(*profile, "name", 512);
+          seen.username = text_at(*profile, "username", 512);
+        }
         if (!seen.wa_id && !seen.user_id) {
           ++out.skipped;
           continue;

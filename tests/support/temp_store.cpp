@@ -24,10 +24,18 @@ SQLite::Database raw_db(const wabactl::Store& store) {
 
 void insert_outgoing(const wabactl::Store& store, const OutgoingRow& row) {
   auto db = raw_db(store);
+  // The conversation is the recipient's contact, as a send leaves it.
+  SQLite::Statement contact(db, "INSERT INTO contacts(tenant_id, phone_number, created_at, "
+                                "updated_at) VALUES(?1, ?2, ?3, ?3) ON CONFLICT DO NOTHING");
+  contact.bind(1, row.tenant);
+  contact.bind(2, row.phone);
+  contact.bind(3, row.timestamp);
+  contact.exec();
   SQLite::Statement q(db, "INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, "
                           "message_id, direction, status, status_rank, type, message_text, "
-                          "timestamp, created_at) VALUES(?1, ?2, ?2, ?3, 'outgoing', ?4, ?5, "
-                          "'text', ?6, ?7, ?7)");
+                          "timestamp, created_at, source) VALUES(?1, ?2, (SELECT CAST(id AS TEXT) "
+                          "FROM contacts WHERE tenant_id = ?1 AND phone_number = ?2), ?3, "
+                          "'outgoing', ?4, ?5, 'text', ?6, ?7, ?7, 'api')");
   q.bind(1, row.tenant);
   q.bind(2, row.phone);
   q.bind(3, row.wamid);
