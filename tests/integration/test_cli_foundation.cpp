@@ -14,15 +14,10 @@
 #include <sstream>
 
 using namespace clitest;
+using testsupport::mode_of;
 using testsupport::slurp;
 
 namespace {
-
-mode_t mode_of(const std::filesystem::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
 
 void write_file(const std::filesystem::path& p, const std::string& text, mode_t mode = 0600) {
   {

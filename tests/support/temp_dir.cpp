@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <sys/stat.h>
+
 namespace testsupport {
 
 TempDir::TempDir() {
@@ -30,6 +32,14 @@ TempDir::~TempDir() {
   }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+unsigned mode_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw std::runtime_error(fmt::format("cannot stat '{}'", path.string()));
+  }
+  return st.st_mode & 07777U;
 }
 
 } // namespace testsupport

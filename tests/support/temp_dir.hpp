@@ -22,4 +22,7 @@ private:
   std::filesystem::path path_;
 };
 
+/// The permission bits (and setuid/setgid/sticky) of `path`; throws when it cannot be read.
+unsigned mode_of(const std::filesystem::path& path);
+
 } // namespace testsupport

@@ -10,15 +10,10 @@
 #include <string>
 
 using namespace wabactl;
+using testsupport::mode_of;
 using testsupport::TempStore;
 
 namespace {
-
-unsigned mode_of(const std::filesystem::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 0777U;
-}
 
 std::size_t entries(const std::filesystem::path& dir) {
   std::size_t n = 0;
