@@ -132,7 +132,10 @@ TEST_CASE("webhook ingest: every fixture ingests, texts survive byte for byte") 
                            "status_failed.json",
                            "status_username.json",
                            "statuses_out_of_order.json",
-                           "multi_entry.json"}) {
+                           "multi_entry.json",
+                           "edit_text.json",
+                           "edit_image_caption.json",
+                           "revoke.json"}) {
     CAPTURE(name);
     CHECK_NOTHROW(f.ingest(fixtures::webhook(name)));
   }
@@ -151,7 +154,12 @@ TEST_CASE("webhook ingest: every fixture ingests, texts survive byte for byte") 
   // The malformed delivery kept its two good messages.
   CHECK(find_message(f.store, "acme", "wamid.GOODONE"));
   CHECK(find_message(f.store, "acme", "wamid.WRONGTEXT"));
-  CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 33);
+  // The edits and the revoke changed their originals and added no message.
+  CHECK(find_message(f.store, "acme", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBIMAGE")->text ==
+        "Taj Mahal at dawn");
+  CHECK(find_message(f.store, "acme", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBTEXT")->revoked_at);
+  CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE type IN ('edit', 'revoke')") == 0);
+  CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 36);
 }
 
 TEST_CASE("webhook ingest: username users are keyed by user id") {
