@@ -88,7 +88,7 @@ TEST_CASE("serve: an edit and a revoke change the original in history, REST and 
   CHECK(s.w({"status", "--tenant", "acme", text_wamid}).exit_code == 0);
 }
 
-TEST_CASE("serve: an edit before its original waits for it; bad edits are answered 200") {
+TEST_CASE("serve: an edit before its original waits for it, bad edits are answered 200") {
   Setup s;
   post(s, fixtures::webhook("edit_image_caption.json"));
   CHECK(s.w({"history", "--tenant", "acme", "--json"}).out.empty());
