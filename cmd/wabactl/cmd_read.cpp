@@ -113,10 +113,15 @@ void run_history(const HistoryOptions& o, Context& ctx) {
     return;
   }
   for (const auto& m : page) {
-    std::string body = m.text && !m.text->empty() ? *m.text : "[" + m.type + "]";
-    ctx.out << fmt::format("{}  {} {}  {}  ({}){}\n", m.timestamp,
+    std::string body = m.revoked_at                 ? std::string("[revoked]")
+                       : m.text && !m.text->empty() ? *m.text
+                                                    : "[" + m.type + "]";
+    // The mark goes after the shortened text, where it cannot be cut off.
+    std::string edited = m.edited_at && !m.revoked_at ? " [edited]" : "";
+    ctx.out << fmt::format("{}  {} {}  {}{}  ({}){}\n", m.timestamp,
                            m.direction == "incoming" ? "<" : ">", peer_label(m), one_line(body),
-                           m.status, m.read_at || m.direction != "incoming" ? "" : " unread");
+                           edited, m.status,
+                           m.read_at || m.direction != "incoming" ? "" : " unread");
   }
 }
 

@@ -32,6 +32,12 @@ struct InboundMessage {
   std::optional<std::string> reply_to;   ///< context.id, or the reacted message
   bool forwarded = false;                ///< context.forwarded / frequently_forwarded
   std::int64_t timestamp = 0;            ///< unix seconds; 0 when absent or malformed
+  /// An edit or a revoke (type "edit" / "revoke") changes an earlier message instead of being
+  /// one: the wamid of that message (edit.original_message_id, revoke.original_message_id).
+  /// For an edit, `text`, `media_id` and `media_type` describe its new content
+  /// (edit.message) and `edited_type` is that content's type.
+  std::optional<std::string> original_id;
+  std::optional<std::string> edited_type;
   /// Meta's object, whole, as JSON text: serialised while parsing, on the request's thread,
   /// so the single writer thread only stores it.
   std::string payload;

@@ -22,8 +22,9 @@ struct IngestStats {
   std::set<std::string> tenants;   ///< tenants the delivery reached (delivery_tenants rows)
   std::size_t messages = 0;        ///< new inbound messages stored
   std::size_t statuses = 0;        ///< new status rows stored
-  std::size_t duplicates = 0;      ///< messages/statuses already present
-  std::size_t archived_only = 0;   ///< records whose number is not in tenant_of_number
+  std::size_t revisions = 0;     ///< new edits and revokes (applied, or waiting for their original)
+  std::size_t duplicates = 0;    ///< messages/statuses already present
+  std::size_t archived_only = 0; ///< records whose number is not in tenant_of_number
   std::vector<std::int64_t> event_ids;
 };
 
@@ -36,10 +37,12 @@ struct IngestStats {
 ///   id; the caller lists only authenticated tenants' numbers): contacts (upserted by phone
 ///   number, else user id), inbound messages (deduplicated on the wamid) and status rows
 ///   (deduplicated on wamid + status; the outgoing message only moves to a higher
-///   status_rank, `failed` keeps its error);
+///   status_rank, `failed` keeps its error), edits and revokes (deduplicated on their own
+///   wamid, applied to their original, never a new message; one that comes first waits);
 /// - events: `message.received` per new message, one `unread.changed` per tenant that got
 ///   new messages, and `message.status` per new status row (its message, or null when the
-///   wamid is not one of ours). Duplicates write no rows and no events.
+///   wamid is not one of ours), `message.edited` / `message.revoked` per change applied.
+///   Duplicates write no rows and no events.
 /// `route` and `verified_by` are recorded on the archive row.
 IngestStats record_delivery(Store& store, std::string_view raw_body, const ParsedDelivery& parsed,
                             const std::map<std::string, std::string>& tenant_of_number,

@@ -91,6 +91,9 @@ std::int64_t unread_count(Store& store, const std::string& tenant);
 inline constexpr const char* event_message_received = "message.received";
 inline constexpr const char* event_message_sent = "message.sent";
 inline constexpr const char* event_message_status = "message.status";
+/// An incoming message changed by the customer (CONTRACT.md §6), with the updated message.
+inline constexpr const char* event_message_edited = "message.edited";
+inline constexpr const char* event_message_revoked = "message.revoked";
 inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
 inline constexpr const char* event_contact_merged = "contact.merged";

@@ -1,6 +1,7 @@
 #include "wabactl/inbox.hpp"
 
 #include "store/contacts.hpp"
+#include "store/revisions.hpp"
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/identity.hpp"
@@ -181,7 +182,9 @@ archived_before(Store& store, std::string_view body, const ParsedDelivery& parse
     if (const auto* tenant = tenant_of(tenant_of_number, m.phone_number_id)) {
       auto q = prepare(
           store,
-          "SELECT delivery_id FROM whatsapp_messages WHERE tenant_id = ? AND message_id = ?");
+          is_revision(m)
+              ? "SELECT delivery_id FROM message_revisions WHERE tenant_id = ? AND message_id = ?"
+              : "SELECT delivery_id FROM whatsapp_messages WHERE tenant_id = ? AND message_id = ?");
       q->bindNoCopy(1, *tenant);
       q->bindNoCopy(2, m.message_id);
       if (auto id = named_same(*q)) return id;
@@ -248,6 +251,14 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
       // contacts[] named the sender already (then this finds it); system messages have none.
       auto contact = note_contact(
           store, *tenant, {m.from, m.from_user_id, m.username, std::nullopt}, now, stats.event_ids);
+      if (is_revision(m)) {
+        if (record_revision(store, *tenant, m, now, stats.delivery_id, stats.event_ids)) {
+          ++stats.revisions;
+        } else {
+          ++stats.duplicates;
+        }
+        continue;
+      }
       auto id = insert_message(store, *tenant, m, contact, now, stats.delivery_id);
       if (!id) {
         ++stats.duplicates;
@@ -262,6 +273,7 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
       stats.event_ids.push_back(append_event(store, *tenant, event_message_received,
                                              find_message_by_local_id(store, *tenant, *id),
                                              std::nullopt));
+      apply_pending_revisions(store, *tenant, m.message_id, now, stats.event_ids);
     }
 
     for (const auto& s : parsed.statuses) {
@@ -288,7 +300,7 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
     }
 
     // Only a body that brought nothing new can be one archived before: then this copy goes.
-    if (stats.messages == 0 && stats.statuses == 0) {
+    if (stats.messages == 0 && stats.statuses == 0 && stats.revisions == 0) {
       if (auto earlier =
               archived_before(store, raw_body, parsed, tenant_of_number, stats.delivery_id)) {
         auto drop = prepare(store, "DELETE FROM webhook_deliveries WHERE id = ?");

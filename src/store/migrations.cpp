@@ -269,6 +269,32 @@ UPDATE whatsapp_messages AS m SET conversation = coalesce(
   (SELECT CAST(c.id AS TEXT) FROM contacts c
    WHERE c.tenant_id = m.tenant_id AND c.user_id = m.conversation));
 )sql",
+      // 10: edits and revokes (CONTRACT.md §6), each once under its own wamid: what it changes,
+      // from whom, and its new content, so that one arriving before its original waits here
+      // (state 'pending') and is applied when the original comes. 'ignored' ones lost to a
+      // newer edit or to a revoke.
+      R"sql(
+CREATE TABLE message_revisions (
+  id           INTEGER PRIMARY KEY,
+  tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  message_id   TEXT NOT NULL,
+  original_id  TEXT NOT NULL,
+  kind         TEXT NOT NULL CHECK (kind IN ('edit', 'revoke')),
+  phone_number TEXT,
+  user_id      TEXT,
+  timestamp    TEXT NOT NULL,
+  type         TEXT,
+  message_text TEXT,
+  media_type   TEXT,
+  media_id     TEXT,
+  payload      TEXT NOT NULL,
+  delivery_id  INTEGER,
+  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'applied', 'ignored')),
+  UNIQUE (tenant_id, message_id)
+);
+CREATE INDEX message_revisions_pending ON message_revisions(tenant_id, original_id)
+  WHERE state = 'pending';
+)sql",
   };
   return list;
 }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <limits>
 
 namespace wabactl {
@@ -14,6 +15,9 @@ constexpr std::size_t max_depth = 64;
 constexpr std::size_t max_id = 512;
 constexpr std::size_t max_number_id = 64;
 constexpr std::size_t max_user_id = 128;
+// Meta caps a text at 4,096 characters (a caption at 1,024): 16 KiB of UTF-8 at most. An edit
+// claiming more is not Meta's and is not applied.
+constexpr std::size_t max_edited_text = 16384;
 // 9999-12-31T23:59:59Z: later values cannot be written as ISO 8601 with four digits.
 constexpr std::int64_t max_timestamp = 253402300799;
 
@@ -247,6 +251,43 @@ bool is_media(const std::string& type) {
          type == "sticker";
 }
 
+// The kinds of content an edit may carry, for an edit.message that does not name its type.
+constexpr std::array<const char*, 9> content_kinds = {"text",     "image",    "video",
+                                                      "audio",    "document", "sticker",
+                                                      "location", "contacts", "interactive"};
+
+// Fills the original's wamid and, for an edit, the new content. False when the change names
+// no original, or an edit brings no content or more text than any message can hold: such a
+// change stays in the archive only.
+bool parse_revision(const json& msg, InboundMessage& m) {
+  const json* change = object_at(msg, m.type.c_str());
+  if (change == nullptr) return false;
+  m.original_id = text_at(*change, "original_message_id", max_id);
+  if (!m.original_id) return false;
+  if (m.type == "revoke") return true;
+  const json* content = object_at(*change, "message");
+  if (content == nullptr) return false;
+  m.edited_type = text_at(*content, "type", 64);
+  if (!m.edited_type) {
+    for (const char* kind : content_kinds) {
+      if (member(*content, kind) != nullptr) {
+        m.edited_type = kind;
+        break;
+      }
+    }
+  }
+  if (!m.edited_type || *m.edited_type == "edit" || *m.edited_type == "revoke") return false;
+  m.text = readable_text(*m.edited_type, *content);
+  if (m.text.size() > max_edited_text) return false;
+  if (is_media(*m.edited_type)) {
+    if (const json* media = object_at(*content, m.edited_type->c_str())) {
+      m.media_id = text_at(*media, "id", max_id);
+      m.media_type = text_at(*media, "mime_type", 255);
+    }
+  }
+  return true;
+}
+
 std::optional<InboundMessage> parse_message(const json& msg, const std::string& number_id,
                                             const std::vector<ContactSeen>& contacts) {
   if (!msg.is_object()) return std::nullopt;
@@ -261,7 +302,11 @@ std::optional<InboundMessage> parse_message(const json& msg, const std::string& 
   m.from_user_id = text_at(msg, "from_user_id", max_user_id);
   if (!m.from && !m.from_user_id) return std::nullopt;
   m.timestamp = timestamp_at(msg, "timestamp");
-  m.text = readable_text(m.type, msg);
+  if (m.type == "edit" || m.type == "revoke") {
+    if (!parse_revision(msg, m)) return std::nullopt;
+  } else {
+    m.text = readable_text(m.type, msg);
+  }
   if (is_media(m.type)) {
     if (const json* media = object_at(msg, m.type.c_str())) {
       m.media_id = text_at(*media, "id", max_id);

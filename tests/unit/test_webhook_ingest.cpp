@@ -102,39 +102,19 @@ TEST_CASE("webhook ingest: an inbound message is stored, archived and announced"
 
 TEST_CASE("webhook ingest: every fixture ingests, texts survive byte for byte") {
   Fixture f;
-  for (const char* name : {"text.json",
-                           "image.json",
-                           "video.json",
-                           "audio_voice.json",
-                           "document.json",
-                           "sticker.json",
-                           "location.json",
-                           "contacts.json",
-                           "interactive_button_reply.json",
-                           "interactive_list_reply.json",
-                           "interactive_nfm_reply.json",
-                           "button.json",
-                           "reaction.json",
-                           "reaction_removed.json",
-                           "order.json",
-                           "system_user_changed_number.json",
-                           "system_user_changed_user_id.json",
-                           "request_welcome.json",
-                           "unsupported.json",
-                           "context_reply_forwarded.json",
-                           "referral.json",
-                           "username_user.json",
-                           "non_ascii_emoji.json",
-                           "special_chars.json",
-                           "unknown_type.json",
-                           "unknown_field.json",
-                           "value_errors.json",
-                           "malformed.json",
-                           "statuses.json",
-                           "status_failed.json",
-                           "status_username.json",
-                           "statuses_out_of_order.json",
-                           "multi_entry.json"}) {
+  for (const char* name :
+       {"text.json", "image.json",
+        // before the sender changes number below, as they would come
+        "edit_text.json", "edit_image_caption.json", "revoke.json", "video.json",
+        "audio_voice.json", "document.json", "sticker.json", "location.json", "contacts.json",
+        "interactive_button_reply.json", "interactive_list_reply.json",
+        "interactive_nfm_reply.json", "button.json", "reaction.json", "reaction_removed.json",
+        "order.json", "system_user_changed_number.json", "system_user_changed_user_id.json",
+        "request_welcome.json", "unsupported.json", "context_reply_forwarded.json", "referral.json",
+        "username_user.json", "non_ascii_emoji.json", "special_chars.json", "unknown_type.json",
+        "unknown_field.json", "value_errors.json", "malformed.json", "statuses.json",
+        "status_failed.json", "status_username.json", "statuses_out_of_order.json",
+        "multi_entry.json"}) {
     CAPTURE(name);
     CHECK_NOTHROW(f.ingest(fixtures::webhook(name)));
   }
@@ -153,7 +133,12 @@ TEST_CASE("webhook ingest: every fixture ingests, texts survive byte for byte") 
   // The malformed delivery kept its two good messages.
   CHECK(find_message(f.store, "acme", "wamid.GOODONE"));
   CHECK(find_message(f.store, "acme", "wamid.WRONGTEXT"));
-  CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 33);
+  // The edits and the revoke changed their originals and added no message.
+  CHECK(find_message(f.store, "acme", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBIMAGE")->text ==
+        "Taj Mahal at dawn");
+  CHECK(find_message(f.store, "acme", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBTEXT")->revoked_at);
+  CHECK(f.count("SELECT count(*) FROM whatsapp_messages WHERE type IN ('edit', 'revoke')") == 0);
+  CHECK(f.count("SELECT count(*) FROM webhook_deliveries") == 36);
 }
 
 TEST_CASE("webhook ingest: username users are keyed by user id") {

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+
 using namespace wabactl;
 
 namespace {
@@ -58,6 +60,9 @@ TEST_CASE("webhook parse: every message type gives its type and the text a perso
       {"non_ascii_emoji.json", "text", "Olá, café às 9h? 👋🏽 你好 — ok"},
       {"special_chars.json", "text", "mail me @ a/b \"quoted\" back\\slash"},
       {"unknown_type.json", "poll", ""},
+      {"edit_text.json", "edit", "Does it come in another colour, say blue?"},
+      {"edit_image_caption.json", "edit", "Taj Mahal at dawn"},
+      {"revoke.json", "revoke", ""},
   };
   for (const auto& c : cases) {
     CAPTURE(c.file);
@@ -240,4 +245,82 @@ TEST_CASE("webhook parse: hostile values are bounded") {
   CHECK(parsed.messages[0].timestamp == 0);
   CHECK(parsed.messages[1].timestamp == 0);
   CHECK(parsed.skipped == 2);
+}
+
+TEST_CASE("webhook parse: an edit names its original and carries the new text and media") {
+  auto text = only_message("edit_text.json");
+  CHECK(text.type == "edit");
+  CHECK(text.message_id == "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBEDITTEXT");
+  CHECK(text.original_id == "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBTEXT");
+  CHECK(text.edited_type == "text");
+  CHECK(text.text == "Does it come in another colour, say blue?");
+  CHECK_FALSE(text.media_id);
+  CHECK(text.from == "16505551234");
+  CHECK(text.contact_name == "Sheena Nelson");
+  CHECK(payload_of(text)["edit"]["message"]["text"]["body"] == text.text);
+
+  auto image = only_message("edit_image_caption.json");
+  CHECK(image.original_id == "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBIMAGE");
+  CHECK(image.edited_type == "image");
+  CHECK(image.text == "Taj Mahal at dawn");
+  CHECK(image.media_id == "1003383421387256");
+  CHECK(image.media_type == "image/jpeg");
+
+  auto revoke = only_message("revoke.json");
+  CHECK(revoke.type == "revoke");
+  CHECK(revoke.original_id == "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBTEXT");
+  CHECK_FALSE(revoke.edited_type);
+  CHECK(revoke.text.empty());
+
+  // Ordinary messages name no original.
+  CHECK_FALSE(only_message("text.json").original_id);
+}
+
+TEST_CASE("webhook parse: an edit's content without a type is known by its member") {
+  auto body = nlohmann::json::parse(fixtures::webhook("edit_text.json"));
+  auto& edit = body["entry"][0]["changes"][0]["value"]["messages"][0]["edit"];
+  edit["message"].erase("type");
+  auto parsed = parse_delivery(body.dump());
+  REQUIRE(parsed.messages.size() == 1);
+  CHECK(parsed.messages[0].edited_type == "text");
+  CHECK(parsed.messages[0].text == "Does it come in another colour, say blue?");
+}
+
+TEST_CASE("webhook parse: an edit or revoke that cannot be applied is left to the archive") {
+  using nlohmann::json;
+  auto with = [](const char* fixture, const std::function<void(json&)>& spoil) {
+    auto body = json::parse(fixtures::webhook(fixture));
+    spoil(body["entry"][0]["changes"][0]["value"]["messages"][0]);
+    return parse_delivery(body.dump());
+  };
+  const std::vector<std::pair<const char*, std::function<void(json&)>>> spoilers = {
+      {"edit_text.json", [](json& m) { m["edit"].erase("original_message_id"); }},
+      {"edit_text.json", [](json& m) { m["edit"]["original_message_id"] = 42; }},
+      {"edit_text.json", [](json& m) { m["edit"]["original_message_id"] = ""; }},
+      {"edit_text.json",
+       [](json& m) { m["edit"]["original_message_id"] = std::string(10000, 'w'); }},
+      {"edit_text.json", [](json& m) { m["edit"].erase("message"); }},
+      {"edit_text.json", [](json& m) { m["edit"]["message"] = "new text"; }},
+      {"edit_text.json", [](json& m) { m["edit"]["message"] = json::object(); }},
+      {"edit_text.json", [](json& m) { m["edit"]["message"]["type"] = "revoke"; }},
+      {"edit_text.json",
+       [](json& m) { m["edit"]["message"]["text"]["body"] = std::string(20000, 'x'); }},
+      {"edit_text.json", [](json& m) { m["edit"] = "wamid.X"; }},
+      {"edit_text.json", [](json& m) { m.erase("edit"); }},
+      {"revoke.json", [](json& m) { m["revoke"] = json::object(); }},
+      {"revoke.json", [](json& m) { m["revoke"]["original_message_id"] = json::array({"a"}); }},
+      {"revoke.json", [](json& m) { m.erase("revoke"); }},
+  };
+  for (std::size_t i = 0; i < spoilers.size(); ++i) {
+    CAPTURE(i);
+    auto parsed = with(spoilers[i].first, spoilers[i].second);
+    CHECK(parsed.messages.empty());
+    CHECK(parsed.skipped == 1);
+  }
+  // Text at Meta's own limit is an edit like any other.
+  auto at_limit = with("edit_text.json", [](json& m) {
+    m["edit"]["message"]["text"]["body"] = std::string(16384, 'x');
+  });
+  REQUIRE(at_limit.messages.size() == 1);
+  CHECK(at_limit.messages[0].text.size() == 16384);
 }
