@@ -241,6 +241,14 @@ ALTER TABLE whatsapp_messages ADD COLUMN media_filename TEXT;
 ALTER TABLE whatsapp_messages ADD COLUMN media_error TEXT;
 UPDATE whatsapp_messages SET source = 'api' WHERE direction = 'outgoing';
 )sql",
+      // 9: media lists read a tenant's messages with media newest first, and a prune asks
+      // whether any message (of any tenant) still shows bytes it would remove.
+      R"sql(
+CREATE INDEX messages_with_media ON whatsapp_messages(tenant_id, timestamp, id)
+  WHERE media_state IS NOT NULL;
+CREATE INDEX messages_by_media_sha256 ON whatsapp_messages(media_sha256)
+  WHERE media_sha256 IS NOT NULL;
+)sql",
   };
   return list;
 }
