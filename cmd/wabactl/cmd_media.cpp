@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <filesystem>
 
 namespace wabactl::cli {
@@ -28,7 +29,7 @@ struct ListOptions {
 
 struct PruneOptions {
   std::string tenant;
-  std::int64_t older_than = -1;
+  std::string older_than; // parsed here: CLI11 reads "" as 0 days, which would prune all
 };
 
 constexpr std::size_t max_id_length = 512;
@@ -145,12 +146,16 @@ void run_list(const ListOptions& o, Context& ctx) {
 
 void run_prune(const PruneOptions& o, Context& ctx) {
   require_tenant_id(o.tenant);
-  if (o.older_than < 0 || o.older_than > max_prune_days) {
+  std::int64_t days = -1;
+  const char* end = o.older_than.data() + o.older_than.size();
+  auto [stop, ec] = std::from_chars(o.older_than.data(), end, days);
+  if (o.older_than.empty() || ec != std::errc() || stop != end || days < 0 ||
+      days > max_prune_days) {
     throw Error(Exit::usage,
                 fmt::format("--older-than must be a number of days from 0 to {}", max_prune_days));
   }
   check_tenant(ctx, o.tenant);
-  std::string cutoff = iso_from_unix(now_ms() / 1000 - o.older_than * 86400);
+  std::string cutoff = iso_from_unix(now_ms() / 1000 - days * 86400);
   std::string today = now_iso().substr(0, 10);
   MediaPruneResult r = prune_media(ctx.store(), o.tenant, cutoff, today);
   if (ctx.globals.json) {
