@@ -67,7 +67,7 @@ std::vector<json> json_lines(const std::string& out) {
 
 } // namespace
 
-TEST_CASE("cli media get: the bytes to a private file, stdout or a folder; never over a file") {
+TEST_CASE("cli media get: the bytes to a private file, stdout or a folder, never over a file") {
   MediaEnv e;
   auto out = e.dir / "receipt.jpg";
   auto r = e.media({"get", "--tenant", "acme", "wamid.STORED", "-o", out.string()});

@@ -103,7 +103,7 @@ TEST_CASE("media find and keep: only the tenant's message, only when it has medi
   CHECK(find_media(store, "acme", "wamid.S")->media->state == "stored");
 }
 
-TEST_CASE("media prune: old bytes go unless a message kept still shows them; messages stay") {
+TEST_CASE("media prune: old bytes go unless a message kept still shows them, the messages stay") {
   TempStore store({"acme", "beta"});
   auto old_alone =
       insert_media_message(store, {.wamid = "wamid.OLD1", .timestamp = "2026-01-01T00:00:00Z"});
