@@ -56,15 +56,6 @@ unsigned mode_of(const std::filesystem::path& p) {
   return st.st_mode & 0777U;
 }
 
-std::vector<json> json_lines(const std::string& out) {
-  std::vector<json> lines;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(json::parse(line));
-  }
-  return lines;
-}
-
 } // namespace
 
 TEST_CASE("cli media get: the bytes to a private file, stdout or a folder, never over a file") {
