@@ -8,7 +8,7 @@
 # marks a flag that takes a value (it is offered without the "=").
 _wabactl_spec() {
     case "$1" in
-        "") echo "key tenant config send history unread mark-read status token serve
+        "") echo "key tenant config send history unread mark-read status media token serve
                   --db= --key-file= --config= --color= --json -q --quiet -v --verbose --help
                   --version" ;;
         "key") echo "init rotate" ;;
@@ -37,6 +37,10 @@ _wabactl_spec() {
         "unread") echo "--tenant= --by-contact --watch" ;;
         "mark-read") echo "--tenant= --phone= --all --no-receipt --typing" ;;
         "status") echo "--tenant=" ;;
+        "media") echo "get list prune" ;;
+        "media get") echo "--tenant= -o --output= --force" ;;
+        "media list") echo "--tenant= --state= --limit=" ;;
+        "media prune") echo "--tenant= --older-than=" ;;
         "token") echo "create list revoke" ;;
         "token create") echo "--tenant= --label=" ;;
         "token list") echo "--tenant=" ;;
@@ -70,12 +74,14 @@ _wabactl_value() {
     case "$1" in
         --db | --key-file | --config | --new-key-file | --access-token-file | --app-secret-file | \
             --batch | --header-image | --header-video | --header-document | --image | --video | \
-            --audio | --document | --sticker)
+            --audio | --document | --sticker | -o | --output)
             _wabactl_files "$2" ;;
         --tenant)
             mapfile -t COMPREPLY < <(compgen -W "$(_wabactl_tenants)" -- "$2") ;;
         --direction)
             mapfile -t COMPREPLY < <(compgen -W "in out" -- "$2") ;;
+        --state)
+            mapfile -t COMPREPLY < <(compgen -W "pending stored failed" -- "$2") ;;
         --color)
             mapfile -t COMPREPLY < <(compgen -W "auto always never" -- "$2") ;;
         --api-version)

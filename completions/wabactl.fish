@@ -8,20 +8,22 @@
 function __wabactl_children
     switch "$argv"
         case ''
-            echo key tenant config send history unread mark-read status token serve
+            echo key tenant config send history unread mark-read status media token serve
         case key
             echo init rotate
         case tenant
             echo add list remove
         case config
             echo set get list delete test
+        case media
+            echo get list prune
         case token
             echo create list revoke
     end
 end
 
 # Flags whose value is the next word (skipped when finding the command path).
-set -g __wabactl_value_flags --db --key-file --config --color --new-key-file --name --tenant \
+set -g __wabactl_value_flags -o --output --state --older-than --db --key-file --config --color --new-key-file --name --tenant \
     --phone-number-id --access-token-file --app-secret-file --business-account-id \
     --verify-token --api-version --graph-url --to --reply-to --contact-id --idempotency-key \
     --callback-data --text --template --lang --header-text --header-image --header-video \
@@ -192,6 +194,20 @@ complete -c wabactl -n '__wabactl_at mark-read' -l typing -d 'show the typing in
 
 # status
 complete -c wabactl -n '__wabactl_at status' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+
+# media
+complete -c wabactl -n '__wabactl_at' -a media -d 'get, list and prune kept photos and documents'
+complete -c wabactl -n '__wabactl_at media' -a get -d "write a message's media to a file or stdout"
+complete -c wabactl -n '__wabactl_at media' -a list -d "list a tenant's messages with media"
+complete -c wabactl -n '__wabactl_at media' -a prune -d 'remove the stored bytes of older messages'
+complete -c wabactl -n '__wabactl_at media get' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at media get' -s o -l output -r -F -d 'the file to write, a folder, or - for stdout'
+complete -c wabactl -n '__wabactl_at media get' -l force -d 'replace an existing file'
+complete -c wabactl -n '__wabactl_at media list' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at media list' -l state -x -a 'pending stored failed' -d 'only media in this state'
+complete -c wabactl -n '__wabactl_at media list' -l limit -x -d 'at most N messages'
+complete -c wabactl -n '__wabactl_at media prune' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at media prune' -l older-than -x -d 'messages older than this many days'
 
 # token
 complete -c wabactl -n '__wabactl_at token' -a create -d 'create an API bearer token (printed once)'

@@ -20,7 +20,8 @@ namespace {
 
 // The command families, in the order `wabactl --help` lists them.
 constexpr SetupFn families[] = {
-    setup_key, setup_tenant, setup_config, setup_send, setup_read, setup_token, setup_serve,
+    setup_key,  setup_tenant, setup_config, setup_send,
+    setup_read, setup_media,  setup_token,  setup_serve,
 };
 
 // The family that registers each top-level command. Building only that one saves most of
@@ -34,7 +35,7 @@ constexpr CommandFamily family_of_command[] = {
     {"key", setup_key},        {"tenant", setup_tenant}, {"config", setup_config},
     {"send", setup_send},      {"history", setup_read},  {"unread", setup_read},
     {"mark-read", setup_read}, {"status", setup_read},   {"token", setup_token},
-    {"serve", setup_serve},
+    {"media", setup_media},    {"serve", setup_serve},
 };
 
 constexpr const char* system_config = "/etc/wabactl/wabactl.conf";

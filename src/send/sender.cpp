@@ -2,6 +2,9 @@
 // retries by error class, record the answer.
 #include "wabactl/claimant.hpp"
 #include "wabactl/config_service.hpp"
+#include "wabactl/log.hpp"
+#include "wabactl/media.hpp"
+#include "wabactl/media_index.hpp"
 #include "wabactl/send.hpp"
 
 #include "wabactl/contacts.hpp"
@@ -144,6 +147,29 @@ struct Sender::Impl {
     auto m = find_message_by_local_id(store(), tenant, id);
     if (!m) throw Error(Exit::internal, fmt::format("outbox message {} vanished", id));
     return *m;
+  }
+
+  // A local file's bytes, kept like received media so the chat shows what was sent: the
+  // bytes uploaded when there are any, else the file (an upload the cache made for the same
+  // unchanged file). Keeping them never fails the send; the message then has no media kept.
+  void keep_sent_media(const PreparedSend& p, std::int64_t id, const std::string* uploaded) {
+    const std::string& tenant = p.request.tenant;
+    try {
+      StoredMedia kept;
+      if (uploaded != nullptr) {
+        IncomingMedia incoming(store());
+        incoming.write(uploaded->data(), uploaded->size());
+        kept = incoming.keep();
+      } else {
+        kept = keep_media_copy(store(), p.upload->path);
+      }
+      std::lock_guard lock(shared.mu);
+      record_kept_media(store(), tenant, id, kept,
+                        p.request.content.filename.value_or(p.upload->path.filename().string()));
+    } catch (const Error& e) {
+      LOG_WARN("tenant {}: the bytes of message {} were sent but not kept: {}", tenant, id,
+               e.what());
+    }
   }
 
   Message record_sent(const std::string& tenant, std::int64_t id, const std::string& wamid,
@@ -441,6 +467,9 @@ struct Sender::Impl {
         uploads->remember(*cache_claim.key, *media_id);
         cache_claim.key.reset();
       }
+      keep_sent_media(p, id, &parts.back().value);
+    } else if (p.upload) {
+      keep_sent_media(p, id, nullptr);
     }
     if (spacer != nullptr) pause_until(spacer->reserve(who));
     if (stopping()) return not_sent(tenant, id);

@@ -1,6 +1,7 @@
 #include "server/api_routes.hpp"
 
 #include "server/auth.hpp"
+#include "server/media_route.hpp"
 #include "server/rest.hpp"
 #include "server/streams.hpp"
 #include "wabactl/config_service.hpp"
@@ -361,6 +362,14 @@ void post_read_all(Api& api, const ApiToken& who, const httplib::Request& req,
   mark(api, tenant, t, receipt_of(body), res);
 }
 
+// ---- media -----------------------------------------------------------------------------
+
+void get_media(Api& api, const ApiToken& who, const httplib::Request& req, httplib::Response& res) {
+  std::string id = path_id(req);
+  auto store = api.ctx.readers.lease();
+  serve_media(req, res, *store, who.tenant_id, id);
+}
+
 } // namespace
 
 const std::vector<TenantRoute>& tenant_routes() {
@@ -377,6 +386,7 @@ const std::vector<TenantRoute>& tenant_routes() {
       {"GET", "/api/whatsapp/unread-count", "unread.count", get_unread_count},
       {"GET", "/api/whatsapp/unread", "unread", get_unread},
       {"POST", "/api/whatsapp/read-all", "read-all", post_read_all},
+      {"GET", R"(/api/whatsapp/media/([^/]+))", "media.get", get_media},
       {"GET", "/api/whatsapp/events", "events", nullptr,
        [](Api& api, const httplib::Request& req, httplib::Response& res) {
          api.streams->serve_events(req, res);

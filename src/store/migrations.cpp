@@ -295,6 +295,14 @@ CREATE TABLE message_revisions (
 CREATE INDEX message_revisions_pending ON message_revisions(tenant_id, original_id)
   WHERE state = 'pending';
 )sql",
+      // 11: media lists read a tenant's messages with media newest first, and a prune asks
+      // whether any message (of any tenant) still shows bytes it would remove.
+      R"sql(
+CREATE INDEX messages_with_media ON whatsapp_messages(tenant_id, timestamp, id)
+  WHERE media_state IS NOT NULL;
+CREATE INDEX messages_by_media_sha256 ON whatsapp_messages(media_sha256)
+  WHERE media_sha256 IS NOT NULL;
+)sql",
   };
   return list;
 }

@@ -35,13 +35,6 @@ bool is_key_text(const std::string& text) {
   return true;
 }
 
-std::vector<nlohmann::json> json_lines(const std::string& out) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 } // namespace
 
 TEST_CASE("cli: key init writes 64 hex characters and a newline, mode 0600, once") {

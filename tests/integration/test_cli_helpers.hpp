@@ -7,7 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace clitest {
 
@@ -30,6 +32,16 @@ inline void check_error(const RunResult& r, int code) {
   auto lines = r.err_lines();
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].rfind("wabactl: error: ", 0) == 0);
+}
+
+/// A command's JSON Lines output, one value per non-empty line.
+inline std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  }
+  return lines;
 }
 
 /// The command succeeded.

@@ -16,15 +16,6 @@ using testsupport::Reply;
 
 namespace {
 
-std::vector<json> json_lines(const std::string& out) {
-  std::vector<json> lines;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(json::parse(line));
-  }
-  return lines;
-}
-
 struct SendEnv : Env {
   SendEnv() { check_ok(set_config({"--no-test"})); }
   RunResult send(std::vector<std::string> args) const {
