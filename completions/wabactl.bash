@@ -41,7 +41,7 @@ _wabactl_spec() {
         "token create") echo "--tenant= --label=" ;;
         "token list") echo "--tenant=" ;;
         "token revoke") echo "--tenant=" ;;
-        "serve") echo "--listen= --ws-listen= --max-body= --threads= --max-streams= --max-connections-per-address= --head-timeout=" ;;
+        "serve") echo "--listen= --ws-listen= --max-body= --threads= --max-streams= --max-connections-per-address= --head-timeout= --media-workers= --media-max=" ;;
     esac
 }
 

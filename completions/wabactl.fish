@@ -28,7 +28,7 @@ set -g __wabactl_value_flags --db --key-file --config --color --new-key-file --n
     --header-document --filename --body-param --button-param --image --caption --video \
     --audio --document --sticker --reaction --location --address --batch --rate --concurrency --resolve --phone \
     --contact --direction --limit --before --offset --label --listen --ws-listen --max-body \
-    --threads --max-streams --max-connections-per-address --head-timeout
+    --threads --max-streams --max-connections-per-address --head-timeout --media-workers --media-max
 
 # The command path typed so far, e.g. "config set".
 function __wabactl_path
@@ -210,3 +210,5 @@ complete -c wabactl -n '__wabactl_at serve' -l threads -x -d 'HTTP worker thread
 complete -c wabactl -n '__wabactl_at serve' -l max-streams -x -d 'live SSE and WebSocket streams at once'
 complete -c wabactl -n '__wabactl_at serve' -l max-connections-per-address -x -d 'open HTTP connections per client address'
 complete -c wabactl -n '__wabactl_at serve' -l head-timeout -x -d 'seconds a request head may take to arrive'
+complete -c wabactl -n '__wabactl_at serve' -l media-workers -x -d 'inbound media downloads at once'
+complete -c wabactl -n '__wabactl_at serve' -l media-max -x -d 'largest file kept for a media type (TYPE=BYTES)'

@@ -23,10 +23,13 @@ struct InboundMessage {
   std::string type;                        ///< Meta's type, unknown ones kept as sent
   std::string text; ///< what a person would read (CONTRACT.md §3); may be empty
   std::optional<std::string> media_id;
-  std::optional<std::string> media_type; ///< mime type
-  std::optional<std::string> reply_to;   ///< context.id, or the reacted message
-  bool forwarded = false;                ///< context.forwarded / frequently_forwarded
-  std::int64_t timestamp = 0;            ///< unix seconds; 0 when absent or malformed
+  std::optional<std::string> media_type;     ///< mime type
+  std::optional<std::string> media_sha256;   ///< as Meta announced it, in lowercase hex
+  std::optional<std::int64_t> media_size;    ///< file_size, when the webhook carries one
+  std::optional<std::string> media_filename; ///< documents' filename
+  std::optional<std::string> reply_to;       ///< context.id, or the reacted message
+  bool forwarded = false;                    ///< context.forwarded / frequently_forwarded
+  std::int64_t timestamp = 0;                ///< unix seconds; 0 when absent or malformed
   /// Meta's object, whole, as JSON text: serialised while parsing, on the request's thread,
   /// so the single writer thread only stores it.
   std::string payload;

@@ -93,6 +93,7 @@ inline constexpr const char* event_message_sent = "message.sent";
 inline constexpr const char* event_message_status = "message.status";
 inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
+inline constexpr const char* event_media_stored = "media.stored";
 
 /// Appends an event (call inside the transaction that made the change). `message` and
 /// `unread` fill the Event JSON's fields (null when absent). Returns the event id.
