@@ -139,7 +139,7 @@ TEST_CASE("--media-max takes TYPE=BYTES for the five media types only") {
   }
 }
 
-TEST_CASE("media queue: ingest queues a pending job; a lease keeps a second claimant out") {
+TEST_CASE("media queue: ingest queues a pending job, and a lease keeps a second claimant out") {
   Fixture f;
   auto id = f.ingest(image_delivery("wamid.IMG1", "1001"));
   CHECK(f.message(id).media->state == "pending");
