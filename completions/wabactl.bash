@@ -38,14 +38,14 @@ _wabactl_spec() {
         "mark-read") echo "--tenant= --phone= --all --no-receipt --typing" ;;
         "status") echo "--tenant=" ;;
         "media") echo "get list prune" ;;
-        "media get") echo "--tenant= -o --output= --force" ;;
+        "media get") echo "--tenant= -o --output= --force --media-max=" ;;
         "media list") echo "--tenant= --state= --limit=" ;;
         "media prune") echo "--tenant= --older-than=" ;;
         "token") echo "create list revoke" ;;
         "token create") echo "--tenant= --label=" ;;
         "token list") echo "--tenant=" ;;
         "token revoke") echo "--tenant=" ;;
-        "serve") echo "--listen= --ws-listen= --max-body= --threads= --max-streams= --max-connections-per-address= --head-timeout=" ;;
+        "serve") echo "--listen= --ws-listen= --max-body= --threads= --max-streams= --max-connections-per-address= --head-timeout= --media-workers= --media-max=" ;;
     esac
 }
 

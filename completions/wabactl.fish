@@ -30,7 +30,7 @@ set -g __wabactl_value_flags -o --output --state --older-than --db --key-file --
     --header-document --filename --body-param --button-param --image --caption --video \
     --audio --document --sticker --reaction --location --address --batch --rate --concurrency --resolve --phone \
     --contact --direction --limit --before --offset --label --listen --ws-listen --max-body \
-    --threads --max-streams --max-connections-per-address --head-timeout
+    --threads --max-streams --max-connections-per-address --head-timeout --media-workers --media-max
 
 # The command path typed so far, e.g. "config set".
 function __wabactl_path
@@ -203,6 +203,7 @@ complete -c wabactl -n '__wabactl_at media' -a prune -d 'remove the stored bytes
 complete -c wabactl -n '__wabactl_at media get' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
 complete -c wabactl -n '__wabactl_at media get' -s o -l output -r -F -d 'the file to write, a folder, or - for stdout'
 complete -c wabactl -n '__wabactl_at media get' -l force -d 'replace an existing file'
+complete -c wabactl -n '__wabactl_at media get' -l media-max -x -d 'largest file fetched for a media type (TYPE=BYTES)'
 complete -c wabactl -n '__wabactl_at media list' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
 complete -c wabactl -n '__wabactl_at media list' -l state -x -a 'pending stored failed' -d 'only media in this state'
 complete -c wabactl -n '__wabactl_at media list' -l limit -x -d 'at most N messages'
@@ -226,3 +227,5 @@ complete -c wabactl -n '__wabactl_at serve' -l threads -x -d 'HTTP worker thread
 complete -c wabactl -n '__wabactl_at serve' -l max-streams -x -d 'live SSE and WebSocket streams at once'
 complete -c wabactl -n '__wabactl_at serve' -l max-connections-per-address -x -d 'open HTTP connections per client address'
 complete -c wabactl -n '__wabactl_at serve' -l head-timeout -x -d 'seconds a request head may take to arrive'
+complete -c wabactl -n '__wabactl_at serve' -l media-workers -x -d 'inbound media downloads at once'
+complete -c wabactl -n '__wabactl_at serve' -l media-max -x -d 'largest file kept for a media type (TYPE=BYTES)'

@@ -2,6 +2,7 @@
 #include "wabactl/cli.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/identity.hpp"
+#include "wabactl/media_fetch.hpp"
 #include "wabactl/media_index.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"
@@ -19,6 +20,7 @@ struct GetOptions {
   std::string id;
   std::optional<std::string> output;
   bool force = false;
+  std::vector<std::string> media_max;
 };
 
 struct ListOptions {
@@ -50,8 +52,10 @@ nlohmann::json opt_json(const std::optional<std::string>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
-// The message's media, stored, or the error a user can act on: not found (another tenant's
-// id answers the same), pending (exit 75: it is being fetched, try again), failed (its reason).
+// The message's media, stored (a pending one is fetched from Meta now, as `serve` would), or
+// the error a user can act on: not found (another tenant's id answers the same), still
+// pending (exit 75: another process is fetching it, or Meta failed for now), failed (its
+// reason).
 Message stored_media(Context& ctx, const GetOptions& o) {
   auto m = find_media(ctx.store(), o.tenant, o.id);
   if (!m) {
@@ -64,11 +68,9 @@ Message stored_media(Context& ctx, const GetOptions& o) {
   }
   const MessageMedia& media = *m->media;
   if (media.state == media_state_pending) {
-    throw Error(Exit::tempfail,
-                fmt::format("the media of message {} is not stored yet: 'wabactl serve' fetches "
-                            "it from Meta",
-                            o.id),
-                "try again in a minute; check that 'wabactl serve' runs");
+    MediaCaps caps;
+    for (const auto& spec : o.media_max) set_media_cap(caps, spec);
+    return fetch_media_now(ctx.store(), ctx.key(), o.tenant, m->id, caps);
   }
   if (media.state != media_state_stored || !media.sha256) {
     throw Error(Exit::not_found, fmt::format("the media of message {} could not be kept: {}", o.id,
@@ -193,6 +195,10 @@ void setup_media(CLI::App& app, Context& ctx) {
                 "folder: that name in it), or - for stdout")
       ->type_name("FILE");
   g->add_flag("--force", get->force, "replace an existing file");
+  g->add_option("--media-max", get->media_max,
+                "largest file fetched for a media type, repeatable (as for 'wabactl serve')")
+      ->type_name("TYPE=BYTES")
+      ->allow_extra_args(false);
   g->callback([get, &ctx] { run_get(*get, ctx); });
 
   auto list = std::make_shared<ListOptions>();

@@ -19,6 +19,8 @@ struct ServeFlags {
   std::int64_t max_streams = static_cast<std::int64_t>(default_max_streams);
   std::int64_t max_connections_per_address = 256;
   std::int64_t head_timeout = 10;
+  std::int64_t media_workers = 4;
+  std::vector<std::string> media_max;
 };
 
 std::size_t bounded(std::int64_t value, std::int64_t low, std::int64_t high, const char* flag) {
@@ -46,6 +48,9 @@ void run_serve(const ServeFlags& f, Context& ctx) {
   o.max_connections_per_address =
       bounded(f.max_connections_per_address, 1, 1'000'000, "--max-connections-per-address");
   o.head_timeout = std::chrono::seconds(bounded(f.head_timeout, 1, 300, "--head-timeout"));
+  o.media_workers =
+      bounded(f.media_workers, 1, static_cast<std::int64_t>(max_media_workers), "--media-workers");
+  for (const auto& spec : f.media_max) set_media_cap(o.media_caps, spec);
   o.db =
       resolve_db_path(ctx.globals.db.empty() ? std::nullopt
                                              : std::optional<std::filesystem::path>(ctx.globals.db))
@@ -78,6 +83,13 @@ void setup_serve(CLI::App& app, Context& ctx) {
   s->add_option("--head-timeout", f->head_timeout,
                 "seconds a request head (then its body) may take to arrive (default 10)")
       ->type_name("SECONDS");
+  s->add_option("--media-workers", f->media_workers, "inbound media downloads at once (default 4)")
+      ->type_name("N");
+  s->add_option("--media-max", f->media_max,
+                "largest file kept for a media type, repeatable (defaults: image 5 MiB, sticker "
+                "1 MiB, audio and video 16 MiB, document 100 MiB)")
+      ->type_name("TYPE=BYTES")
+      ->allow_extra_args(false);
   s->callback([f, &ctx] { run_serve(*f, ctx); });
 }
 

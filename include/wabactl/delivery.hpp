@@ -28,10 +28,13 @@ struct InboundMessage {
   std::string type; ///< Meta's type, unknown ones kept as sent
   std::string text; ///< what a person would read (CONTRACT.md §3); may be empty
   std::optional<std::string> media_id;
-  std::optional<std::string> media_type; ///< mime type
-  std::optional<std::string> reply_to;   ///< context.id, or the reacted message
-  bool forwarded = false;                ///< context.forwarded / frequently_forwarded
-  std::int64_t timestamp = 0;            ///< unix seconds; 0 when absent or malformed
+  std::optional<std::string> media_type;     ///< mime type
+  std::optional<std::string> media_sha256;   ///< as Meta announced it, in lowercase hex
+  std::optional<std::int64_t> media_size;    ///< file_size, when the webhook carries one
+  std::optional<std::string> media_filename; ///< documents' filename
+  std::optional<std::string> reply_to;       ///< context.id, or the reacted message
+  bool forwarded = false;                    ///< context.forwarded / frequently_forwarded
+  std::int64_t timestamp = 0;                ///< unix seconds; 0 when absent or malformed
   /// An edit or a revoke (type "edit" / "revoke") changes an earlier message instead of being
   /// one: the wamid of that message (edit.original_message_id, revoke.original_message_id).
   /// For an edit, `text`, `media_id` and `media_type` describe its new content

@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +75,41 @@ std::string advice_for(int code);
 /// that was not Meta's error object (a proxy's page, a wrong --graph-url), says so.
 std::string advice_for(const MetaError& error);
 
+/// What a download (GraphClient::download) accepts.
+struct DownloadRules {
+  /// The transfer is aborted as soon as more bytes than this arrive (or are announced).
+  std::int64_t max_bytes = 0;
+  /// Redirects followed, each to a URL `allowed` accepts; one more is refused.
+  int max_redirects = 3;
+  /// Whether a URL (the first and every redirect's target) may be fetched: the bearer token
+  /// goes with each request, so only to hosts the caller trusts.
+  std::function<bool(const std::string& url)> allowed;
+  /// The whole transfer, and the least it must move: 1 KiB/s over 30 s.
+  std::chrono::milliseconds total{600000};
+  /// When set (from another thread), the transfer is abandoned.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+/// How a download ended. Bytes went to the sink only for a 2xx answer.
+struct DownloadResult {
+  enum class Stop {
+    none,      ///< the transfer ran to its end (see status, truncated, transport_error)
+    too_large, ///< more than max_bytes announced or sent
+    html,      ///< a 2xx answer whose Content-Type is text/html: a page, not the bytes
+    refused,   ///< a URL `allowed` refused (refused_url)
+    redirects, ///< more than max_redirects redirects
+    cancelled, ///< `cancel` was set
+  };
+  Stop stop = Stop::none;
+  long status = 0; ///< the last answer's HTTP status; 0 when none arrived
+  std::string content_type;
+  std::int64_t bytes = 0; ///< bytes handed to the sink
+  std::string body;       ///< the first 4 KiB of a non-2xx answer (Meta's error object)
+  std::string transport_error;
+  bool truncated = false; ///< the connection ended before the announced length
+  std::string refused_url;
+};
+
 class GraphClient {
 public:
   explicit GraphClient(GraphTarget target, GraphTimeouts timeouts = {});
@@ -85,6 +123,11 @@ public:
   HttpResult post_json(const std::string& path, const nlohmann::json& body);
   /// POST multipart/form-data to {base}/{version}/{path}.
   HttpResult post_form(const std::string& path, const std::vector<FormPart>& parts);
+  /// GET an absolute `url` with the bearer token, streaming a 2xx answer's body to `sink`
+  /// (never held whole in memory), within `rules`; redirects are followed by hand so that
+  /// each target is checked. An exception from `sink` ends the transfer and is rethrown.
+  DownloadResult download(const std::string& url, const DownloadRules& rules,
+                          const std::function<void(const char*, std::size_t)>& sink);
 
   const GraphTarget& target() const;
 

@@ -46,6 +46,9 @@ public:
   void write(const char* data, std::size_t size);
   /// Bytes written so far.
   std::int64_t size() const { return size_; }
+  /// The SHA-256 (lowercase hex) of the bytes written so far, before they are kept: a
+  /// download checks it against Meta's before its bytes join the folder.
+  std::string sha256() const;
   /// Syncs the file and moves it to media_file(sha256) (bytes already stored there are kept
   /// as they are and the copy is dropped). Call once.
   StoredMedia keep();

@@ -97,6 +97,7 @@ inline constexpr const char* event_message_revoked = "message.revoked";
 inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
 inline constexpr const char* event_contact_merged = "contact.merged";
+inline constexpr const char* event_media_stored = "media.stored";
 
 /// Appends an event (call inside the transaction that made the change). `message` and
 /// `unread` fill the Event JSON's fields (null when absent). Returns the event id.

@@ -2,6 +2,7 @@
 // The daemon (`wabactl serve`): Meta's webhook routes, health and metrics over HTTP, with a
 // single writer thread that group-commits deliveries. HTTP types stay inside src/server.
 
+#include "wabactl/media_fetch.hpp"
 #include "wabactl/secrets.hpp"
 
 #include <chrono>
@@ -45,6 +46,10 @@ struct ServeOptions {
   /// Failed signature or verify-token checks per client address per minute before that
   /// address gets 429 for the rest of the minute.
   std::size_t max_auth_failures = 30;
+  /// Inbound media downloaded at once (CONTRACT.md §7).
+  std::size_t media_workers = 4;
+  /// The largest file kept per media type.
+  MediaCaps media_caps;
 };
 
 /// The bounds `--threads` and `--max-body` must respect.

@@ -32,6 +32,11 @@ std::string mask_secret(std::string_view secret);
 std::string to_hex(const unsigned char* data, std::size_t size);
 std::optional<std::vector<unsigned char>> from_hex(std::string_view hex);
 
+/// A SHA-256 as Meta announces one, as lowercase hex: 64 hex digits (the media info answer)
+/// or the digest in standard base64 (webhooks write `SfInY0gG…GUI=`). Nullopt for anything
+/// else, which then cannot be checked.
+std::optional<std::string> sha256_hex(std::string_view announced);
+
 /// One character decoded from UTF-8: its code point and how many bytes it took.
 struct Utf8Char {
   char32_t code_point = 0;

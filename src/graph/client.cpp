@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <exception>
 
 namespace wabactl {
 namespace {
@@ -35,6 +37,75 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
     }
   }
   return size * n;
+}
+
+bool is_html(const std::string& content_type) {
+  std::string lower;
+  for (char c : content_type) lower.push_back(static_cast<char>(std::tolower(c)));
+  return lower.find("text/html") != std::string::npos;
+}
+
+// One hop of a download, as the curl callbacks see it.
+struct DownloadHop {
+  const CurlApi& api;
+  CURL* curl;
+  const DownloadRules& rules;
+  const std::function<void(const char*, std::size_t)>& sink;
+  DownloadResult& result;
+  bool started = false;
+  bool success = false;
+  std::exception_ptr error;
+};
+
+constexpr std::size_t max_error_body = 4096;
+
+std::size_t on_download(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* hop = static_cast<DownloadHop*>(user);
+  const std::size_t len = size * n;
+  DownloadResult& r = hop->result;
+  if (!hop->started) {
+    hop->started = true;
+    hop->api.easy_getinfo(hop->curl, CURLINFO_RESPONSE_CODE, &r.status);
+    char* type = nullptr;
+    hop->api.easy_getinfo(hop->curl, CURLINFO_CONTENT_TYPE, &type);
+    if (type != nullptr) r.content_type = type;
+    hop->success = r.status >= 200 && r.status < 300;
+    curl_off_t announced = -1;
+    hop->api.easy_getinfo(hop->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+    if (hop->success && is_html(r.content_type)) {
+      r.stop = DownloadResult::Stop::html;
+      return 0;
+    }
+    if (hop->success && announced > hop->rules.max_bytes) {
+      r.stop = DownloadResult::Stop::too_large;
+      return 0;
+    }
+  }
+  if (!hop->success) {
+    r.body.append(data, std::min(len, max_error_body - std::min(max_error_body, r.body.size())));
+    return len;
+  }
+  if (r.bytes + static_cast<std::int64_t>(len) > hop->rules.max_bytes) {
+    r.stop = DownloadResult::Stop::too_large;
+    return 0;
+  }
+  try {
+    hop->sink(data, len);
+  } catch (...) {
+    hop->error = std::current_exception();
+    return 0;
+  }
+  r.bytes += static_cast<std::int64_t>(len);
+  return len;
+}
+
+int on_download_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* hop = static_cast<DownloadHop*>(user);
+  if (hop->rules.cancel != nullptr && hop->rules.cancel->load()) {
+    hop->result.stop = DownloadResult::Stop::cancelled;
+    return 1;
+  }
+  return 0;
 }
 
 } // namespace
@@ -112,6 +183,60 @@ struct GraphClient::Impl {
     return result;
   }
 };
+
+DownloadResult GraphClient::download(const std::string& url, const DownloadRules& rules,
+                                     const std::function<void(const char*, std::size_t)>& sink) {
+  const CurlApi& api = impl_->api;
+  DownloadResult result;
+  std::string current = url;
+  const std::string auth = "Authorization: Bearer " + impl_->target.access_token;
+  for (int hop = 0;; ++hop) {
+    if (!rules.allowed || !rules.allowed(current)) {
+      result.stop = DownloadResult::Stop::refused;
+      result.refused_url = current;
+      return result;
+    }
+    CURL* curl = impl_->handle();
+    api.easy_reset(curl);
+    result = DownloadResult{};
+    DownloadHop state{api, curl, rules, sink, result, false, false, {}};
+    curl_slist* headers = api.slist_append(nullptr, auth.c_str());
+    headers = api.slist_append(headers, "User-Agent: wabactl/" WABACTL_VERSION);
+    api.easy_setopt(curl, CURLOPT_URL, current.c_str());
+    api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    api.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                    static_cast<long>(impl_->timeouts.connect.count()));
+    api.easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(rules.total.count()));
+    api.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    api.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 30L);
+    api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_download);
+    api.easy_setopt(curl, CURLOPT_WRITEDATA, &state);
+    api.easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    api.easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_download_progress);
+    api.easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
+    CURLcode rc = api.easy_perform(curl);
+    api.slist_free_all(headers);
+    if (state.error) std::rethrow_exception(state.error);
+    if (result.stop != DownloadResult::Stop::none) return result;
+    if (rc != CURLE_OK) {
+      result.truncated = rc == CURLE_PARTIAL_FILE;
+      result.transport_error = api.easy_strerror(rc);
+      return result;
+    }
+    api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+    char* location = nullptr;
+    api.easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location);
+    if (result.status < 300 || result.status >= 400 || location == nullptr) return result;
+    if (hop == rules.max_redirects) {
+      result.stop = DownloadResult::Stop::redirects;
+      return result;
+    }
+    current = location;
+  }
+}
 
 GraphClient::GraphClient(GraphTarget target, GraphTimeouts timeouts)
     : impl_(std::make_unique<Impl>(curl_api(), std::move(target), timeouts)) {}

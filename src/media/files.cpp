@@ -87,6 +87,13 @@ void IncomingMedia::write(const char* data, std::size_t size) {
   }
 }
 
+std::string IncomingMedia::sha256() const {
+  crypto_hash_sha256_state copy = hash_;
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256_final(&copy, digest.data());
+  return to_hex(digest.data(), digest.size());
+}
+
 StoredMedia IncomingMedia::keep() {
   if (kept_ || fd_ < 0) throw Error(Exit::internal, "incoming media kept twice");
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};

@@ -87,6 +87,14 @@ std::string Metrics::render() const {
   gauge(out, "wabactl_http_connections",
         "Open HTTP connections (waiting for a request or running one; streams not included).",
         http_connections.load());
+  out += "# HELP wabactl_media_downloads_total Inbound media downloads by result.\n"
+         "# TYPE wabactl_media_downloads_total counter\n";
+  out += fmt::format("wabactl_media_downloads_total{{result=\"stored\"}} {}\n"
+                     "wabactl_media_downloads_total{{result=\"retry\"}} {}\n"
+                     "wabactl_media_downloads_total{{result=\"failed\"}} {}\n",
+                     media.stored.load(), media.retry.load(), media.failed.load());
+  gauge(out, "wabactl_media_queued", "Media downloads queued (claimed or waiting).",
+        media.queued.load());
 
   std::lock_guard lock(mu_);
   out += "# HELP wabactl_webhooks_rejected_total Webhook requests refused, by reason.\n"

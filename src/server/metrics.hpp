@@ -2,6 +2,8 @@
 // The daemon's counters, gauges and the commit latency histogram, rendered as Prometheus
 // text. Counters are lock-free; the per-code and per-reason maps take a small lock.
 
+#include "wabactl/media_fetch.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -39,6 +41,7 @@ public:
   std::atomic<std::int64_t> sse_clients{0};         ///< gauge, driven by the streams' thread
   std::atomic<std::int64_t> ws_clients{0};          ///< gauge, driven by the streams' thread
   std::atomic<std::int64_t> http_connections{0};    ///< gauge, driven by the connection front
+  MediaCounters media;                              ///< driven by the media worker
 
   void reject(Rejection why);
   /// Counts a refused request by route ("webhook", "api", …) and reason.

@@ -283,6 +283,10 @@ void serve(const ServeOptions& o) {
     throw Error(Exit::usage, fmt::format("--max-body must be between {} and {} bytes", min_max_body,
                                          max_max_body));
   }
+  if (o.media_workers < 1 || o.media_workers > max_media_workers) {
+    throw Error(Exit::usage,
+                fmt::format("--media-workers must be between 1 and {}", max_media_workers));
+  }
   init_crypto();
   server::SignalBlock signals;
 
@@ -292,8 +296,14 @@ void serve(const ServeOptions& o) {
   server::TenantCache tenants(o.db, o.key, o.fallback_secret);
   tenants.load();
   DeliveryWriter writer(o.db, server::writer_durability);
-  writer.on_commit(
-      [&metrics](const GroupCommit& c) { metrics.commit(c.took.count(), c.deliveries); });
+  MediaWorker media(
+      {o.db, o.media_workers, o.media_caps},
+      [&tenants](const Config& c) { return tenants.open(c); }, metrics.media);
+  writer.on_commit([&metrics, &media](const GroupCommit& c) {
+    metrics.commit(c.took.count(), c.deliveries);
+    // Every new media message appends an event; nothing else can have queued one.
+    if (c.appended_events) media.wake();
+  });
   server::Context ctx(o, metrics, tenants, writer, limiter, readers);
 
   server::FrontOptions fo;
@@ -321,6 +331,7 @@ void serve(const ServeOptions& o) {
                 "is another process using the port, or is the address not on this machine?");
   }
   writer.start();
+  media.start();
   http.start_front();
 
   std::atomic<bool> finished{false};
@@ -357,6 +368,7 @@ void serve(const ServeOptions& o) {
   finished = true;
   signal_thread.join();
   ctx.shutdown();
+  media.stop();
   http.stop_front();
   writer.stop();
   LOG_INFO("stopped");

@@ -6,6 +6,7 @@
 #include "wabactl/error.hpp"
 #include "wabactl/identity.hpp"
 #include "wabactl/log.hpp"
+#include "wabactl/media_queue.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
@@ -224,6 +225,7 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
       throw Error(Exit::internal, "webhook ingest must run inside a transaction");
     }
     const std::string now = now_iso();
+    const std::int64_t unix_now = now_ms() / 1000;
     IngestStats stats;
     auto tenant_for = [&](const std::string& number) {
       return tenant_of(tenant_of_number, number);
@@ -268,6 +270,7 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
         change_identity(store, *tenant, contact, m.changed_to_phone, m.changed_to_user_id, now,
                         stats.event_ids);
       }
+      queue_inbound_media(store, *tenant, *id, m, unix_now);
       ++stats.messages;
       unread_changed.insert(*tenant);
       stats.event_ids.push_back(append_event(store, *tenant, event_message_received,

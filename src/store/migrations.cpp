@@ -303,6 +303,22 @@ CREATE INDEX messages_with_media ON whatsapp_messages(tenant_id, timestamp, id)
 CREATE INDEX messages_by_media_sha256 ON whatsapp_messages(media_sha256)
   WHERE media_sha256 IS NOT NULL;
 )sql",
+      // 12: the media download queue (CONTRACT.md §7): one job per inbound media message
+      // whose bytes are not stored yet, due at `due_at` (unix seconds), held by the daemon
+      // that claimed it until `lease_until`, so a daemon that died leaves it claimable again.
+      R"sql(
+CREATE TABLE media_jobs (
+  message_id  INTEGER PRIMARY KEY REFERENCES whatsapp_messages(id) ON DELETE CASCADE,
+  tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  due_at      INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  lease_until INTEGER,
+  claimed_by  TEXT,
+  last_error  TEXT
+);
+CREATE INDEX media_jobs_due ON media_jobs(due_at);
+)sql",
   };
   return list;
 }

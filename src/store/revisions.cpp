@@ -3,6 +3,7 @@
 #include "store/contacts.hpp"
 #include "store/sql.hpp"
 #include "wabactl/delivery.hpp"
+#include "wabactl/media_queue.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
@@ -23,6 +24,7 @@ struct Revision {
   std::optional<std::string> phone;
   std::optional<std::string> user_id;
   std::string timestamp;
+  std::int64_t sent = 0; ///< timestamp in unix seconds
   std::optional<std::string> type;
   std::optional<std::string> text;
   std::optional<std::string> media_type;
@@ -72,7 +74,8 @@ std::optional<Original> find_original(Store& store, const std::string& tenant, c
 // The edit's text and media replace the original's. An edit of the same type that names no
 // media (a new caption) keeps the media; other media leave what was known of the old bytes
 // behind, so the new ones are fetched.
-void apply_edit(Store& store, const Original& o, const Revision& r, const std::string& payload) {
+void apply_edit(Store& store, const std::string& tenant, const Original& o, const Revision& r,
+                const std::string& payload) {
   bool keeps_media = !r.media_id && r.type == o.type;
   const auto& media_id = keeps_media ? o.media_id : r.media_id;
   const auto& media_type = keeps_media ? o.media_type : r.media_type;
@@ -89,15 +92,7 @@ void apply_edit(Store& store, const Original& o, const Revision& r, const std::s
   q->bindNoCopy(6, r.timestamp);
   q->bind(7, o.id);
   q->exec();
-  if (media_id == o.media_id) return;
-  // New media, whose bytes are to be fetched like those of an inserted message: the media
-  // queue's enqueue for an edit belongs right here.
-  auto reset = prepare(store, "UPDATE whatsapp_messages SET media_url = NULL, media_state = "
-                              "CASE WHEN media_id IS NULL THEN NULL ELSE 'pending' END, "
-                              "media_sha256 = NULL, media_size = NULL, media_filename = NULL, "
-                              "media_error = NULL WHERE id = ?");
-  reset->bind(1, o.id);
-  reset->exec();
+  if (media_id != o.media_id) queue_edited_media(store, tenant, o.id, r.sent, now_ms() / 1000);
 }
 
 // A revoke clears what a person would read and the media; the earlier payloads stay.
@@ -112,6 +107,7 @@ void apply_revoke(Store& store, const Original& o, const Revision& r, const std:
   q->bindNoCopy(2, r.timestamp);
   q->bind(3, o.id);
   q->exec();
+  drop_media_job(store, o.id);
 }
 
 void set_state(Store& store, std::int64_t revision, const char* state) {
@@ -133,7 +129,7 @@ void apply(Store& store, const std::string& tenant, const Revision& r, const std
     return;
   }
   if (is_edit) {
-    apply_edit(store, *original, r, payload);
+    apply_edit(store, tenant, *original, r, payload);
   } else {
     apply_revoke(store, *original, r, payload);
   }
@@ -157,7 +153,8 @@ bool record_revision(Store& store, const std::string& tenant, const InboundMessa
   r.kind = m.type;
   r.phone = m.from;
   r.user_id = m.from_user_id;
-  r.timestamp = m.timestamp > 0 ? iso_from_unix(m.timestamp) : now;
+  r.sent = m.timestamp > 0 ? m.timestamp : now_ms() / 1000;
+  r.timestamp = iso_from_unix(r.sent);
   if (r.kind == "edit") {
     r.type = m.edited_type;
     if (!m.text.empty()) r.text = m.text;
@@ -192,7 +189,8 @@ void apply_pending_revisions(Store& store, const std::string& tenant, const std:
   std::vector<std::pair<Revision, std::string>> pending;
   {
     auto q = prepare(store, "SELECT id, kind, phone_number, user_id, timestamp, type, "
-                            "message_text, media_type, media_id, payload FROM message_revisions "
+                            "message_text, media_type, media_id, payload, "
+                            "CAST(strftime('%s', timestamp) AS INTEGER) FROM message_revisions "
                             "WHERE tenant_id = ? AND original_id = ? AND state = 'pending' "
                             "ORDER BY timestamp, id");
     q->bindNoCopy(1, tenant);
@@ -209,6 +207,7 @@ void apply_pending_revisions(Store& store, const std::string& tenant, const std:
       r.text = opt_text(q->getColumn(6));
       r.media_type = opt_text(q->getColumn(7));
       r.media_id = opt_text(q->getColumn(8));
+      r.sent = q->getColumn(10).getInt64();
       pending.emplace_back(std::move(r), q->getColumn(9).getString());
     }
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -84,6 +85,42 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
     out.push_back(digits[data[i] & 0xf]);
   }
   return out;
+}
+
+std::optional<std::string> sha256_hex(std::string_view announced) {
+  constexpr std::size_t digest = 32;
+  if (announced.size() == 2 * digest) {
+    auto bytes = from_hex(announced);
+    if (!bytes) return std::nullopt;
+    return to_hex(bytes->data(), bytes->size());
+  }
+  // 32 bytes are 43 base64 characters and one '=' of padding (which may be left out).
+  if (announced.size() != 44 && announced.size() != 43) return std::nullopt;
+  if (announced.size() == 44 && announced.back() != '=') return std::nullopt;
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::vector<unsigned char> out;
+  std::uint32_t bits = 0;
+  int held = 0;
+  for (std::size_t i = 0; i < 43; ++i) {
+    int v = value(announced[i]);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    held += 6;
+    if (held >= 8) {
+      held -= 8;
+      out.push_back(static_cast<unsigned char>((bits >> held) & 0xff));
+    }
+  }
+  // The last character's two spare bits must be zero, as an encoder writes them.
+  if ((bits & ((1u << held) - 1)) != 0 || out.size() != digest) return std::nullopt;
+  return to_hex(out.data(), out.size());
 }
 
 std::optional<std::vector<unsigned char>> from_hex(std::string_view hex) {

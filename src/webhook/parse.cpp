@@ -1,4 +1,5 @@
 #include "wabactl/error.hpp"
+#include "wabactl/util.hpp"
 #include "wabactl/webhook.hpp"
 
 #include <fmt/format.h>
@@ -13,6 +14,10 @@ using nlohmann::json;
 
 constexpr std::size_t max_depth = 64;
 constexpr std::size_t max_id = 512;
+// Filenames beyond this are not names a person gave a file.
+constexpr std::size_t max_filename = 255;
+// No media Meta carries is larger than this (documents: 100 MB); larger sizes are noise.
+constexpr std::int64_t max_media_size = std::int64_t{1} << 40;
 constexpr std::size_t max_number_id = 64;
 constexpr std::size_t max_user_id = 128;
 // Meta caps a text at 4,096 characters (a caption at 1,024): 16 KiB of UTF-8 at most. An edit
@@ -134,6 +139,27 @@ std::optional<int> int_at(const json& obj, const char* key) {
     return std::nullopt;
   }
   return static_cast<int>(n);
+}
+
+// A byte count Meta writes as a number or as a string of digits; nullopt when unusable.
+std::optional<std::int64_t> size_at(const json& obj, const char* key) {
+  const json* v = member(obj, key);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_number_unsigned()) {
+    auto n = v->get<std::uint64_t>();
+    if (n > static_cast<std::uint64_t>(max_media_size)) return std::nullopt;
+    return static_cast<std::int64_t>(n);
+  }
+  if (v->is_number_integer()) {
+    auto n = v->get<std::int64_t>();
+    if (n < 0 || n > max_media_size) return std::nullopt;
+    return n;
+  }
+  if (!v->is_string()) return std::nullopt;
+  const auto& s = v->get_ref<const std::string&>();
+  if (s.empty() || s.size() > 15 || !digits_only(s)) return std::nullopt;
+  std::int64_t n = std::stoll(s);
+  return n <= max_media_size ? std::optional<std::int64_t>(n) : std::nullopt;
 }
 
 struct FirstError {
@@ -311,6 +337,9 @@ std::optional<InboundMessage> parse_message(const json& msg, const std::string& 
     if (const json* media = object_at(msg, m.type.c_str())) {
       m.media_id = text_at(*media, "id", max_id);
       m.media_type = text_at(*media, "mime_type", 255);
+      if (auto sha = text_at(*media, "sha256", 128)) m.media_sha256 = sha256_hex(*sha);
+      m.media_size = size_at(*media, "file_size");
+      m.media_filename = text_at(*media, "filename", max_filename);
     }
   }
   if (const json* context = object_at(msg, "context")) {

@@ -5,8 +5,6 @@
 #include "support/temp_store.hpp"
 #include "wabactl/media_index.hpp"
 
-#include <sys/stat.h>
-
 #include <fstream>
 #include <sstream>
 
@@ -50,12 +48,6 @@ struct MediaEnv : Env {
   }
 };
 
-unsigned mode_of(const std::filesystem::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 0777U;
-}
-
 } // namespace
 
 TEST_CASE("cli media get: the bytes to a private file, stdout or a folder, never over a file") {
@@ -65,7 +57,7 @@ TEST_CASE("cli media get: the bytes to a private file, stdout or a folder, never
   check_ok(r);
   CHECK(r.out == out.string() + "\n");
   CHECK(testsupport::slurp(out) == e.bytes);
-  CHECK(mode_of(out) == 0600U);
+  CHECK(testsupport::mode_of(out) == 0600U);
 
   // An existing file is kept unless --force (exit 8, as key init).
   std::ofstream(out, std::ios::trunc) << "my own file";
@@ -93,12 +85,43 @@ TEST_CASE("cli media get: the bytes to a private file, stdout or a folder, never
   CHECK_FALSE(std::filesystem::exists(e.dir / "Receipt \"May\".jpg"));
 }
 
+TEST_CASE("cli media get: a pending item is fetched from Meta now and kept") {
+  MediaEnv e;
+  check_ok(e.set_config());
+  const std::string voice = "OggS voice note bytes";
+  e.graph.add_media("MEDIA-wamid.PENDING", voice, "audio/ogg");
+  auto r = e.media({"--json", "get", "--tenant", "acme", "wamid.PENDING", "-o", "-"});
+  check_ok(r);
+  CHECK(r.out == voice);
+  auto listed =
+      json_lines(e.media({"--json", "list", "--tenant", "acme", "--state", "stored"}).out);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0]["id"] == std::to_string(e.pending));
+  CHECK(listed[0]["media"]["sha256"] == FakeGraph::sha256_hex(voice));
+  // Kept: asked again, it is read from the media folder and Meta is not called.
+  auto calls = e.graph.requests().size();
+  check_ok(e.media({"get", "--tenant", "acme", "wamid.PENDING", "-o", "-"}));
+  CHECK(e.graph.requests().size() == calls);
+}
+
 TEST_CASE("cli media get: pending, failed, another tenant's, none and bad input") {
   MediaEnv e;
+  check_ok(e.set_config());
+  // Meta fails for now: exit 75, the item stays pending for 'wabactl serve' to retry.
+  e.graph.set_handler([](const testsupport::Recorded& q) -> std::optional<testsupport::Reply> {
+    if (q.path.find("MEDIA-") != std::string::npos) {
+      return testsupport::Reply{500, FakeGraph::error_body(1, "An unknown error occurred")};
+    }
+    return std::nullopt;
+  });
   auto r = e.media({"get", "--tenant", "acme", "wamid.PENDING", "-o", "-"});
   check_error(r, 75);
-  CHECK(r.err.find("not stored yet") != std::string::npos);
+  CHECK(r.err.find("could not be fetched yet") != std::string::npos);
   CHECK(r.out.empty());
+  auto pending =
+      json_lines(e.media({"--json", "list", "--tenant", "acme", "--state", "pending"}).out);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0]["media"]["error"].is_string());
 
   r = e.media({"get", "--tenant", "acme", "wamid.FAILED", "-o", "-"});
   check_error(r, 3);

@@ -24,7 +24,16 @@ std::int64_t insert_media_message(const wabactl::Store& store, const MediaRow& r
   if (row.error) q.bind(8, *row.error);
   q.bind(9, row.timestamp);
   q.exec();
-  return db.getLastInsertRowid();
+  auto id = db.getLastInsertRowid();
+  if (row.state == "pending") {
+    // queued as webhook ingest queues it: due now, Meta's id living a week
+    SQLite::Statement job(db, "INSERT INTO media_jobs(message_id, tenant_id, due_at, expires_at) "
+                              "VALUES(?1, ?2, unixepoch(), unixepoch() + 7 * 86400)");
+    job.bind(1, id);
+    job.bind(2, row.tenant);
+    job.exec();
+  }
+  return id;
 }
 
 wabactl::StoredMedia keep_bytes(wabactl::Store& store, const std::string& tenant, std::int64_t id,

@@ -25,7 +25,8 @@ struct MediaRow {
   std::optional<std::string> error{};
 };
 
-/// Writes `row` with raw SQL; returns its local id.
+/// Writes `row` with raw SQL, its media id "MEDIA-" + wamid (a pending one queued for
+/// download); returns its local id.
 std::int64_t insert_media_message(const wabactl::Store& store, const MediaRow& row);
 
 /// Keeps `bytes` in the media folder and records message `id` of `tenant` as stored.

@@ -1,10 +1,15 @@
 #include "support/support.hpp"
 
+#include "wabactl/util.hpp"
+
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <httplib.h>
 
 #include <arpa/inet.h>
+#include <sodium.h>
+
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -202,6 +207,18 @@ struct FakeGraph::Impl {
   std::vector<std::string> tokens;
   std::function<std::optional<Reply>(const Recorded&)> handler;
   std::atomic<long> next_id{1};
+  struct Media {
+    std::string bytes;
+    std::string mime_type;
+  };
+  std::map<std::string, Media> media;
+
+  std::optional<Media> media_of(const std::string& id) {
+    std::lock_guard lock(mu);
+    auto it = media.find(id);
+    if (it == media.end()) return std::nullopt;
+    return it->second;
+  }
 
   Reply default_reply(const Recorded& r) {
     bool authorized = false;
@@ -219,7 +236,22 @@ struct FakeGraph::Impl {
     for (std::string p; std::getline(in, p, '/');) {
       if (!p.empty()) parts.push_back(p);
     }
+    if (parts.size() == 2 && r.method == "GET" && parts[0] == "download") {
+      if (auto m = media_of(parts[1]))
+        return Reply{200, m->bytes, {{"Content-Type", m->mime_type}}};
+      return Reply{404, "not found", {{"Content-Type", "text/plain"}}};
+    }
     if (parts.size() == 2 && r.method == "GET") {
+      if (auto m = media_of(parts[1])) {
+        nlohmann::json j = {
+            {"messaging_product", "whatsapp"},
+            {"url", fmt::format("http://127.0.0.1:{}{}", port, media_download_path(parts[1]))},
+            {"mime_type", m->mime_type},
+            {"sha256", sha256_hex(m->bytes)},
+            {"file_size", std::to_string(m->bytes.size())},
+            {"id", parts[1]}};
+        return Reply{200, j.dump()};
+      }
       nlohmann::json j = {{"id", parts[1]},
                           {"display_phone_number", "+1 555-010-0000"},
                           {"verified_name", "Acme Test"},
@@ -273,8 +305,15 @@ FakeGraph::FakeGraph() : impl_(std::make_unique<Impl>()) {
     if (reply->delay_ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(reply->delay_ms));
     res.status = reply->status;
-    for (const auto& [k, v] : reply->headers) res.set_header(k, v);
-    res.set_content(reply->body, "application/json");
+    std::string type = "application/json";
+    for (const auto& [k, v] : reply->headers) {
+      if (k == "Content-Type") {
+        type = v;
+      } else {
+        res.set_header(k, v);
+      }
+    }
+    res.set_content(reply->body, type);
   };
   impl_->server.Get(".*", handle);
   impl_->server.Post(".*", handle);
@@ -303,6 +342,23 @@ int FakeGraph::port() const {
 void FakeGraph::accept_token(const std::string& token) {
   std::lock_guard lock(impl_->mu);
   impl_->tokens.push_back(token);
+}
+
+void FakeGraph::add_media(const std::string& media_id, std::string bytes,
+                          const std::string& mime_type) {
+  std::lock_guard lock(impl_->mu);
+  impl_->media[media_id] = Impl::Media{std::move(bytes), mime_type};
+}
+
+std::string FakeGraph::media_download_path(const std::string& media_id) {
+  return "/download/" + media_id;
+}
+
+std::string FakeGraph::sha256_hex(const std::string& bytes) {
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size());
+  return wabactl::to_hex(digest.data(), digest.size());
 }
 
 void FakeGraph::set_handler(std::function<std::optional<Reply>(const Recorded&)> handler) {

@@ -119,7 +119,10 @@ struct Reply {
 /// An in-process HTTP server that behaves like graph.facebook.com for what wabactl uses.
 /// By default: GET /{v}/{phone_number_id} answers the number's identity for a known token,
 /// Meta's 190 error for any other; POST /{v}/{id}/messages answers a wamid; POST
-/// /{v}/{id}/media answers a media id. `handler` overrides everything when set.
+/// /{v}/{id}/media answers a media id; GET /{v}/{media_id} of media added with add_media()
+/// answers Meta's media info (`{url, mime_type, sha256, file_size, id}`) whose url is
+/// media_download_path(id) on this server, which answers the bytes (the token needed there
+/// too). `handler` overrides everything when set.
 class FakeGraph {
 public:
   FakeGraph();
@@ -130,6 +133,13 @@ public:
 
   /// Tokens the default handlers accept.
   void accept_token(const std::string& token);
+  /// Serves `bytes` as the media `media_id` (see the class comment).
+  void add_media(const std::string& media_id, std::string bytes,
+                 const std::string& mime_type = "image/jpeg");
+  /// The path the media info of `media_id` points at.
+  static std::string media_download_path(const std::string& media_id);
+  /// The SHA-256 of `bytes` in lowercase hex, as Meta's media info announces it.
+  static std::string sha256_hex(const std::string& bytes);
   /// Overrides every answer (return nullopt to fall back to the defaults).
   void set_handler(std::function<std::optional<Reply>(const Recorded&)> handler);
 

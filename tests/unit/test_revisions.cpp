@@ -145,6 +145,9 @@ TEST_CASE("revisions: a new caption keeps the image, new media resets what was k
   CHECK_FALSE(m.media->size);
   CHECK_FALSE(m.media->filename);
   CHECK(history_of(m).size() == 2);
+  // The new bytes are queued, their id living 7 days from the edit; the old job is gone.
+  CHECK(f.count("SELECT count(*) FROM media_jobs") == 1);
+  CHECK(f.count("SELECT expires_at FROM media_jobs") == 1749416600 + 7 * 24 * 3600);
 
   // An edit to text only leaves no media behind.
   f.ingest(edit(image_wamid, "wamid.EDITIMAGE3", "1749416700", "just words"));
@@ -153,6 +156,7 @@ TEST_CASE("revisions: a new caption keeps the image, new media resets what was k
   CHECK(m.text == "just words");
   CHECK_FALSE(m.media_id);
   CHECK_FALSE(m.media);
+  CHECK(f.count("SELECT count(*) FROM media_jobs") == 0);
 }
 
 TEST_CASE("revisions: a revoke clears text and media, keeps the history, unread stays one") {
@@ -170,6 +174,7 @@ TEST_CASE("revisions: a revoke clears text and media, keeps the history, unread 
   CHECK_FALSE(m.media_id);
   CHECK_FALSE(m.media_type);
   CHECK_FALSE(m.media);
+  CHECK(f.count("SELECT count(*) FROM media_jobs") == 0);
   auto j = to_json(m);
   CHECK(j["text"].is_null());
   CHECK(j["media"].is_null());
