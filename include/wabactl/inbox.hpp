@@ -23,6 +23,9 @@ struct IngestStats {
   std::size_t messages = 0;        ///< new inbound messages stored
   std::size_t statuses = 0;        ///< new status rows stored
   std::size_t duplicates = 0;      ///< messages/statuses already present
+  std::size_t echoes = 0;          ///< new messages the business sent from the app
+  std::size_t history_chunks = 0;  ///< new history chunks stored for the background import
+  std::size_t contact_syncs = 0;   ///< address-book changes applied
   std::size_t archived_only = 0;   ///< records whose number is not in tenant_of_number
   std::vector<std::int64_t> event_ids;
 };
@@ -39,7 +42,8 @@ struct IngestStats {
 ///   status_rank, `failed` keeps its error);
 /// - events: `message.received` per new message, one `unread.changed` per tenant that got
 ///   new messages, and `message.status` per new status row (its message, or null when the
-///   wamid is not one of ours). Duplicates write no rows and no events.
+///   wamid is not one of ours). Duplicates write no rows and no events;
+/// - coexistence records (coexistence.hpp): echoes, history chunks, address-book syncs.
 /// `route` and `verified_by` are recorded on the archive row.
 IngestStats record_delivery(Store& store, std::string_view raw_body, const ParsedDelivery& parsed,
                             const std::map<std::string, std::string>& tenant_of_number,

@@ -91,6 +91,8 @@ std::int64_t unread_count(Store& store, const std::string& tenant);
 inline constexpr const char* event_message_received = "message.received";
 inline constexpr const char* event_message_sent = "message.sent";
 inline constexpr const char* event_message_status = "message.status";
+/// A message the business sent from the WhatsApp Business app (coexistence).
+inline constexpr const char* event_message_echoed = "message.echoed";
 inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
 

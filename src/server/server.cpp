@@ -3,6 +3,7 @@
 #include "server/api_routes.hpp"
 #include "server/context.hpp"
 #include "server/front.hpp"
+#include "server/history_import.hpp"
 #include "util/sd_notify.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
@@ -291,9 +292,13 @@ void serve(const ServeOptions& o) {
   server::ReaderPool readers(o.db);
   server::TenantCache tenants(o.db, o.key, o.fallback_secret);
   tenants.load();
+  // Declared before the writer, whose commit listener wakes it: destroyed after it.
+  server::HistoryImporter history(o.db);
   DeliveryWriter writer(o.db, server::writer_durability);
-  writer.on_commit(
-      [&metrics](const GroupCommit& c) { metrics.commit(c.took.count(), c.deliveries); });
+  writer.on_commit([&metrics, &history](const GroupCommit& c) {
+    metrics.commit(c.took.count(), c.deliveries);
+    if (c.stored_history) history.wake();
+  });
   server::Context ctx(o, metrics, tenants, writer, limiter, readers);
 
   server::FrontOptions fo;
@@ -321,6 +326,7 @@ void serve(const ServeOptions& o) {
                 "is another process using the port, or is the address not on this machine?");
   }
   writer.start();
+  history.start();
   http.start_front();
 
   std::atomic<bool> finished{false};
@@ -358,6 +364,7 @@ void serve(const ServeOptions& o) {
   signal_thread.join();
   ctx.shutdown();
   http.stop_front();
+  history.stop();
   writer.stop();
   LOG_INFO("stopped");
 }

@@ -98,15 +98,16 @@ std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::
   return translated([&]() -> std::vector<UnreadConversation> {
     // With a single max() aggregate, SQLite takes the bare columns from the row holding the
     // maximum: the newest unread message of each conversation.
-    SQLite::Statement q(sqlite(store),
-                        "SELECT u.conversation, u.n, u.last_at, u.phone_number, u.user_id, u.text, "
-                        "(SELECT c.name FROM contacts c WHERE c.tenant_id = ?1 AND "
-                        "((u.phone_number IS NOT NULL AND c.phone_number = u.phone_number) OR "
-                        "(u.phone_number IS NULL AND c.user_id = u.user_id)) LIMIT 1) "
-                        "FROM (SELECT conversation, count(*) AS n, max(timestamp) AS last_at, "
-                        "phone_number, user_id, message_text AS text FROM whatsapp_messages "
-                        "WHERE tenant_id = ?1 AND direction = 'incoming' AND read_at IS NULL "
-                        "GROUP BY conversation) u ORDER BY u.last_at DESC, u.conversation");
+    SQLite::Statement q(
+        sqlite(store),
+        "SELECT u.conversation, u.n, u.last_at, u.phone_number, u.user_id, u.text, "
+        "(SELECT coalesce(c.business_name, c.name) FROM contacts c WHERE c.tenant_id = ?1 AND "
+        "((u.phone_number IS NOT NULL AND c.phone_number = u.phone_number) OR "
+        "(u.phone_number IS NULL AND c.user_id = u.user_id)) LIMIT 1) "
+        "FROM (SELECT conversation, count(*) AS n, max(timestamp) AS last_at, "
+        "phone_number, user_id, message_text AS text FROM whatsapp_messages "
+        "WHERE tenant_id = ?1 AND direction = 'incoming' AND read_at IS NULL "
+        "GROUP BY conversation) u ORDER BY u.last_at DESC, u.conversation");
     q.bind(1, tenant);
     std::vector<UnreadConversation> out;
     while (q.executeStep()) {

@@ -1,5 +1,6 @@
 #include "wabactl/inbox.hpp"
 
+#include "store/coexistence.hpp"
 #include "store/contacts.hpp"
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
@@ -292,7 +293,10 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
                                              std::nullopt));
     }
 
+    record_coexistence(store, parsed, tenant_of_number, stats.delivery_id, now, stats);
+
     // Only a body that brought nothing new can be one archived before: then this copy goes.
+    // Coexistence records do not count: a body of them alone is recognised by its hash.
     if (stats.messages == 0 && stats.statuses == 0) {
       if (auto earlier =
               archived_before(store, raw_body, parsed, tenant_of_number, stats.delivery_id)) {
