@@ -70,16 +70,58 @@ struct ContactSeen {
   std::optional<std::string> username; ///< profile.username, where Meta shows it
 };
 
+/// A message the business sent from the WhatsApp Business app or a linked device
+/// (`smb_message_echoes`): `message.from` is the business's number, `to` the customer.
+struct EchoMessage {
+  InboundMessage message; ///< its content, parsed by the rules of inbound messages
+  std::string to;         ///< the customer's phone digits
+};
+
+/// One `history[]` element of a `history` change (coexistence): a chunk of the app's past
+/// chats, kept whole for the background import, or a declined share (`errors[]`).
+struct HistoryChunk {
+  std::string phone_number_id;
+  std::optional<std::string> business_number; ///< metadata.display_phone_number, digits
+  std::optional<int> phase;                   ///< 0, 1 or 2
+  std::optional<int> chunk_order;
+  std::optional<int> progress;   ///< percent; 100 = the share is complete
+  std::optional<int> error_code; ///< errors[0], e.g. 2593109 (the share was declined)
+  std::optional<std::string> error_title;
+  std::size_t messages = 0; ///< messages in its threads
+  std::string payload;      ///< the element as JSON text
+};
+
+/// A message of a history chunk, parsed by parse_history_messages().
+struct HistoryMessage {
+  std::string thread;    ///< threads[].id: the customer's phone digits
+  bool outgoing = false; ///< `from` is the business's number
+  InboundMessage message;
+  std::string status;       ///< history_context.status as Meta wrote it (SENT, READ, ...); or empty
+  bool placeholder = false; ///< media announced without the media itself (filled in later)
+};
+
+/// A contact of the business's address book (`smb_app_state_sync`, type "contact").
+struct ContactSync {
+  std::string phone_number_id;
+  std::string phone;               ///< contact.phone_number, digits
+  std::optional<std::string> name; ///< full_name, else first_name (add only)
+  bool remove = false;             ///< action "remove" (else "add", which also edits)
+  std::int64_t timestamp = 0;      ///< metadata.timestamp; 0 when absent
+};
+
 /// A whole delivery, parsed. Unknown fields and types are kept in payloads, never fatal.
 struct ParsedDelivery {
   std::set<std::string> phone_number_ids; ///< every metadata.phone_number_id in it
   std::vector<InboundMessage> messages;
   std::vector<StatusUpdate> statuses;
   std::vector<ContactSeen> contacts;
-  std::vector<nlohmann::json> errors; ///< top-level value.errors, with phone_number_id added
-  std::size_t changes = 0;            ///< number of entry[].changes[] seen
-  std::size_t other_fields = 0;       ///< changes whose field is not "messages" (archive only)
-  std::size_t skipped = 0;            ///< malformed records (wrong types, missing ids) left out
+  std::vector<nlohmann::json> errors;     ///< top-level value.errors, with phone_number_id added
+  std::vector<EchoMessage> echoes;        ///< smb_message_echoes
+  std::vector<HistoryChunk> history;      ///< history
+  std::vector<ContactSync> contact_syncs; ///< smb_app_state_sync
+  std::size_t changes = 0;                ///< number of entry[].changes[] seen
+  std::size_t other_fields = 0; ///< changes of fields this build does not read (archive only)
+  std::size_t skipped = 0;      ///< malformed records (wrong types, missing ids) left out
 };
 
 } // namespace wabactl

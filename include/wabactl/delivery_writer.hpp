@@ -84,6 +84,7 @@ struct GroupCommit {
   std::chrono::duration<double> took{0}; ///< storing and committing the group
   std::size_t deliveries = 0;
   bool appended_events = false; ///< a delivery of the group appended events
+  bool stored_history = false;  ///< a delivery of the group stored a history chunk to import
 };
 
 class DeliveryWriter {

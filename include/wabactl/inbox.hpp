@@ -22,9 +22,12 @@ struct IngestStats {
   std::set<std::string> tenants;   ///< tenants the delivery reached (delivery_tenants rows)
   std::size_t messages = 0;        ///< new inbound messages stored
   std::size_t statuses = 0;        ///< new status rows stored
-  std::size_t revisions = 0;     ///< new edits and revokes (applied, or waiting for their original)
-  std::size_t duplicates = 0;    ///< messages/statuses already present
-  std::size_t archived_only = 0; ///< records whose number is not in tenant_of_number
+  std::size_t revisions = 0;      ///< new edits and revokes (applied, or waiting for their original)
+  std::size_t duplicates = 0;     ///< messages/statuses already present
+  std::size_t echoes = 0;         ///< new messages the business sent from the app
+  std::size_t history_chunks = 0; ///< new history chunks stored for the background import
+  std::size_t contact_syncs = 0;  ///< address-book changes applied
+  std::size_t archived_only = 0;  ///< records whose number is not in tenant_of_number
   std::vector<std::int64_t> event_ids;
 };
 
@@ -42,7 +45,8 @@ struct IngestStats {
 /// - events: `message.received` per new message, one `unread.changed` per tenant that got
 ///   new messages, and `message.status` per new status row (its message, or null when the
 ///   wamid is not one of ours), `message.edited` / `message.revoked` per change applied.
-///   Duplicates write no rows and no events.
+///   Duplicates write no rows and no events;
+/// - coexistence records (coexistence.hpp): echoes, history chunks, address-book syncs.
 /// `route` and `verified_by` are recorded on the archive row.
 IngestStats record_delivery(Store& store, std::string_view raw_body, const ParsedDelivery& parsed,
                             const std::map<std::string, std::string>& tenant_of_number,

@@ -46,12 +46,14 @@ struct MediaJob {
 /// Whether a message of `type` has media worth keeping.
 bool is_media_type(const std::string& type);
 
-/// Marks the new inbound message `message_id` as media pending (announced sha256, size and
-/// filename kept) and queues its download, due at once. Call inside webhook ingest's
-/// transaction, right after inserting the message. Does nothing for a message without media
-/// (or without a media id, which cannot be fetched).
+/// Marks the new message `message_id` (a customer's, or one the business sent from its app)
+/// as media pending (announced sha256, size and filename kept) and queues its download, due
+/// at once; Meta's id lives 7 days from `issued` (unix seconds: the message's timestamp for
+/// a live message, the delivery for history, whose ids Meta issues anew). Call inside the
+/// transaction that inserted the message. Does nothing for a message without media (or
+/// without a media id, which cannot be fetched).
 void queue_inbound_media(Store& store, const std::string& tenant, std::int64_t message_id,
-                         const InboundMessage& message, std::int64_t now);
+                         const InboundMessage& message, std::int64_t issued, std::int64_t now);
 
 /// An edit gave message `message_id` new media: what was known of the old bytes is
 /// forgotten and the new ones are queued like an inserted message's (Meta's id lives 7 days

@@ -94,6 +94,8 @@ inline constexpr const char* event_message_status = "message.status";
 /// An incoming message changed by the customer (CONTRACT.md §6), with the updated message.
 inline constexpr const char* event_message_edited = "message.edited";
 inline constexpr const char* event_message_revoked = "message.revoked";
+/// A message the business sent from the WhatsApp Business app (coexistence).
+inline constexpr const char* event_message_echoed = "message.echoed";
 inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
 inline constexpr const char* event_contact_merged = "contact.merged";

@@ -57,4 +57,15 @@ std::vector<SecretCandidate> secret_candidates(const std::vector<Config>& config
 /// records inside are skipped and counted, the rest kept.
 ParsedDelivery parse_delivery(std::string_view body);
 
+/// The messages of a stored history chunk (HistoryChunk::payload), in the chunk's order
+/// (thread by thread), and how many malformed ones were left out. A message is outgoing
+/// when its `from` is `business_number` (or, that number unknown, when it is not the
+/// thread's customer). Text, media and replies follow the rules of inbound messages.
+struct ParsedHistory {
+  std::vector<HistoryMessage> messages;
+  std::size_t skipped = 0;
+};
+ParsedHistory parse_history_messages(std::string_view chunk,
+                                     const std::optional<std::string>& business_number);
+
 } // namespace wabactl

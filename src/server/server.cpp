@@ -3,6 +3,7 @@
 #include "server/api_routes.hpp"
 #include "server/context.hpp"
 #include "server/front.hpp"
+#include "server/history_import.hpp"
 #include "util/sd_notify.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
@@ -295,14 +296,17 @@ void serve(const ServeOptions& o) {
   server::ReaderPool readers(o.db);
   server::TenantCache tenants(o.db, o.key, o.fallback_secret);
   tenants.load();
+  // Declared before the writer, whose commit listener wakes it: destroyed after it.
+  server::HistoryImporter history(o.db);
   DeliveryWriter writer(o.db, server::writer_durability);
   MediaWorker media(
       {o.db, o.media_workers, o.media_caps},
       [&tenants](const Config& c) { return tenants.open(c); }, metrics.media);
-  writer.on_commit([&metrics, &media](const GroupCommit& c) {
+  writer.on_commit([&metrics, &media, &history](const GroupCommit& c) {
     metrics.commit(c.took.count(), c.deliveries);
     // Every new media message appends an event; nothing else can have queued one.
     if (c.appended_events) media.wake();
+    if (c.stored_history) history.wake();
   });
   server::Context ctx(o, metrics, tenants, writer, limiter, readers);
 
@@ -332,6 +336,7 @@ void serve(const ServeOptions& o) {
   }
   writer.start();
   media.start();
+  history.start();
   http.start_front();
 
   std::atomic<bool> finished{false};
@@ -370,6 +375,7 @@ void serve(const ServeOptions& o) {
   ctx.shutdown();
   media.stop();
   http.stop_front();
+  history.stop();
   writer.stop();
   LOG_INFO("stopped");
 }

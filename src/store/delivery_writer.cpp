@@ -262,6 +262,9 @@ void DeliveryWriter::commit_group(std::vector<Pending>& group) {
   done.appended_events =
       std::any_of(outcomes.begin(), outcomes.end(),
                   [](const DeliveryOutcome& o) { return o.stored && !o.stats.event_ids.empty(); });
+  done.stored_history = std::any_of(outcomes.begin(), outcomes.end(), [](const DeliveryOutcome& o) {
+    return o.stored && o.stats.history_chunks > 0;
+  });
   done.took = std::chrono::steady_clock::now() - started;
   done.deliveries = group.size();
   for (auto& l : listeners_) l(done);

@@ -1,5 +1,6 @@
 #include "wabactl/inbox.hpp"
 
+#include "store/coexistence.hpp"
 #include "store/contacts.hpp"
 #include "store/revisions.hpp"
 #include "store/sql.hpp"
@@ -270,7 +271,7 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
         change_identity(store, *tenant, contact, m.changed_to_phone, m.changed_to_user_id, now,
                         stats.event_ids);
       }
-      queue_inbound_media(store, *tenant, *id, m, unix_now);
+      queue_inbound_media(store, *tenant, *id, m, m.timestamp, unix_now);
       ++stats.messages;
       unread_changed.insert(*tenant);
       stats.event_ids.push_back(append_event(store, *tenant, event_message_received,
@@ -302,7 +303,10 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
                                              std::nullopt));
     }
 
+    record_coexistence(store, parsed, tenant_of_number, stats.delivery_id, now, stats);
+
     // Only a body that brought nothing new can be one archived before: then this copy goes.
+    // Coexistence records do not count: a body of them alone is recognised by its hash.
     if (stats.messages == 0 && stats.statuses == 0 && stats.revisions == 0) {
       if (auto earlier =
               archived_before(store, raw_body, parsed, tenant_of_number, stats.delivery_id)) {

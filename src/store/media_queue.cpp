@@ -86,7 +86,7 @@ bool is_media_type(const std::string& type) {
 }
 
 void queue_inbound_media(Store& store, const std::string& tenant, std::int64_t message_id,
-                         const InboundMessage& m, std::int64_t now) {
+                         const InboundMessage& m, std::int64_t issued, std::int64_t now) {
   if (!is_media_type(m.type) || !m.media_id) return;
   translated([&] {
     auto upd = prepare(store, "UPDATE whatsapp_messages SET media_state = 'pending', "
@@ -96,7 +96,7 @@ void queue_inbound_media(Store& store, const std::string& tenant, std::int64_t m
     bind_ref(*upd, 3, m.media_filename);
     upd->bind(4, message_id);
     upd->exec();
-    insert_job(store, tenant, message_id, m.timestamp, now);
+    insert_job(store, tenant, message_id, issued, now);
   });
 }
 

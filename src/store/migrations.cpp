@@ -319,6 +319,40 @@ CREATE TABLE media_jobs (
 );
 CREATE INDEX media_jobs_due ON media_jobs(due_at);
 )sql",
+      // 13: coexistence (CONTRACT.md §6). History chunks are stored by the webhook's
+      // transaction and imported in the background (`imported` counts the chunk's messages
+      // done, so a restart resumes); the same chunk twice is one row (its SHA-256). The
+      // address book's last applied timestamp per phone keeps an older sync from undoing a
+      // newer one.
+      R"sql(
+CREATE TABLE history_chunks (
+  id              INTEGER PRIMARY KEY,
+  tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  phone_number_id TEXT NOT NULL,
+  business_number TEXT,
+  phase           INTEGER,
+  chunk_order     INTEGER,
+  progress        INTEGER,
+  error_code      INTEGER,
+  error_title     TEXT,
+  messages        INTEGER NOT NULL,
+  chunk_hash      BLOB NOT NULL,
+  body            TEXT NOT NULL,
+  state           TEXT NOT NULL CHECK (state IN ('pending', 'imported', 'declined')),
+  imported        INTEGER NOT NULL DEFAULT 0,
+  received_at     TEXT NOT NULL,
+  finished_at     TEXT,
+  delivery_id     INTEGER,
+  UNIQUE (tenant_id, chunk_hash)
+);
+CREATE INDEX history_chunks_pending ON history_chunks(id) WHERE state = 'pending';
+CREATE TABLE address_book_syncs (
+  tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  phone_number TEXT NOT NULL,
+  synced_at    INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, phone_number)
+) WITHOUT ROWID;
+)sql",
   };
   return list;
 }

@@ -459,7 +459,149 @@ void parse_messages_value(const json& value, const std::string& number_id, Parse
   for (auto& c : contacts) out.contacts.push_back(std::move(c));
 }
 
+// Phone digits from a number as people write it ("+1 555-078-3881"); nullopt when it has
+// other characters or no digits.
+std::optional<std::string> digits_of(const json& obj, const char* key) {
+  auto v = text_at(obj, key, 64);
+  if (!v) return std::nullopt;
+  std::string out;
+  for (char c : *v) {
+    if (c >= '0' && c <= '9') {
+      out.push_back(c);
+    } else if (c != '+' && c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
+      return std::nullopt;
+    }
+  }
+  if (out.empty() || out.size() > 32) return std::nullopt;
+  return out;
+}
+
+// Each element of value[key], a malformed list or element counted as skipped.
+template <typename Fn>
+void for_each_in(const json& value, const char* key, ParsedDelivery& out, Fn&& fn) {
+  const json* list = member(value, key);
+  if (list == nullptr) return;
+  if (!list->is_array()) {
+    ++out.skipped;
+    return;
+  }
+  for (const auto& item : *list) {
+    if (!fn(item)) ++out.skipped;
+  }
+}
+
+void parse_echoes_value(const json& value, const std::string& number_id, ParsedDelivery& out) {
+  for_each_in(value, "message_echoes", out, [&](const json& msg) {
+    auto to = phone_at(msg, "to");
+    auto m = parse_message(msg, number_id, {});
+    if (!to || !m || !m->from) return false;
+    out.echoes.push_back({std::move(*m), *to});
+    return true;
+  });
+}
+
+void parse_history_value(const json& value, const std::string& number_id, ParsedDelivery& out) {
+  std::optional<std::string> business;
+  if (const json* meta = object_at(value, "metadata")) {
+    business = digits_of(*meta, "display_phone_number");
+  }
+  for_each_in(value, "history", out, [&](const json& item) {
+    const json* threads = array_at(item, "threads");
+    const json* errors = array_at(item, "errors");
+    if (threads == nullptr && errors == nullptr) return false;
+    HistoryChunk chunk;
+    chunk.phone_number_id = number_id;
+    chunk.business_number = business;
+    if (const json* meta = object_at(item, "metadata")) {
+      chunk.phase = int_at(*meta, "phase");
+      chunk.chunk_order = int_at(*meta, "chunk_order");
+      chunk.progress = int_at(*meta, "progress");
+    }
+    if (errors != nullptr) {
+      auto e = first_error(item);
+      chunk.error_code = e.code;
+      chunk.error_title = e.title;
+    }
+    if (threads != nullptr) {
+      for (const auto& thread : *threads) {
+        if (const json* messages = array_at(thread, "messages")) chunk.messages += messages->size();
+      }
+    }
+    chunk.payload = payload_text(item);
+    out.history.push_back(std::move(chunk));
+    return true;
+  });
+}
+
+void parse_state_sync_value(const json& value, const std::string& number_id, ParsedDelivery& out) {
+  for_each_in(value, "state_sync", out, [&](const json& item) {
+    auto type = text_at(item, "type", 64);
+    // Other kinds of state Meta may add stay in the archive; they are not malformed.
+    if (type && *type != "contact") return true;
+    const json* contact = object_at(item, "contact");
+    auto action = text_at(item, "action", 16);
+    if (!type || contact == nullptr || !action || (*action != "add" && *action != "remove")) {
+      return false;
+    }
+    auto phone = digits_of(*contact, "phone_number");
+    if (!phone) return false;
+    ContactSync sync;
+    sync.phone_number_id = number_id;
+    sync.phone = *phone;
+    sync.remove = *action == "remove";
+    if (!sync.remove) {
+      sync.name = text_at(*contact, "full_name", 512);
+      if (!sync.name) sync.name = text_at(*contact, "first_name", 512);
+      if (!sync.name) return false;
+    }
+    if (const json* meta = object_at(item, "metadata")) {
+      sync.timestamp = timestamp_at(*meta, "timestamp");
+    }
+    out.contact_syncs.push_back(std::move(sync));
+    return true;
+  });
+}
+
+bool is_placeholder(const InboundMessage& m) {
+  return m.type == "media_placeholder" || (is_media(m.type) && !m.media_id);
+}
+
 } // namespace
+
+ParsedHistory parse_history_messages(std::string_view chunk,
+                                     const std::optional<std::string>& business_number) {
+  check_depth(chunk);
+  json doc = json::parse(chunk.begin(), chunk.end(), nullptr, false);
+  ParsedHistory out;
+  const json* threads = doc.is_object() ? array_at(doc, "threads") : nullptr;
+  if (threads == nullptr) return out;
+  for (const auto& thread : *threads) {
+    auto customer = phone_at(thread, "id");
+    const json* messages = array_at(thread, "messages");
+    if (!customer || messages == nullptr) {
+      ++out.skipped;
+      continue;
+    }
+    for (const auto& msg : *messages) {
+      auto m = parse_message(msg, "", {});
+      if (!m || !m->from) {
+        ++out.skipped;
+        continue;
+      }
+      HistoryMessage h;
+      h.thread = *customer;
+      // Without the business's number, whatever the customer did not send is the business's.
+      h.outgoing = business_number ? *m->from == *business_number : *m->from != *customer;
+      if (const json* context = object_at(msg, "history_context")) {
+        h.status = text_at(*context, "status", 64).value_or("");
+      }
+      h.placeholder = is_placeholder(*m);
+      h.message = std::move(*m);
+      out.messages.push_back(std::move(h));
+    }
+  }
+  return out;
+}
 
 ParsedDelivery parse_delivery(std::string_view body) {
   check_depth(body);
@@ -488,7 +630,18 @@ ParsedDelivery parse_delivery(std::string_view body) {
       }
       if (number_id) out.phone_number_ids.insert(*number_id);
       auto field = text_at(change, "field");
-      if (!field || *field != "messages") {
+      using Reader = void (*)(const json&, const std::string&, ParsedDelivery&);
+      Reader read = nullptr;
+      if (field == "messages") {
+        read = parse_messages_value;
+      } else if (field == "smb_message_echoes") {
+        read = parse_echoes_value;
+      } else if (field == "history") {
+        read = parse_history_value;
+      } else if (field == "smb_app_state_sync") {
+        read = parse_state_sync_value;
+      }
+      if (read == nullptr) {
         ++out.other_fields;
         continue;
       }
@@ -496,7 +649,7 @@ ParsedDelivery parse_delivery(std::string_view body) {
         ++out.skipped;
         continue;
       }
-      parse_messages_value(*value, *number_id, out);
+      read(*value, *number_id, out);
     }
   }
   return out;
