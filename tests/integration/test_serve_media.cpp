@@ -1,6 +1,7 @@
 // wabactl serve downloads inbound media (CONTRACT.md §7), against the real binary and the
 // fake Graph API.
 #include "integration/test_serve_support.hpp"
+#include "integration/test_stream_support.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sys/stat.h>
@@ -162,6 +163,82 @@ TEST_CASE("serve resumes the media queue after a restart") {
   }
   Daemon again(s.w, s.dir);
   CHECK(settled(s.w, "wamid.RESUME").state == "stored");
+}
+
+TEST_CASE("serve: a daemon killed mid-download leaves the job to the next one, fetched at once") {
+  Setup s;
+  const std::string bytes(64 * 1024, 'k');
+  s.graph.add_media("9101", bytes);
+  std::atomic<bool> slow{true};
+  // Meta's CDN hangs while the first daemon downloads.
+  s.graph.set_handler([&](const Recorded& r) -> std::optional<Reply> {
+    if (slow && r.path == FakeGraph::media_download_path("9101")) {
+      return Reply{200, bytes, {{"Content-Type", "image/jpeg"}}, 4000};
+    }
+    return std::nullopt;
+  });
+  {
+    Daemon d(s.w, s.dir);
+    REQUIRE(
+        d.post(route, image_webhook("9101", "wamid.KILLED"), fixtures::acme.app_secret)->status ==
+        200);
+    for (int i = 0; i < 200 && s.graph.count("GET", FakeGraph::media_download_path("9101")) == 0;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    REQUIRE(s.graph.count("GET", FakeGraph::media_download_path("9101")) == 1);
+    CHECK(d.stop(SIGKILL) == 128 + SIGKILL);
+  }
+  // Acknowledged, so kept; still pending, with no half file left under a real name.
+  CHECK(media_of(s.w, "wamid.KILLED")->state == "pending");
+  CHECK_FALSE(std::filesystem::exists(s.w.db.parent_path() / "media" /
+                                      FakeGraph::sha256_hex(bytes).substr(0, 2) /
+                                      FakeGraph::sha256_hex(bytes)));
+  slow = false;
+  // The claim names a process that no longer runs: the next daemon takes it now, not when
+  // its 15-minute lease ends.
+  Daemon again(s.w, s.dir);
+  CHECK(settled(s.w, "wamid.KILLED").state == "stored");
+  CHECK(again.log().find("claimable again") != std::string::npos);
+}
+
+TEST_CASE("serve announces media.stored on its tenant's event stream only") {
+  FakeGraph graph;
+  graph.accept_token(fixtures::acme.access_token);
+  graph.accept_token(fixtures::globex.access_token);
+  const std::string bytes(20 * 1024, 'e');
+  graph.add_media("9201", bytes);
+  streamtest::Setup s({}, graph.url());
+  streamtest::SseClient acme(s.daemon->port(), "/api/whatsapp/events?access_token=" + s.acme_token);
+  REQUIRE(acme.status() == 200);
+  streamtest::SseClient globex(s.daemon->port(),
+                               "/api/whatsapp/events?access_token=" + s.globex_token);
+  REQUIRE(globex.status() == 200);
+  REQUIRE(s.daemon->post(route, image_webhook("9201", "wamid.ANNOUNCED"), fixtures::acme.app_secret)
+              ->status == 200);
+  std::vector<std::string> types;
+  std::optional<streamtest::SseEvent> stored;
+  while (auto e = acme.event(10000)) {
+    types.push_back(e->type);
+    if (e->type == "media.stored") {
+      stored = e;
+      break;
+    }
+  }
+  CAPTURE(types);
+  REQUIRE(stored);
+  CHECK(types.front() == "message.received");
+  auto m = stored->json()["message"];
+  CHECK(m["message_id"] == "wamid.ANNOUNCED");
+  CHECK(m["media"]["state"] == "stored");
+  CHECK(m["media"]["sha256"] == FakeGraph::sha256_hex(bytes));
+  CHECK(m["media_url"] == "/api/whatsapp/media/" + m["id"].get<std::string>());
+  // The route the event names answers the bytes.
+  auto r = s.request("GET", m["media_url"].get<std::string>(), s.acme_token);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == bytes);
+  CHECK_FALSE(globex.event(500));
 }
 
 TEST_CASE("serve refuses bad --media-workers and --media-max values with exit 2") {
