@@ -95,8 +95,10 @@ void release_media_job(Store& store, const MediaJob& job, const std::string& cla
 
 /// The bytes are in: the message's media becomes stored (sha256, size, media_url
 /// `/api/whatsapp/media/{id}`), the job goes, and event media.stored is appended with the
-/// Message. Returns the message.
-Message record_media_stored(Store& store, const MediaJob& job, const StoredMedia& stored);
+/// Message. Returns the message; nullopt, changing nothing, when the bytes are no longer in
+/// the media folder (a `media prune` removed the same bytes since they were kept).
+std::optional<Message> record_media_stored(Store& store, const MediaJob& job,
+                                           const StoredMedia& stored);
 
 /// The attempt failed for a reason that may pass: the job is due again after a backoff (30 s
 /// doubling per attempt, capped at 1 h, with up to 20 % jitter) and the reason is shown on

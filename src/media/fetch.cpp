@@ -275,7 +275,10 @@ MediaOutcome fetch(Store& store, const MediaJob& job, const MediaCaps& caps,
     }
   }
   StoredMedia stored = incoming.keep();
-  return {MediaResult::stored, {}, record_media_stored(store, job, stored)};
+  if (auto message = record_media_stored(store, job, stored)) {
+    return {MediaResult::stored, {}, message};
+  }
+  return retry("the bytes were removed by 'wabactl media prune' as they were kept");
 }
 
 } // namespace

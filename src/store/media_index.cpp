@@ -52,22 +52,27 @@ std::optional<Message> find_media(Store& store, const std::string& tenant,
 Message record_kept_media(Store& store, const std::string& tenant, std::int64_t id,
                           const StoredMedia& kept, const std::optional<std::string>& filename) {
   return translated([&] {
-    SQLite::Statement upd(
-        sqlite(store),
-        "UPDATE whatsapp_messages SET media_state = 'stored', media_sha256 = ?, "
-        "media_size = ?, media_filename = coalesce(?, media_filename), media_error = NULL, "
-        "media_url = ? "
-        "WHERE id = ? AND tenant_id = ?");
-    upd.bind(1, kept.sha256);
-    upd.bind(2, kept.size);
-    bind_opt(upd, 3, filename);
-    upd.bind(4, local_media_url(id));
-    upd.bind(5, id);
-    upd.bind(6, tenant);
-    if (upd.exec() == 0) {
-      throw Error(Exit::not_found, fmt::format("no message {} for tenant '{}'", id, tenant));
-    }
-    auto m = find_message_by_local_id(store, tenant, id);
+    std::optional<Message> m;
+    store.transaction([&] {
+      // Under the write lock, where prune_media removes files: bytes a prune took since
+      // they were kept leave the message as it was, never "stored" without its bytes.
+      if (media_stored(store, kept.sha256)) {
+        SQLite::Statement upd(
+            sqlite(store),
+            "UPDATE whatsapp_messages SET media_state = 'stored', media_sha256 = ?, "
+            "media_size = ?, media_filename = coalesce(?, media_filename), media_error = NULL, "
+            "media_url = ? "
+            "WHERE id = ? AND tenant_id = ?");
+        upd.bind(1, kept.sha256);
+        upd.bind(2, kept.size);
+        bind_opt(upd, 3, filename);
+        upd.bind(4, local_media_url(id));
+        upd.bind(5, id);
+        upd.bind(6, tenant);
+        upd.exec();
+      }
+      m = find_message_by_local_id(store, tenant, id);
+    });
     if (!m) throw Error(Exit::not_found, fmt::format("no message {} for tenant '{}'", id, tenant));
     return *m;
   });
@@ -111,14 +116,27 @@ MediaPruneResult prune_media(Store& store, const std::string& tenant, const std:
     });
   });
   // Removed only once the rows no longer name them: a crash in between leaves a file
-  // nobody shows, never a message that says stored without its bytes.
-  for (const auto& sha : unreferenced) {
-    struct stat st {};
-    if (::stat(media_file(store, sha).c_str(), &st) != 0) continue;
-    remove_media_file(store, sha);
-    ++result.files;
-    result.bytes += static_cast<std::int64_t>(st.st_size);
-  }
+  // nobody shows, never a message that says stored without its bytes. Each file is removed
+  // under the write lock after asking again, as a download or a send of the same bytes may
+  // have recorded them meanwhile; those record only bytes still there (record_kept_media,
+  // record_media_stored), so whichever comes first, no message is left without its bytes.
+  if (unreferenced.empty()) return result;
+  translated([&] {
+    store.transaction([&] {
+      SQLite::Statement still(sqlite(store), "SELECT 1 FROM whatsapp_messages WHERE "
+                                             "media_sha256 = ? AND media_state = 'stored' LIMIT 1");
+      for (const auto& sha : unreferenced) {
+        still.reset();
+        still.bind(1, sha);
+        if (still.executeStep()) continue;
+        struct stat st {};
+        if (::stat(media_file(store, sha).c_str(), &st) != 0) continue;
+        remove_media_file(store, sha);
+        ++result.files;
+        result.bytes += static_cast<std::int64_t>(st.st_size);
+      }
+    });
+  });
   return result;
 }
 

@@ -242,10 +242,13 @@ void release_media_job(Store& store, const MediaJob& job, const std::string& cla
   });
 }
 
-Message record_media_stored(Store& store, const MediaJob& job, const StoredMedia& stored) {
+std::optional<Message> record_media_stored(Store& store, const MediaJob& job,
+                                           const StoredMedia& stored) {
   std::optional<Message> message;
   translated([&] {
     store.transaction([&] {
+      // Under the write lock, where prune_media removes files (see there).
+      if (!media_stored(store, stored.sha256)) return;
       const std::string url = local_media_url(job.message_id);
       auto upd = prepare(store, "UPDATE whatsapp_messages SET media_state = 'stored', "
                                 "media_sha256 = ?, media_size = ?, media_url = ?, media_error = "
@@ -264,7 +267,7 @@ Message record_media_stored(Store& store, const MediaJob& job, const StoredMedia
       append_event(store, job.tenant_id, event_media_stored, message, std::nullopt);
     });
   });
-  return *message;
+  return message;
 }
 
 std::int64_t media_retry_delay(int attempts) {

@@ -5,6 +5,8 @@
 #include "support/temp_store.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/media_index.hpp"
+#include "wabactl/media_queue.hpp"
+#include "wabactl/util.hpp"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -221,4 +223,33 @@ TEST_CASE("media bytes read back: ranges, and export to a private file that neve
   } catch (const Error& e) {
     CHECK(e.code() == Exit::not_found);
   }
+}
+
+TEST_CASE("media prune racing a download or a send: bytes it removed are never recorded stored") {
+  TempStore store({"acme"});
+  auto pending =
+      insert_media_message(store, {.wamid = "wamid.RACE", .timestamp = "2026-01-01T00:00:00Z"});
+  auto job =
+      claim_media_job(store, "acme", pending, "test", now_ms() / 1000, std::chrono::seconds(60));
+  REQUIRE(job);
+  IncomingMedia in(store);
+  const std::string bytes = "the bytes a prune removes";
+  in.write(bytes.data(), bytes.size());
+  auto kept = in.keep();
+  // A prune of other messages with the same bytes removes them after they were kept.
+  remove_media_file(store, kept.sha256);
+  CHECK_FALSE(record_media_stored(store, *job, kept));
+  CHECK(find_media(store, "acme", "wamid.RACE")->media->state == "pending");
+  CHECK(testsupport::query_int(store, "SELECT count(*) FROM media_jobs") == 1);
+  CHECK(testsupport::query_int(store, "SELECT count(*) FROM events") == 0);
+  CHECK(record_kept_media(store, "acme", pending, kept, std::nullopt).media->state == "pending");
+
+  // Fetched again, the bytes are in and stay.
+  IncomingMedia again(store);
+  again.write(bytes.data(), bytes.size());
+  auto m = record_media_stored(store, *job, again.keep());
+  REQUIRE(m);
+  CHECK(m->media->state == "stored");
+  CHECK(media_stored(store, kept.sha256));
+  CHECK(testsupport::query_int(store, "SELECT count(*) FROM media_jobs") == 0);
 }
