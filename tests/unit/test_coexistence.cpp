@@ -3,6 +3,7 @@
 
 #include "server/history_import.hpp"
 #include "support/fixtures.hpp"
+#include "support/ingest_store.hpp"
 #include "support/temp_store.hpp"
 #include "wabactl/coexistence.hpp"
 #include "wabactl/conversations.hpp"
@@ -32,27 +33,9 @@ const std::string hist_media = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBJISVNUT1JZMDAzAA
 const std::string hist_other = "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSSElTVE9SWTAwNAA=";
 const std::string hist_error = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJISVNUT1JZMDA1AA==";
 
-struct Fixture {
-  testsupport::TempStore store{"acme", "beta"};
-  std::map<std::string, std::string> numbers = fixtures::numbers({fixtures::acme, fixtures::beta});
-
-  IngestStats ingest(const std::string& body,
-                     const std::optional<std::map<std::string, std::string>>& only = {}) {
-    IngestStats stats;
-    store.transaction([&] {
-      stats = record_delivery(store, body, parse_delivery(body), only ? *only : numbers,
-                              "/api/whatsapp/webhook", "app-secret");
-    });
-    return stats;
-  }
+struct Fixture : testsupport::IngestStore {
   std::size_t import_all(std::size_t batch = 200) {
     return server::import_pending_history(store, batch, [] { return false; });
-  }
-  std::int64_t count(const std::string& sql) { return testsupport::query_int(store, sql); }
-  std::vector<std::string> event_types(const std::string& tenant) {
-    std::vector<std::string> out;
-    for (const auto& e : testsupport::events_after(store, tenant, 0, 10000)) out.push_back(e.type);
-    return out;
   }
   std::vector<Message> conversation(const std::string& phone) {
     HistoryQuery q;

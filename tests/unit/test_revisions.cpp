@@ -1,4 +1,5 @@
 #include "support/fixtures.hpp"
+#include "support/ingest_store.hpp"
 #include "support/support.hpp"
 #include "support/temp_store.hpp"
 #include "wabactl/conversations.hpp"
@@ -21,27 +22,11 @@ const std::string image_wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBIMAGE";
 const std::string original_text = "Does it come in another color?";
 const std::string edited_text = "Does it come in another colour, say blue?";
 
-struct Fixture {
-  testsupport::TempStore store{"acme", "beta"};
-  std::map<std::string, std::string> numbers = fixtures::numbers({fixtures::acme, fixtures::beta});
-  IngestStats ingest(const std::string& body) {
-    IngestStats stats;
-    store.transaction([&] {
-      stats = record_delivery(store, body, parse_delivery(body), numbers, "/api/whatsapp/webhook",
-                              "app-secret");
-    });
-    return stats;
-  }
-  std::int64_t count(const std::string& sql) { return testsupport::query_int(store, sql); }
+struct Fixture : testsupport::IngestStore {
   Message message(const std::string& wamid, const std::string& tenant = "acme") {
     auto m = find_message(store, tenant, wamid);
     REQUIRE(m);
     return *m;
-  }
-  std::vector<std::string> event_types(const std::string& tenant = "acme") {
-    std::vector<std::string> out;
-    for (const auto& e : testsupport::events_after(store, tenant, 0, 10000)) out.push_back(e.type);
-    return out;
   }
   std::int64_t messages() { return count("SELECT count(*) FROM whatsapp_messages"); }
 };

@@ -1,4 +1,5 @@
 #include "support/fixtures.hpp"
+#include "support/ingest_store.hpp"
 #include "support/signing.hpp"
 #include "support/support.hpp"
 #include "support/temp_store.hpp"
@@ -23,19 +24,7 @@ namespace {
 const std::string outgoing_wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJPVVRHT0lORzEA";
 const std::string failed_wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJPVVRHT0lORzIA";
 
-struct Fixture {
-  testsupport::TempStore store{"acme", "beta"};
-  std::map<std::string, std::string> numbers = fixtures::numbers({fixtures::acme, fixtures::beta});
-  IngestStats ingest(const std::string& body,
-                     const std::optional<std::map<std::string, std::string>>& only = {}) {
-    IngestStats stats;
-    store.transaction([&] {
-      stats = record_delivery(store, body, parse_delivery(body), only ? *only : numbers,
-                              "/api/whatsapp/webhook", "app-secret");
-    });
-    return stats;
-  }
-  std::int64_t count(const std::string& sql) { return testsupport::query_int(store, sql); }
+struct Fixture : testsupport::IngestStore {
   std::string text(const std::string& sql) {
     return testsupport::raw_db(store).execAndGet(sql).getString();
   }
@@ -44,11 +33,6 @@ struct Fixture {
   }
   std::string status_of(const std::string& wamid) {
     return find_message(store, "acme", wamid)->status;
-  }
-  std::vector<std::string> event_types(const std::string& tenant) {
-    std::vector<std::string> out;
-    for (const auto& e : testsupport::events_after(store, tenant, 0, 10000)) out.push_back(e.type);
-    return out;
   }
 };
 
