@@ -26,6 +26,9 @@ ListenAddress parse_listen_address(const std::string& value);
 /// The default of --max-streams.
 inline constexpr std::size_t default_max_streams = 20000;
 
+/// Failed signature or verify-token checks per client address per minute (`max_auth_failures`).
+inline constexpr std::size_t default_max_auth_failures = 30;
+
 /// Everything `wabactl serve` runs with.
 struct ServeOptions {
   ListenAddress listen{"127.0.0.1", 8080};
@@ -45,7 +48,7 @@ struct ServeOptions {
   std::optional<std::string> fallback_secret;
   /// Failed signature or verify-token checks per client address per minute before that
   /// address gets 429 for the rest of the minute.
-  std::size_t max_auth_failures = 30;
+  std::size_t max_auth_failures = default_max_auth_failures;
   /// Inbound media downloaded at once (CONTRACT.md §7).
   std::size_t media_workers = 4;
   /// The largest file kept per media type.

@@ -249,7 +249,7 @@ struct WebSocketServer::Impl {
       options.slots = own_slots.get();
     }
     if (options.limiter == nullptr) {
-      own_limiter = std::make_unique<server::FailureLimiter>(ServeOptions{}.max_auth_failures);
+      own_limiter = std::make_unique<server::FailureLimiter>(default_max_auth_failures);
       options.limiter = own_limiter.get();
     }
     auth.emplace(*options.limiter, options.on_refusal);
