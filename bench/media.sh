@@ -52,7 +52,7 @@ burst() {
   rm -f "$work"/bodies-*.txt
   python3 "$root/bench/bodies.py" "$work" "$secret" "$number" 1 "$count" "$1"
   port=$(free_port)
-  "$bin" serve --listen "127.0.0.1:$port" --media-workers "$workers" -q 2>"$work/serve-$1.log" &
+  "$bin" serve --listen "127.0.0.1:$port" --ws-listen 127.0.0.1:0 --media-workers "$workers" -q 2>"$work/serve-$1.log" &
   pid=$!
   wait_healthy "$port" "$work/serve-$1.log"
   start=$(date +%s.%N)
