@@ -42,6 +42,10 @@ HistoryImporter::~HistoryImporter() {
   stop();
 }
 
+void HistoryImporter::on_imported(std::function<void()> fn) {
+  on_imported_ = std::move(fn);
+}
+
 void HistoryImporter::start() {
   // Progress is recorded with each batch and every message is deduplicated by its wamid,
   // so a crash loses at most a batch's work, which the next pass redoes: no sync needed.
@@ -79,7 +83,9 @@ void HistoryImporter::run() {
       wanted_ = false;
     }
     try {
-      import_pending_history(*store_, batch_messages, stopping);
+      if (import_pending_history(*store_, batch_messages, stopping) > 0 && on_imported_) {
+        on_imported_();
+      }
     } catch (const std::exception& e) {
       LOG_ERROR("importing WhatsApp Business app history failed (retrying): {}", e.what());
       std::unique_lock lock(mu_);

@@ -36,6 +36,9 @@ public:
   HistoryImporter& operator=(const HistoryImporter&) = delete;
   ~HistoryImporter();
 
+  /// `fn` runs on the importer's thread after a pass that stored messages (their media is
+  /// queued: the daemon wakes its media worker). Call before start().
+  void on_imported(std::function<void()> fn);
   /// Starts the thread, which first imports what is pending (Error when the database
   /// cannot be opened).
   void start();
@@ -49,6 +52,7 @@ private:
 
   std::filesystem::path db_;
   std::unique_ptr<Store> store_;
+  std::function<void()> on_imported_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

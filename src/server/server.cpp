@@ -304,10 +304,11 @@ void serve(const ServeOptions& o) {
       [&tenants](const Config& c) { return tenants.open(c); }, metrics.media);
   writer.on_commit([&metrics, &media, &history](const GroupCommit& c) {
     metrics.commit(c.took.count(), c.deliveries);
-    // Every new media message appends an event; nothing else can have queued one.
+    // Every media message a webhook brings appends an event; history wakes it itself.
     if (c.appended_events) media.wake();
     if (c.stored_history) history.wake();
   });
+  history.on_imported([&media] { media.wake(); });
   server::Context ctx(o, metrics, tenants, writer, limiter, readers);
 
   server::FrontOptions fo;

@@ -121,6 +121,34 @@ TEST_CASE("serve: a 5,000-message history chunk is answered at once and imported
   CHECK(count(s.w, messages_sql) == 5000);
 }
 
+TEST_CASE("serve: a photo in the app's history is fetched as soon as it is imported") {
+  testsupport::FakeGraph graph;
+  graph.accept_token(fixtures::acme.access_token);
+  graph.accept_token(fixtures::globex.access_token);
+  const std::string bytes(30 * 1024, 'h');
+  graph.add_media("5501", bytes);
+  Setup s({}, graph.url());
+  nlohmann::json photo = {{"from", customer},
+                          {"id", "wamid.HISTPHOTO"},
+                          {"timestamp", "1760000000"},
+                          {"type", "image"},
+                          {"image", {{"id", "5501"}, {"mime_type", "image/jpeg"}}},
+                          {"history_context", {{"status", "READ"}}}};
+  auto body =
+      delivery("history", {{"history",
+                            {{{"metadata", {{"phase", 0}, {"chunk_order", 1}, {"progress", 100}}},
+                              {"threads", {{{"id", customer}, {"messages", {photo}}}}}}}}});
+  REQUIRE(s.daemon->post(route, body.dump(), fixtures::acme.app_secret)->status == 200);
+  // Well before the media worker's idle minute: the importer wakes it.
+  CHECK(wait_for_count(s.w,
+                       "SELECT count(*) FROM whatsapp_messages WHERE message_id = "
+                       "'wamid.HISTPHOTO' AND media_state = 'stored'",
+                       1, 15) == 1);
+  CHECK(count(s.w, "SELECT count(*) FROM whatsapp_messages WHERE message_id = 'wamid.HISTPHOTO' "
+                   "AND media_sha256 = '" +
+                       testsupport::FakeGraph::sha256_hex(bytes) + "'") == 1);
+}
+
 TEST_CASE("serve: a restart in the middle of an import resumes it, each message once") {
   Setup s;
   auto body = history_chunk(5000);
