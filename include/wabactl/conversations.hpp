@@ -46,6 +46,8 @@ struct UnreadConversation {
   std::int64_t unread = 0;
   std::string last_message_at; ///< timestamp of the newest unread message
   std::optional<std::string> last_text;
+  /// When the customer-service window closes; nullopt once closed (CONTRACT.md §8).
+  std::optional<std::string> window_expires_at;
 };
 
 /// Conversations with unread incoming messages, most recent first.

@@ -22,9 +22,9 @@ struct IngestStats {
   std::set<std::string> tenants;   ///< tenants the delivery reached (delivery_tenants rows)
   std::size_t messages = 0;        ///< new inbound messages stored
   std::size_t statuses = 0;        ///< new status rows stored
-  std::size_t revisions = 0;      ///< new edits and revokes (applied, or waiting for their original)
-  std::size_t duplicates = 0;     ///< messages/statuses already present
-  std::size_t echoes = 0;         ///< new messages the business sent from the app
+  std::size_t revisions = 0;  ///< new edits and revokes (applied, or waiting for their original)
+  std::size_t duplicates = 0; ///< messages/statuses already present
+  std::size_t echoes = 0;     ///< new messages the business sent from the app
   std::size_t history_chunks = 0; ///< new history chunks stored for the background import
   std::size_t contact_syncs = 0;  ///< address-book changes applied
   std::size_t archived_only = 0;  ///< records whose number is not in tenant_of_number

@@ -60,6 +60,9 @@ struct Message {
   std::string payload; ///< Meta's object (or the request we sent) as JSON text; or empty
   /// The payloads an edit replaced, oldest first, as a JSON array text; empty when none.
   std::string payload_history;
+  /// When the conversation's customer-service window closes (CONTRACT.md §8): 24 h after
+  /// the customer's latest message, by Meta's timestamp; nullopt once closed (or never open).
+  std::optional<std::string> window_expires_at;
 };
 
 /// The Message JSON of CONTRACT.md §3. A payload that is not valid JSON shows as null.

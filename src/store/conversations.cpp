@@ -112,16 +112,18 @@ std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::
   return translated([&]() -> std::vector<UnreadConversation> {
     // With a single max() aggregate, SQLite takes the bare columns from the row holding the
     // maximum: the newest unread message of each conversation.
-    SQLite::Statement q(sqlite(store),
-                        "SELECT u.conversation, u.n, u.last_at, coalesce(c.phone_number, "
-                        "u.phone_number), coalesce(c.user_id, u.user_id), u.text, "
-                        "coalesce(c.business_name, c.name), c.username, "
-                        "coalesce(c.external_id, u.conversation) "
-                        "FROM (SELECT conversation, count(*) AS n, max(timestamp) AS last_at, "
-                        "phone_number, user_id, message_text AS text FROM whatsapp_messages "
-                        "WHERE tenant_id = ?1 AND direction = 'incoming' AND read_at IS NULL "
-                        "GROUP BY conversation) u LEFT JOIN contacts c ON c.id = u.conversation "
-                        "AND c.tenant_id = ?1 ORDER BY u.last_at DESC, u.conversation");
+    static const std::string sql =
+        fmt::format("SELECT u.conversation, u.n, u.last_at, coalesce(c.phone_number, "
+                    "u.phone_number), coalesce(c.user_id, u.user_id), u.text, "
+                    "coalesce(c.business_name, c.name), c.username, "
+                    "coalesce(c.external_id, u.conversation), {} "
+                    "FROM (SELECT conversation, count(*) AS n, max(timestamp) AS last_at, "
+                    "phone_number, user_id, message_text AS text FROM whatsapp_messages "
+                    "WHERE tenant_id = ?1 AND direction = 'incoming' AND read_at IS NULL "
+                    "GROUP BY conversation) u LEFT JOIN contacts c ON c.id = u.conversation "
+                    "AND c.tenant_id = ?1 ORDER BY u.last_at DESC, u.conversation",
+                    window_closes_sql("?1", "u.conversation"));
+    SQLite::Statement q(sqlite(store), sql);
     q.bind(1, tenant);
     std::vector<UnreadConversation> out;
     while (q.executeStep()) {
@@ -135,6 +137,7 @@ std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::
       c.contact_name = opt_text(q.getColumn(6));
       c.username = opt_text(q.getColumn(7));
       c.contact_id = q.getColumn(8).getString();
+      c.window_expires_at = open_window(opt_text(q.getColumn(9)));
       out.push_back(std::move(c));
     }
     return out;
@@ -152,7 +155,8 @@ nlohmann::json to_json(const UnreadConversation& c) {
           {"contact_name", opt(c.contact_name)},
           {"unread", c.unread},
           {"last_message_at", c.last_message_at},
-          {"last_text", opt(c.last_text)}};
+          {"last_text", opt(c.last_text)},
+          {"window_expires_at", opt(c.window_expires_at)}};
 }
 
 MarkResult mark_read(Store& store, const std::string& tenant, const MarkTarget& target) {

@@ -122,6 +122,7 @@ void append_message_json(std::string& out, const Message& m) {
   append_field(out, "type", m.type);
   append_field(out, "user_id", m.user_id);
   append_field(out, "username", m.username);
+  append_field(out, "window_expires_at", m.window_expires_at);
   out.push_back('}');
 }
 
@@ -168,19 +169,35 @@ Message row_to_message(SQLite::Statement& q) {
     media.error = opt_text(q.getColumn(31));
     m.media = std::move(media);
   }
+  m.window_expires_at = open_window(opt_text(q.getColumn(32)));
   return m;
 }
 
+std::string window_closes_sql(const char* tenant, const char* conversation) {
+  return fmt::format("(SELECT strftime('%Y-%m-%dT%H:%M:%SZ', max(w.timestamp), '+1 day') FROM "
+                     "whatsapp_messages w WHERE w.tenant_id = {} AND w.conversation = {} AND "
+                     "w.direction = 'incoming' AND w.type <> 'system')",
+                     tenant, conversation);
+}
+
+std::optional<std::string> open_window(std::optional<std::string> closes) {
+  if (closes && *closes > now_iso()) return closes;
+  return std::nullopt;
+}
+
 const char* message_select() {
-  return "m.id, m.tenant_id, m.message_id, m.direction, m.status, "
-         "coalesce(m.phone_number, c.phone_number), coalesce(m.user_id, c.user_id), "
-         "coalesce(m.contact_id, c.external_id), coalesce(c.business_name, c.name), m.type, "
-         "m.message_text, m.media_url, "
-         "m.media_type, m.media_id, m.template_name, m.reply_to, m.timestamp, m.read_at, "
-         "m.error_code, m.error_title, m.error_details, m.payload, c.username, m.source, "
-         "m.edited_at, m.revoked_at, m.payload_history, m.media_state, m.media_sha256, "
-         "m.media_size, m.media_filename, m.media_error FROM whatsapp_messages m "
-         "LEFT JOIN contacts c ON c.id = m.conversation AND c.tenant_id = m.tenant_id";
+  static const std::string sql = fmt::format(
+      "m.id, m.tenant_id, m.message_id, m.direction, m.status, "
+      "coalesce(m.phone_number, c.phone_number), coalesce(m.user_id, c.user_id), "
+      "coalesce(m.contact_id, c.external_id), coalesce(c.business_name, c.name), m.type, "
+      "m.message_text, m.media_url, "
+      "m.media_type, m.media_id, m.template_name, m.reply_to, m.timestamp, m.read_at, "
+      "m.error_code, m.error_title, m.error_details, m.payload, c.username, m.source, "
+      "m.edited_at, m.revoked_at, m.payload_history, m.media_state, m.media_sha256, "
+      "m.media_size, m.media_filename, m.media_error, {} FROM whatsapp_messages m "
+      "LEFT JOIN contacts c ON c.id = m.conversation AND c.tenant_id = m.tenant_id",
+      window_closes_sql("m.tenant_id", "m.conversation"));
+  return sql.c_str();
 }
 
 nlohmann::json to_json(const Message& m) {
@@ -223,7 +240,8 @@ nlohmann::json to_json(const Message& m) {
           {"revoked_at", opt_json(m.revoked_at)},
           {"media", media_json(m.media)},
           {"payload", payload},
-          {"payload_history", history}};
+          {"payload_history", history},
+          {"window_expires_at", opt_json(m.window_expires_at)}};
 }
 
 std::string to_json_text(const Message& m) {

@@ -353,6 +353,12 @@ CREATE TABLE address_book_syncs (
   PRIMARY KEY (tenant_id, phone_number)
 ) WITHOUT ROWID;
 )sql",
+      // 14: the customer-service window (CONTRACT.md §8) of every row a history page or a
+      // conversation list shows is the latest customer message of its conversation: one seek.
+      R"sql(
+CREATE INDEX messages_customer_latest ON whatsapp_messages(tenant_id, conversation, timestamp)
+  WHERE direction = 'incoming' AND type <> 'system';
+)sql",
   };
   return list;
 }

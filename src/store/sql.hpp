@@ -38,6 +38,15 @@ template <typename Fn> decltype(auto) translated(Fn&& fn) {
   }
 }
 
+/// SQL: when the customer-service window of conversation `conversation` of `tenant` (SQL
+/// expressions) closes (CONTRACT.md §8: 24 h after its customer's latest message, by Meta's
+/// timestamp; null when the customer never wrote), open or not. Our sends, echoes and
+/// statuses do not count, nor Meta's system notices. One seek in messages_customer_latest.
+std::string window_closes_sql(const char* tenant, const char* conversation);
+
+/// `closes` (from window_closes_sql) when it is still ahead of now, else nullopt.
+std::optional<std::string> open_window(std::optional<std::string> closes);
+
 /// The message on the current row of a statement that selects message_select().
 Message row_to_message(SQLite::Statement& q);
 

@@ -1,7 +1,10 @@
 #include "integration/test_stream_support.hpp"
 #include "server/api_routes.hpp"
+#include "wabactl/util.hpp"
 
 #include <doctest/doctest.h>
+
+#include <ctime>
 
 using nlohmann::json;
 using streamtest::Setup;
@@ -518,4 +521,31 @@ TEST_CASE("REST: POSTs that need no body work without one, and chunked bodies st
   CHECK(servetest::status_of(raw("/api/whatsapp/send", "")) == 400);
   CHECK(servetest::status_of(raw("/api/whatsapp/read-all",
                                  "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n")) == 411);
+}
+
+TEST_CASE("REST: messages and unread rows show when the customer-service window closes") {
+  Setup s;
+  const long now = static_cast<long>(std::time(nullptr));
+  s.inbound("wamid.FRESH", "just now", false, "15551234567", now - 60);
+  s.inbound("wamid.STALE", "two days ago", false, "15557654321", now - 2 * 86400);
+  const std::string closes = wabactl::iso_from_unix(now - 60 + 86400);
+  auto page = body_of(s.request("GET", "/api/whatsapp/messages", s.acme_token));
+  REQUIRE(page["messages"].size() == 2);
+  for (const auto& m : page["messages"]) {
+    CAPTURE(m["message_id"]);
+    if (m["message_id"] == "wamid.FRESH") {
+      CHECK(m["window_expires_at"] == closes);
+    } else {
+      CHECK(m["window_expires_at"].is_null());
+    }
+  }
+  auto unread = body_of(s.request("GET", "/api/whatsapp/unread", s.acme_token));
+  REQUIRE(unread["conversations"].size() == 2);
+  CHECK(unread["conversations"][0]["phone_number"] == "15551234567");
+  CHECK(unread["conversations"][0]["window_expires_at"] == closes);
+  CHECK(unread["conversations"][1]["window_expires_at"].is_null());
+  auto cli = s.w({"unread", "--tenant", "acme", "--by-contact", "--json"});
+  REQUIRE(cli.exit_code == 0);
+  CHECK(nlohmann::json::parse(cli.out.substr(0, cli.out.find('\n')))["window_expires_at"] ==
+        closes);
 }
