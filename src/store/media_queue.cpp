@@ -104,15 +104,22 @@ void queue_edited_media(Store& store, const std::string& tenant, std::int64_t me
                         std::int64_t sent, std::int64_t now) {
   translated([&] {
     drop_media_job(store, message_id);
+    // What is known of the old bytes goes; whether the new ones are worth fetching is
+    // is_media_type's rule, the same as for an inserted message.
     auto upd = prepare(store, "UPDATE whatsapp_messages SET media_url = NULL, media_state = "
-                              "CASE WHEN media_id IS NOT NULL AND type IN ('image', 'video', "
-                              "'audio', 'document', 'sticker') THEN 'pending' END, "
-                              "media_sha256 = NULL, media_size = NULL, media_filename = NULL, "
-                              "media_error = NULL WHERE id = ? RETURNING media_state");
+                              "NULL, media_sha256 = NULL, media_size = NULL, media_filename = "
+                              "NULL, media_error = NULL WHERE id = ? RETURNING type, media_id");
     upd->bind(1, message_id);
-    if (upd->executeStep() && !upd->getColumn(0).isNull()) {
-      insert_job(store, tenant, message_id, sent, now);
+    if (!upd->executeStep() || upd->getColumn(1).isNull() ||
+        !is_media_type(upd->getColumn(0).getString())) {
+      return;
     }
+    upd->reset();
+    auto pending =
+        prepare(store, "UPDATE whatsapp_messages SET media_state = 'pending' WHERE id = ?");
+    pending->bind(1, message_id);
+    pending->exec();
+    insert_job(store, tenant, message_id, sent, now);
   });
 }
 
