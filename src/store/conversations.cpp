@@ -66,7 +66,7 @@ std::unique_ptr<SQLite::Statement> history_statement(Store& store, const std::st
     throw Error(Exit::usage, "--before and --offset exclude each other");
   }
   if (query.since && query.until && *query.since > *query.until) {
-    throw Error(Exit::usage, fmt::format("the start (--since {}) is after the end (--until {})",
+    throw Error(Exit::usage, fmt::format("the range starts (since {}) after it ends (until {})",
                                          *query.since, *query.until));
   }
   std::optional<std::string> match;
