@@ -39,15 +39,7 @@ measure() {
   shift
   i=0
   while [ $i -lt 20 ]; do "$@" >/dev/null; i=$((i + 1)); done
-  i=0
-  : >"$work/times"
-  while [ $i -lt "$runs" ]; do
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000)) >>"$work/times"
-    i=$((i + 1))
-  done
+  time_runs "$runs" "$@"
   # The CPU time of the children of a subshell that runs only the command: a figure a busy
   # machine does not inflate the way it inflates wall time.
   cpu=$(

@@ -89,6 +89,22 @@ SQL
     "($(du -h "$WABACTL_DB" | cut -f1)) in $(($(date +%s) - start)) s" >&2
 }
 
+# time_runs RUNS COMMAND...: runs COMMAND (output discarded) RUNS times and writes the wall
+# time of each run in microseconds, one a line, to $work/times.
+time_runs() {
+  n=$1
+  shift
+  k=0
+  : >"$work/times"
+  while [ $k -lt "$n" ]; do
+    t0=$(date +%s%N)
+    "$@" >/dev/null
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000)) >>"$work/times"
+    k=$((k + 1))
+  done
+}
+
 # free_port: a loopback TCP port that is free right now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -25,15 +25,7 @@ bench_million_messages
 # wall_ms COMMAND...: the median wall time of $runs runs (milliseconds), after one warm-up.
 wall_ms() {
   "$@" >/dev/null
-  i=0
-  : >"$work/times"
-  while [ $i -lt "$runs" ]; do
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000)) >>"$work/times"
-    i=$((i + 1))
-  done
+  time_runs "$runs" "$@"
   sort -n "$work/times" | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1000 }'
 }
 
