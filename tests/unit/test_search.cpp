@@ -234,6 +234,16 @@ TEST_CASE("a search with many matches pages exactly as history does without one"
   CHECK(texts(a) == texts(b));
   plain.before = searched.before = std::to_string(a.front().id);
   CHECK(texts(history(store, "acme", plain)) == texts(history(store, "acme", searched)));
+  HistoryQuery in_conversation;
+  in_conversation.limit = 100;
+  in_conversation.peer = parse_peer("+15550001111");
+  in_conversation.until = iso_from_unix(1767225600 + 60 * 5000);
+  auto c_plain = history(store, "acme", in_conversation);
+  in_conversation.search = "common";
+  auto c = history(store, "acme", in_conversation);
+  CHECK(texts(c) == texts(c_plain));
+  REQUIRE(c.size() == 100);
+  CHECK(c.back().text == "common word 5000");
   searched.search = "10049";
   searched.before.reset();
   CHECK(texts(history(store, "acme", searched)) == std::vector<std::string>{"common word 10049"});
