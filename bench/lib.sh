@@ -55,7 +55,8 @@ bench_tenant() {
 }
 
 # bench_million_messages: fills $WABACTL_DB (after bench_tenant) with 1,000,000 messages across
-# 10,000 conversations of the tenant `bench`, one every 30 s, half incoming (the newest 5,000
+# 10,000 conversations of the tenant `bench` (each keyed by its contact, as the store keys
+# them), one every 30 s, half incoming (the newest 5,000
 # incoming unread), each text "This is message number I of the benchmark conversation".
 bench_million_messages() {
   start=$(date +%s)
@@ -73,7 +74,9 @@ WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
 INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, direction,
                               status, status_rank, type, message_text, timestamp, created_at,
                               read_at, payload)
-SELECT 'bench', phone, phone, printf('wamid.BENCH%010d', i),
+SELECT 'bench', phone,
+       (SELECT CAST(id AS TEXT) FROM contacts WHERE tenant_id = 'bench' AND phone_number = phone),
+       printf('wamid.BENCH%010d', i),
        CASE WHEN incoming THEN 'incoming' ELSE 'outgoing' END,
        CASE WHEN incoming THEN 'received' ELSE 'delivered' END,
        CASE WHEN incoming THEN 5 ELSE 2 END, 'text',
