@@ -18,35 +18,7 @@ build_release "${BUILD_DIR:-$root/build-bench}"
 bench_workdir
 bench_tenant
 
-start=$(date +%s)
-sqlite3 "$WABACTL_DB" >/dev/null <<'SQL'
-PRAGMA journal_mode = WAL;
-BEGIN;
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
-INSERT INTO contacts(tenant_id, phone_number, name, created_at, updated_at)
-SELECT 'bench', printf('1555%07d', i), printf('Customer %d', i), '2026-01-01T00:00:00Z',
-       '2026-01-01T00:00:00Z' FROM n;
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999),
-     m AS (SELECT i, printf('1555%07d', i % 10000) AS phone,
-                  strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i * 30, 'unixepoch') AS ts,
-                  i % 2 = 0 AS incoming FROM n)
-INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, direction,
-                              status, status_rank, type, message_text, timestamp, created_at,
-                              read_at, payload)
-SELECT 'bench', phone, phone, printf('wamid.BENCH%010d', i),
-       CASE WHEN incoming THEN 'incoming' ELSE 'outgoing' END,
-       CASE WHEN incoming THEN 'received' ELSE 'delivered' END,
-       CASE WHEN incoming THEN 5 ELSE 2 END, 'text',
-       printf('This is message number %d of the benchmark conversation', i), ts, ts,
-       CASE WHEN incoming AND i < 990000 THEN ts END,
-       printf('{"id":"wamid.BENCH%010d","type":"text","text":{"body":"message %d"}}', i, i)
-FROM m;
-COMMIT;
-PRAGMA wal_checkpoint(TRUNCATE);
-ANALYZE;
-SQL
-echo "built a database of $(sqlite3 "$WABACTL_DB" 'SELECT count(*) FROM whatsapp_messages') messages" \
-  "($(du -h "$WABACTL_DB" | cut -f1)) in $(($(date +%s) - start)) s" >&2
+bench_million_messages
 
 phone="+15550004242"
 [ "$("$bin" history --tenant bench --phone "$phone" --limit 50 --json | wc -l)" -eq 50 ] ||
@@ -67,15 +39,7 @@ measure() {
   shift
   i=0
   while [ $i -lt 20 ]; do "$@" >/dev/null; i=$((i + 1)); done
-  i=0
-  : >"$work/times"
-  while [ $i -lt "$runs" ]; do
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000)) >>"$work/times"
-    i=$((i + 1))
-  done
+  time_runs "$runs" "$@"
   # The CPU time of the children of a subshell that runs only the command: a figure a busy
   # machine does not inflate the way it inflates wall time.
   cpu=$(

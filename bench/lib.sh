@@ -54,6 +54,60 @@ bench_tenant() {
   "$bin" tenant add bench >/dev/null
 }
 
+# bench_million_messages: fills $WABACTL_DB (after bench_tenant) with 1,000,000 messages across
+# 10,000 conversations of the tenant `bench` (each keyed by its contact, as the store keys
+# them), one every 30 s, half incoming (the newest 5,000
+# incoming unread), each text "This is message number I of the benchmark conversation".
+bench_million_messages() {
+  start=$(date +%s)
+  sqlite3 "$WABACTL_DB" >/dev/null <<'SQL'
+PRAGMA journal_mode = WAL;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
+INSERT INTO contacts(tenant_id, phone_number, name, created_at, updated_at)
+SELECT 'bench', printf('1555%07d', i), printf('Customer %d', i), '2026-01-01T00:00:00Z',
+       '2026-01-01T00:00:00Z' FROM n;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999),
+     m AS (SELECT i, printf('1555%07d', i % 10000) AS phone,
+                  strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i * 30, 'unixepoch') AS ts,
+                  i % 2 = 0 AS incoming FROM n)
+INSERT INTO whatsapp_messages(tenant_id, phone_number, conversation, message_id, direction,
+                              status, status_rank, type, message_text, timestamp, created_at,
+                              read_at, payload)
+SELECT 'bench', phone,
+       (SELECT CAST(id AS TEXT) FROM contacts WHERE tenant_id = 'bench' AND phone_number = phone),
+       printf('wamid.BENCH%010d', i),
+       CASE WHEN incoming THEN 'incoming' ELSE 'outgoing' END,
+       CASE WHEN incoming THEN 'received' ELSE 'delivered' END,
+       CASE WHEN incoming THEN 5 ELSE 2 END, 'text',
+       printf('This is message number %d of the benchmark conversation', i), ts, ts,
+       CASE WHEN incoming AND i < 990000 THEN ts END,
+       printf('{"id":"wamid.BENCH%010d","type":"text","text":{"body":"message %d"}}', i, i)
+FROM m;
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
+ANALYZE;
+SQL
+  echo "built a database of $(sqlite3 "$WABACTL_DB" 'SELECT count(*) FROM whatsapp_messages') messages" \
+    "($(du -h "$WABACTL_DB" | cut -f1)) in $(($(date +%s) - start)) s" >&2
+}
+
+# time_runs RUNS COMMAND...: runs COMMAND (output discarded) RUNS times and writes the wall
+# time of each run in microseconds, one a line, to $work/times.
+time_runs() {
+  n=$1
+  shift
+  k=0
+  : >"$work/times"
+  while [ $k -lt "$n" ]; do
+    t0=$(date +%s%N)
+    "$@" >/dev/null
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000)) >>"$work/times"
+    k=$((k + 1))
+  done
+}
+
 # free_port: a loopback TCP port that is free right now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

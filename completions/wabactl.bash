@@ -33,7 +33,7 @@ _wabactl_spec() {
                       --filename= --body-param= --button-param= --image= --caption= --video=
                       --audio= --document= --sticker= --reaction= --location= --name= --address=
                       --batch= --rate= --concurrency= --dry-run --resolve=" ;;
-        "history") echo "--tenant= --phone= --contact= --direction= --limit= --before= --offset=" ;;
+        "history") echo "--tenant= --phone= --contact= --direction= --limit= --before= --offset= --search= --since= --until= --format= --all" ;;
         "unread") echo "--tenant= --by-contact --watch" ;;
         "mark-read") echo "--tenant= --phone= --all --no-receipt --typing" ;;
         "status") echo "--tenant=" ;;
@@ -80,6 +80,8 @@ _wabactl_value() {
             mapfile -t COMPREPLY < <(compgen -W "$(_wabactl_tenants)" -- "$2") ;;
         --direction)
             mapfile -t COMPREPLY < <(compgen -W "in out" -- "$2") ;;
+        --format)
+            mapfile -t COMPREPLY < <(compgen -W "text json csv" -- "$2") ;;
         --state)
             mapfile -t COMPREPLY < <(compgen -W "pending stored failed" -- "$2") ;;
         --color)

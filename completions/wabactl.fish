@@ -179,6 +179,11 @@ complete -c wabactl -n '__wabactl_at history' -l direction -x -a 'in out' -d 'on
 complete -c wabactl -n '__wabactl_at history' -l limit -x -d 'messages per page (default 50)'
 complete -c wabactl -n '__wabactl_at history' -l before -x -d 'messages older than this one'
 complete -c wabactl -n '__wabactl_at history' -l offset -x -d 'skip this many messages'
+complete -c wabactl -n '__wabactl_at history' -l search -x -d 'only messages containing every word (word* is a prefix)'
+complete -c wabactl -n '__wabactl_at history' -l since -x -d 'only messages at or after TIME (ISO 8601, 30m, 24h, 7d)'
+complete -c wabactl -n '__wabactl_at history' -l until -x -d 'only messages at or before TIME (ISO 8601, 30m, 24h, 7d)'
+complete -c wabactl -n '__wabactl_at history' -l format -x -a 'text json csv' -d 'output format'
+complete -c wabactl -n '__wabactl_at history' -l all -d 'every matching message, page after page'
 
 # unread
 complete -c wabactl -n '__wabactl_at unread' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'

@@ -6,9 +6,12 @@
 #include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
 #include "wabactl/tenants.hpp"
+#include "wabactl/time_bound.hpp"
 #include "wabactl/util.hpp"
 
 #include <fmt/format.h>
+
+#include <chrono>
 
 namespace wabactl::cli {
 namespace {
@@ -21,6 +24,11 @@ struct HistoryOptions {
   std::int64_t limit = 50;
   std::optional<std::string> before;
   std::optional<std::int64_t> offset;
+  std::optional<std::string> search;
+  std::optional<std::string> since;
+  std::optional<std::string> until;
+  std::optional<std::string> format;
+  bool all = false;
 };
 
 struct UnreadOptions {
@@ -71,8 +79,89 @@ std::string one_line(std::string s, std::size_t max = 200) {
   return s;
 }
 
-void run_history(const HistoryOptions& o, Context& ctx) {
-  require_tenant_id(o.tenant);
+enum class Format { text, json, csv };
+
+Format history_format(const HistoryOptions& o, const Context& ctx) {
+  if (!o.format) return ctx.globals.json ? Format::json : Format::text;
+  Format f;
+  if (*o.format == "text") {
+    f = Format::text;
+  } else if (*o.format == "json") {
+    f = Format::json;
+  } else if (*o.format == "csv") {
+    f = Format::csv;
+  } else {
+    throw Error(Exit::usage, "--format must be text, json or csv");
+  }
+  if (ctx.globals.json && f != Format::json) {
+    throw Error(Exit::usage,
+                fmt::format("--json is --format json; drop it or --format {}", *o.format));
+  }
+  return f;
+}
+
+// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+void csv_field(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += v;
+    return;
+  }
+  out += '"';
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+// A field a customer wrote: a spreadsheet would run one that starts like a formula
+// (=, +, -, @, tab, CR), so it gets a leading apostrophe, the usual neutraliser.
+void csv_text_field(std::string& out, std::string_view v) {
+  if (!v.empty() && std::string_view("=+-@\t\r").find(v.front()) != std::string_view::npos) {
+    csv_field(out, "'" + std::string(v));
+    return;
+  }
+  csv_field(out, v);
+}
+
+constexpr const char* csv_header =
+    "timestamp,direction,phone_number,user_id,contact_name,type,text,status,message_id\r\n";
+
+void print_csv(std::ostream& out, const Message& m) {
+  std::string row;
+  csv_field(row, m.timestamp);
+  row += ',';
+  csv_field(row, m.direction);
+  row += ',';
+  csv_field(row, m.phone_number.value_or(""));
+  row += ',';
+  csv_field(row, m.user_id.value_or(""));
+  row += ',';
+  csv_text_field(row, m.contact_name.value_or(""));
+  row += ',';
+  csv_field(row, m.type);
+  row += ',';
+  csv_text_field(row, m.revoked_at ? "" : m.text.value_or(""));
+  row += ',';
+  csv_field(row, m.status);
+  row += ',';
+  csv_field(row, m.message_id.value_or(std::to_string(m.id)));
+  row += "\r\n";
+  out << row;
+}
+
+void print_text(std::ostream& out, const Message& m) {
+  std::string body = m.revoked_at                 ? std::string("[revoked]")
+                     : m.text && !m.text->empty() ? *m.text
+                                                  : "[" + m.type + "]";
+  // The mark goes after the shortened text, where it cannot be cut off.
+  std::string edited = m.edited_at && !m.revoked_at ? " [edited]" : "";
+  out << fmt::format("{}  {} {}  {}{}  ({}){}\n", m.timestamp,
+                     m.direction == "incoming" ? "<" : ">", peer_label(m), one_line(body), edited,
+                     m.status, m.read_at || m.direction != "incoming" ? "" : " unread");
+}
+
+HistoryQuery history_query(const HistoryOptions& o) {
   HistoryQuery q;
   if (o.phone) q.peer = parse_peer(*o.phone);
   if (o.contact) {
@@ -102,27 +191,54 @@ void run_history(const HistoryOptions& o, Context& ctx) {
     if (*o.offset < 0) throw Error(Exit::usage, "--offset must not be negative");
     q.offset = static_cast<std::size_t>(*o.offset);
   }
+  q.search = o.search;
+  auto now = std::chrono::system_clock::now();
+  if (o.since) q.since = parse_time_bound(*o.since, "--since", now);
+  if (o.until) q.until = parse_time_bound(*o.until, "--until", now);
+  return q;
+}
+
+void run_history(const HistoryOptions& o, Context& ctx) {
+  require_tenant_id(o.tenant);
+  Format format = history_format(o, ctx);
+  HistoryQuery q = history_query(o);
   check_tenant(ctx, o.tenant);
-  auto page = history(ctx.store(), o.tenant, q);
-  if (ctx.globals.json) {
-    for (const auto& m : page) ctx.out << to_json_text(m) << '\n';
-    return;
+  auto print = [&](const Message& m) {
+    switch (format) {
+    case Format::json:
+      ctx.out << to_json_text(m) << '\n';
+      break;
+    case Format::csv:
+      print_csv(ctx.out, m);
+      break;
+    case Format::text:
+      print_text(ctx.out, m);
+      break;
+    }
+  };
+  if (format == Format::csv) ctx.out << csv_header;
+  std::size_t printed = 0;
+  if (o.all) {
+    // The pages one after another, newest page first and each oldest to newest, as
+    // successive --before pages would print them: one page held at a time.
+    std::vector<Message> page;
+    page.reserve(q.limit);
+    auto flush = [&] {
+      for (auto it = page.rbegin(); it != page.rend(); ++it) print(*it);
+      printed += page.size();
+      page.clear();
+    };
+    each_message(ctx.store(), o.tenant, q, [&](const Message& m) {
+      page.push_back(m);
+      if (page.size() == q.limit) flush();
+    });
+    flush();
+  } else {
+    auto page = history(ctx.store(), o.tenant, q);
+    for (const auto& m : page) print(m);
+    printed = page.size();
   }
-  if (page.empty()) {
-    ctx.note("no messages");
-    return;
-  }
-  for (const auto& m : page) {
-    std::string body = m.revoked_at                 ? std::string("[revoked]")
-                       : m.text && !m.text->empty() ? *m.text
-                                                    : "[" + m.type + "]";
-    // The mark goes after the shortened text, where it cannot be cut off.
-    std::string edited = m.edited_at && !m.revoked_at ? " [edited]" : "";
-    ctx.out << fmt::format("{}  {} {}  {}{}  ({}){}\n", m.timestamp,
-                           m.direction == "incoming" ? "<" : ">", peer_label(m), one_line(body),
-                           edited, m.status,
-                           m.read_at || m.direction != "incoming" ? "" : " unread");
-  }
+  if (printed == 0 && format == Format::text) ctx.note("no messages");
 }
 
 void run_unread(const UnreadOptions& o, Context& ctx) {
@@ -276,6 +392,17 @@ void setup_read(CLI::App& app, Context& ctx) {
   h->add_option("--offset", ho->offset, "skip the newest N messages")
       ->type_name("N")
       ->excludes(before);
+  h->add_option("--search", ho->search,
+                "only messages containing every word (case and accents ignored; word* is a "
+                "prefix)")
+      ->type_name("TEXT");
+  h->add_option("--since", ho->since, "only messages at or after TIME (ISO 8601, or 30m, 24h, 7d)")
+      ->type_name("TIME");
+  h->add_option("--until", ho->until, "only messages at or before TIME (ISO 8601, or 30m, 24h, 7d)")
+      ->type_name("TIME");
+  h->add_option("--format", ho->format, "text (default), json (as --json) or csv (RFC 4180)")
+      ->type_name("text|json|csv");
+  h->add_flag("--all", ho->all, "every matching message, page after page (--limit per page)");
   h->callback([ho, &ctx] { run_history(*ho, ctx); });
 
   auto* u = app.add_subcommand("unread", "print how many incoming messages are unread");

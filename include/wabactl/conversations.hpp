@@ -6,6 +6,7 @@
 #include "wabactl/messages.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ struct HistoryQuery {
   std::size_t limit = 50;            ///< 1..1000
   std::optional<std::string> before; ///< message id (local or wamid) the page ends before
   std::size_t offset = 0;            ///< newest messages to skip
+  /// Only messages whose readable text (text, caption, media filename) holds every word,
+  /// folding case and accents; a word ending in `*` is a prefix (CONTRACT.md §13).
+  std::optional<std::string> search;
+  std::optional<std::string> since; ///< only messages at or after (ISO 8601 UTC)
+  std::optional<std::string> until; ///< only messages at or before (ISO 8601 UTC)
 };
 
 /// The largest page history() returns.
@@ -33,7 +39,16 @@ inline constexpr std::size_t max_history_limit = 1000;
 /// A page of the tenant's messages: the newest `limit` matching messages older than
 /// `before` (or after skipping `offset`), ordered oldest to newest. Error(usage) for bad
 /// limits, Error(not_found) when `before` names no message of this tenant.
+/// Error(usage) as well for a search with no words (only punctuation or symbols), one
+/// longer than 1 KiB, and `since` after `until`.
 std::vector<Message> history(Store& store, const std::string& tenant, const HistoryQuery& query);
+
+/// Every message history() would page through from `query` (its `before` or `offset` where
+/// the first page starts), newest first, handed to `each` one at a time while one statement
+/// reads them: constant memory and one consistent snapshot however many match. `limit` is
+/// ignored. The same errors as history().
+void each_message(Store& store, const std::string& tenant, const HistoryQuery& query,
+                  const std::function<void(const Message&)>& each);
 
 /// One conversation with unread incoming messages.
 struct UnreadConversation {

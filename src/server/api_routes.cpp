@@ -15,10 +15,13 @@
 #include "wabactl/send.hpp"
 #include "wabactl/send_request.hpp"
 #include "wabactl/store.hpp"
+#include "wabactl/time_bound.hpp"
 
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include <chrono>
 
 namespace wabactl::server {
 
@@ -227,6 +230,14 @@ void post_send(Api& api, const ApiToken& who, const httplib::Request& req, httpl
 
 // ---- conversations ---------------------------------------------------------------------
 
+// The search and time range of a messages request (CONTRACT.md §13): q, since, until.
+void read_search_params(const httplib::Request& req, HistoryQuery& q) {
+  q.search = param(req, {"q"});
+  auto now = std::chrono::system_clock::now();
+  if (auto v = param(req, {"since"})) q.since = parse_time_bound(*v, "'since'", now);
+  if (auto v = param(req, {"until"})) q.until = parse_time_bound(*v, "'until'", now);
+}
+
 void get_messages(Api& api, const ApiToken& who, const httplib::Request& req,
                   httplib::Response& res) {
   const std::string& tenant = who.tenant_id;
@@ -251,6 +262,7 @@ void get_messages(Api& api, const ApiToken& who, const httplib::Request& req,
   if (q.before && q.before->empty()) throw Error(Exit::usage, "'before' must be a message id");
   q.offset = number_param(req, "offset", 0, std::size_t{1} << 40);
   if (q.before && q.offset != 0) throw Error(Exit::usage, "give 'before' or 'offset', not both");
+  read_search_params(req, q);
   auto store = api.ctx.readers.lease();
   std::vector<Message> page = history(*store, tenant, q);
   json messages = json::array();

@@ -2,6 +2,7 @@
 
 #include "wabactl/contacts.hpp"
 
+#include "store/search.hpp"
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/identity.hpp"
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 namespace wabactl {
 namespace {
@@ -50,61 +52,104 @@ Error message_not_found(const std::string& tenant, const std::string& id) {
 
 } // namespace
 
+namespace {
+
+// history() and each_message(): one statement over the messages `query` selects, newest
+// first, with `limit` rows at most when it has one.
+std::unique_ptr<SQLite::Statement> history_statement(Store& store, const std::string& tenant,
+                                                     const HistoryQuery& query,
+                                                     std::optional<std::size_t> limit) {
+  if (query.peer && query.contact_id) {
+    throw Error(Exit::usage, "--phone and --contact exclude each other");
+  }
+  if (query.before && query.offset > 0) {
+    throw Error(Exit::usage, "--before and --offset exclude each other");
+  }
+  if (query.since && query.until && *query.since > *query.until) {
+    throw Error(Exit::usage, fmt::format("the range starts (since {}) after it ends (until {})",
+                                         *query.since, *query.until));
+  }
+  std::optional<std::string> match;
+  if (query.search) match = match_expression(store, *query.search);
+  std::optional<Position> before;
+  if (query.before) {
+    auto where = locate(store, tenant, *query.before);
+    if (!where) throw message_not_found(tenant, *query.before);
+    before = where->position;
+  }
+
+  std::optional<std::string> conversation;
+  if (query.peer) {
+    auto contact = find_contact(store, tenant, *query.peer);
+    // No such conversation: a statement that selects nothing keeps one code path.
+    conversation = contact ? std::to_string(contact->id) : std::string();
+  }
+  // A search with few matches reads them from the index and sorts them: `+` keeps every
+  // other term from being used as an index. One with many walks the time index in order
+  // and keeps the rows whose id the search matched (`+` keeps that term a filter).
+  bool by_match = match && few_matches(store, *match);
+  const char* u = by_match ? "+" : "";
+  std::string sql = fmt::format("SELECT {} WHERE {}m.tenant_id = ?", message_select(), u);
+  if (conversation) sql += fmt::format(" AND {}m.conversation = ?", u);
+  // The host application's contact id, or the contact id a conversation row shows.
+  if (query.contact_id) {
+    sql += fmt::format(" AND ({}m.contact_id = ? OR {}m.conversation IN (SELECT CAST(id AS TEXT) "
+                       "FROM contacts WHERE tenant_id = m.tenant_id AND (external_id = ? OR "
+                       "CAST(id AS TEXT) = ?)))",
+                       u, u);
+  }
+  if (query.direction == Direction::incoming) sql += " AND m.direction = 'incoming'";
+  if (query.direction == Direction::outgoing) sql += " AND m.direction = 'outgoing'";
+  if (query.since) sql += fmt::format(" AND {}m.timestamp >= ?", u);
+  if (query.until) sql += fmt::format(" AND {}m.timestamp <= ?", u);
+  if (before) sql += fmt::format(" AND ({}m.timestamp, m.id) < (?, ?)", u);
+  if (match) {
+    sql += fmt::format(" AND {}m.id IN (SELECT rowid FROM message_search WHERE message_search "
+                       "MATCH ?)",
+                       by_match ? "" : "+");
+  }
+  sql += fmt::format(" ORDER BY {0}m.timestamp DESC, {0}m.id DESC LIMIT ? OFFSET ?", u);
+
+  auto q = std::make_unique<SQLite::Statement>(sqlite(store), sql);
+  int i = 1;
+  q->bind(i++, tenant);
+  if (conversation) q->bind(i++, *conversation);
+  if (query.contact_id) {
+    for (int k = 0; k < 3; ++k) q->bind(i++, *query.contact_id);
+  }
+  if (query.since) q->bind(i++, *query.since);
+  if (query.until) q->bind(i++, *query.until);
+  if (before) {
+    q->bind(i++, before->timestamp);
+    q->bind(i++, static_cast<std::int64_t>(before->id));
+  }
+  if (match) q->bind(i++, *match);
+  q->bind(i++, limit ? static_cast<std::int64_t>(*limit) : std::int64_t{-1});
+  q->bind(i++, static_cast<std::int64_t>(std::min<std::size_t>(query.offset, INT64_MAX)));
+  return q;
+}
+
+} // namespace
+
 std::vector<Message> history(Store& store, const std::string& tenant, const HistoryQuery& query) {
   return translated([&]() -> std::vector<Message> {
     if (query.limit < 1 || query.limit > max_history_limit) {
       throw Error(Exit::usage, fmt::format("--limit must be between 1 and {}", max_history_limit));
     }
-    if (query.peer && query.contact_id) {
-      throw Error(Exit::usage, "--phone and --contact exclude each other");
-    }
-    if (query.before && query.offset > 0) {
-      throw Error(Exit::usage, "--before and --offset exclude each other");
-    }
-    std::optional<Position> before;
-    if (query.before) {
-      auto where = locate(store, tenant, *query.before);
-      if (!where) throw message_not_found(tenant, *query.before);
-      before = where->position;
-    }
-
-    std::optional<std::string> conversation;
-    if (query.peer) {
-      auto contact = find_contact(store, tenant, *query.peer);
-      if (!contact) return {};
-      conversation = std::to_string(contact->id);
-    }
-    std::string sql = fmt::format("SELECT {} WHERE m.tenant_id = ?", message_select());
-    if (conversation) sql += " AND m.conversation = ?";
-    // The host application's contact id, or the contact id a conversation row shows.
-    if (query.contact_id) {
-      sql += " AND (m.contact_id = ? OR m.conversation IN (SELECT CAST(id AS TEXT) FROM contacts "
-             "WHERE tenant_id = m.tenant_id AND (external_id = ? OR CAST(id AS TEXT) = ?)))";
-    }
-    if (query.direction == Direction::incoming) sql += " AND m.direction = 'incoming'";
-    if (query.direction == Direction::outgoing) sql += " AND m.direction = 'outgoing'";
-    if (before) sql += " AND (m.timestamp, m.id) < (?, ?)";
-    sql += " ORDER BY m.timestamp DESC, m.id DESC LIMIT ? OFFSET ?";
-
-    SQLite::Statement q(sqlite(store), sql);
-    int i = 1;
-    q.bind(i++, tenant);
-    if (conversation) q.bind(i++, *conversation);
-    if (query.contact_id) {
-      for (int k = 0; k < 3; ++k) q.bind(i++, *query.contact_id);
-    }
-    if (before) {
-      q.bind(i++, before->timestamp);
-      q.bind(i++, static_cast<std::int64_t>(before->id));
-    }
-    q.bind(i++, static_cast<std::int64_t>(query.limit));
-    q.bind(i++, static_cast<std::int64_t>(std::min<std::size_t>(query.offset, INT64_MAX)));
-
+    auto q = history_statement(store, tenant, query, query.limit);
     std::vector<Message> page;
     page.reserve(query.limit);
-    while (q.executeStep()) page.push_back(row_to_message(q));
+    while (q->executeStep()) page.push_back(row_to_message(*q));
     std::reverse(page.begin(), page.end()); // newest first from the index; printed oldest first
     return page;
+  });
+}
+
+void each_message(Store& store, const std::string& tenant, const HistoryQuery& query,
+                  const std::function<void(const Message&)>& each) {
+  translated([&] {
+    auto q = history_statement(store, tenant, query, std::nullopt);
+    while (q->executeStep()) each(row_to_message(*q));
   });
 }
 

@@ -359,6 +359,42 @@ CREATE TABLE address_book_syncs (
 CREATE INDEX messages_customer_latest ON whatsapp_messages(tenant_id, conversation, timestamp)
   WHERE direction = 'incoming' AND type <> 'system';
 )sql",
+      // 15: full-text search (CONTRACT.md §13) over what a person reads of a message: its
+      // text (body, caption, a document's filename when it has no caption, ...) and its media
+      // filename, folded for case and accents; a revoked message's text is not there. The
+      // index holds no copy of the text: its content is the view, so FTS5's integrity-check
+      // compares it with exactly what was indexed. Triggers keep it in step with every
+      // insert, edit, revoke and delete, so no write path can forget it; FTS5's 'delete'
+      // must be given the values that were indexed, which the view's rule recomputes.
+      R"sql(
+CREATE VIEW message_search_source AS
+SELECT id, iif(revoked_at IS NULL, message_text, NULL) AS message_text,
+       iif(revoked_at IS NULL, media_filename, NULL) AS media_filename
+FROM whatsapp_messages;
+CREATE VIRTUAL TABLE message_search USING fts5(
+  message_text, media_filename, content = 'message_search_source', content_rowid = 'id',
+  tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER message_search_insert AFTER INSERT ON whatsapp_messages BEGIN
+  INSERT INTO message_search(rowid, message_text, media_filename)
+  VALUES (new.id, iif(new.revoked_at IS NULL, new.message_text, NULL),
+          iif(new.revoked_at IS NULL, new.media_filename, NULL));
+END;
+CREATE TRIGGER message_search_delete AFTER DELETE ON whatsapp_messages BEGIN
+  INSERT INTO message_search(message_search, rowid, message_text, media_filename)
+  VALUES ('delete', old.id, iif(old.revoked_at IS NULL, old.message_text, NULL),
+          iif(old.revoked_at IS NULL, old.media_filename, NULL));
+END;
+CREATE TRIGGER message_search_update
+  AFTER UPDATE OF message_text, media_filename, revoked_at ON whatsapp_messages BEGIN
+  INSERT INTO message_search(message_search, rowid, message_text, media_filename)
+  VALUES ('delete', old.id, iif(old.revoked_at IS NULL, old.message_text, NULL),
+          iif(old.revoked_at IS NULL, old.media_filename, NULL));
+  INSERT INTO message_search(rowid, message_text, media_filename)
+  VALUES (new.id, iif(new.revoked_at IS NULL, new.message_text, NULL),
+          iif(new.revoked_at IS NULL, new.media_filename, NULL));
+END;
+INSERT INTO message_search(message_search) VALUES ('rebuild');
+)sql",
   };
   return list;
 }

@@ -549,3 +549,41 @@ TEST_CASE("REST: messages and unread rows show when the customer-service window 
   CHECK(nlohmann::json::parse(cli.out.substr(0, cli.out.find('\n')))["window_expires_at"] ==
         closes);
 }
+
+TEST_CASE("REST: messages?q= searches the token's tenant, since and until bound it") {
+  Setup s;
+  s.inbound("wamid.Q1", "Un café au lait", false, "15551234567", 1764000001);
+  s.inbound("wamid.Q2", "refund please", false, "15551234567", 1764000002);
+  s.inbound("wamid.Q3", "another Refund", false, "15557654321", 1764000003);
+  s.inbound("wamid.QG", "globex refund cafe", true, "15551234567", 1764000004);
+  auto ids = [&](const std::string& query) {
+    auto r = s.request("GET", "/api/whatsapp/messages?" + query, s.acme_token);
+    auto j = body_of(r);
+    REQUIRE(r->status == 200);
+    std::vector<std::string> out;
+    for (const auto& m : j["messages"]) out.push_back(m["message_id"]);
+    return out;
+  };
+  CHECK(ids("q=CAFE") == std::vector<std::string>{"wamid.Q1"});
+  CHECK(ids("q=refund") == std::vector<std::string>{"wamid.Q2", "wamid.Q3"});
+  CHECK(ids("q=ref%2A") == std::vector<std::string>{"wamid.Q2", "wamid.Q3"});
+  CHECK(ids("q=refund&phone_number=%2B15557654321") == std::vector<std::string>{"wamid.Q3"});
+  CHECK(ids("q=refund&limit=1") == std::vector<std::string>{"wamid.Q3"});
+  CHECK(ids("q=globex").empty());
+  CHECK(ids("since=" + wabactl::iso_from_unix(1764000002) + "&until=" +
+            wabactl::iso_from_unix(1764000002)) == std::vector<std::string>{"wamid.Q2"});
+  CHECK(ids("q=refund&until=2025-11-24T16:00:02Z").size() == 1);
+  CHECK(ids("q=refund&since=1h").empty());
+
+  for (const std::string& bad :
+       std::vector<std::string>{"q=", "q=%22", "q=%2A", "q=%28%20%2D%20%29%3A", "since=nope",
+                                "until=2026-02-30", "since=", "since=2026-01-02&until=2026-01-01",
+                                "q=" + std::string(2000, 'a'), "q=caf%C3"}) {
+    CAPTURE(bad);
+    auto r = s.request("GET", "/api/whatsapp/messages?" + bad, s.acme_token);
+    auto j = body_of(r);
+    CHECK(r->status == 400);
+    CHECK(j["error"]["code"] == "bad_request");
+  }
+  CHECK(s.request("GET", "/api/whatsapp/messages?q=refund", "")->status == 401);
+}

@@ -2,11 +2,13 @@
 #include "integration/test_serve_support.hpp"
 #include "wabactl/inbox.hpp"
 #include "wabactl/store.hpp"
+#include "wabactl/util.hpp"
 #include "wabactl/webhook.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <sstream>
+#include <stdexcept>
 
 using namespace servetest;
 using testsupport::FakeGraph;
@@ -341,4 +343,187 @@ TEST_CASE("mark-read and status refuse bad input and never touch another tenant"
   auto local = s.w({"status", "--tenant", "acme", j["message"]["id"].get<std::string>()});
   CHECK(local.exit_code == 0);
   CHECK(local.out.find("wamid.J0") != std::string::npos);
+}
+
+namespace {
+
+// RFC 4180: records of fields, quoted fields may hold commas, CR, LF and doubled quotes.
+// Throws on anything else, so a test reading wabactl's CSV also checks its syntax.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  std::size_t i = 0;
+  bool quoted = false;
+  while (i < text.size()) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        i += 2;
+      } else if (c == '"') {
+        quoted = false;
+        ++i;
+        if (i < text.size() && text[i] != ',' && text[i] != '\r') {
+          throw std::runtime_error("text after a closing quote");
+        }
+      } else {
+        field += c;
+        ++i;
+      }
+    } else if (c == '"') {
+      if (!field.empty()) throw std::runtime_error("a quote inside an unquoted field");
+      quoted = true;
+      ++i;
+    } else if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+      ++i;
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      row.push_back(std::move(field));
+      field.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+      i += 2;
+    } else if (c == '\n' || c == '\r') {
+      throw std::runtime_error("a bare line break outside quotes");
+    } else {
+      field += c;
+      ++i;
+    }
+  }
+  if (quoted || !field.empty() || !row.empty()) throw std::runtime_error("no CRLF at the end");
+  return rows;
+}
+
+const std::vector<std::string> csv_header = {"timestamp", "direction",    "phone_number",
+                                             "user_id",   "contact_name", "type",
+                                             "text",      "status",       "message_id"};
+
+// `n` messages from one number in one store transaction, texts "<prefix> <i>".
+void many_messages(Setup& s, const std::string& prefix, int n, long start = 1764000000) {
+  wabactl::Store store(s.w.db);
+  store.transaction([&] {
+    for (int i = 0; i < n; ++i) {
+      std::string body = inbound(fixtures::acme.phone_number_id, "15551230000",
+                                 fmt::format("wamid.{}{}", prefix, i),
+                                 fmt::format("{} {}", prefix, i), start + 60 * i);
+      wabactl::record_delivery(store, body, wabactl::parse_delivery(body),
+                               fixtures::numbers({fixtures::acme, fixtures::beta}), "test", "test");
+    }
+  });
+}
+
+} // namespace
+
+TEST_CASE("history --format csv is RFC 4180 that reads back field for field") {
+  Setup s(false);
+  const std::vector<std::string> texts = {"plain refund",        "refund, with a comma",
+                                          "a \"quoted\" refund", "refund\nover two lines",
+                                          "refund\r\nwith CRLF", "=HYPERLINK(\"http://x\") refund",
+                                          "Ünïcödé refund ✅"};
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    s.receive(fixtures::acme.phone_number_id, "15551230000", fmt::format("wamid.CSV{}", i),
+              texts[i], 1764000000 + static_cast<long>(i), "Jane, \"JJ\" Doe");
+  }
+  s.receive(fixtures::beta.phone_number_id, "15551230000", "wamid.BETA", "beta refund", 1764000100);
+  auto r = s.w({"history", "--tenant", "acme", "--search", "refund", "--format", "csv"});
+  REQUIRE(r.exit_code == 0);
+  auto rows = parse_csv(r.out);
+  REQUIRE(rows.size() == texts.size() + 1);
+  CHECK(rows[0] == csv_header);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    CAPTURE(i);
+    const auto& row = rows[i + 1];
+    REQUIRE(row.size() == 9);
+    CHECK(row[0] == wabactl::iso_from_unix(1764000000 + static_cast<long>(i)));
+    CHECK(row[1] == "incoming");
+    CHECK(row[2] == "15551230000");
+    CHECK(row[3].empty());
+    CHECK(row[4] == "Jane, \"JJ\" Doe");
+    CHECK(row[5] == "text");
+    // A formula a customer typed is not run by the spreadsheet.
+    CHECK(row[6] == (texts[i].front() == '=' ? "'" + texts[i] : texts[i]));
+    CHECK(row[7] == "received");
+    CHECK(row[8] == fmt::format("wamid.CSV{}", i));
+  }
+  // No match still gives the header, so a spreadsheet gets its columns.
+  auto none = s.w({"history", "--tenant", "acme", "--search", "nothing", "--format", "csv"});
+  CHECK(none.exit_code == 0);
+  CHECK(parse_csv(none.out) == std::vector<std::vector<std::string>>{csv_header});
+  // --json is --format json.
+  CHECK(s.w({"history", "--tenant", "acme", "--json"}).out ==
+        s.w({"history", "--tenant", "acme", "--format", "json"}).out);
+  CHECK(s.w({"history", "--tenant", "acme", "--search", "refund"}).out.find("beta") ==
+        std::string::npos);
+}
+
+TEST_CASE("history --all pages through every match, one page after another") {
+  Setup s(false);
+  many_messages(s, "order", 125);
+  many_messages(s, "other", 5, 1765000000);
+  auto r = s.w({"history", "--tenant", "acme", "--search", "ORDER", "--all", "--limit", "50",
+                "--format", "csv"});
+  REQUIRE(r.exit_code == 0);
+  auto rows = parse_csv(r.out);
+  REQUIRE(rows.size() == 126);
+  std::vector<std::string> got;
+  for (std::size_t i = 1; i < rows.size(); ++i) got.push_back(rows[i][6]);
+  // Newest page first (75..124), each oldest to newest, as --before pages print them.
+  std::vector<std::string> want;
+  for (int start : {75, 25, 0}) {
+    for (int i = start; i < (start == 0 ? 25 : start + 50); ++i) {
+      want.push_back(fmt::format("order {}", i));
+    }
+  }
+  CHECK(got == want);
+
+  auto json = lines(s.w({"history", "--tenant", "acme", "--all", "--json"}).out);
+  CHECK(json.size() == 130);
+  auto since = lines(s.w({"history", "--tenant", "acme", "--all", "--json", "--search", "order",
+                          "--since", wabactl::iso_from_unix(1764000000 + 60 * 100), "--until",
+                          wabactl::iso_from_unix(1764000000 + 60 * 109)})
+                         .out);
+  REQUIRE(since.size() == 10);
+  CHECK(since.front()["text"] == "order 100");
+  CHECK(since.back()["text"] == "order 109");
+  CHECK(s.w({"history", "--tenant", "acme", "--all", "--search", "order", "--since", "1h"})
+            .err.find("no messages") != std::string::npos);
+}
+
+TEST_CASE("history's search, range and format flags refuse bad input with exit 2") {
+  Setup s(false);
+  many_messages(s, "word", 3);
+  const std::vector<std::string> base = {"history", "--tenant", "acme"};
+  const std::vector<std::vector<std::string>> bad = {
+      {"--search", ""},
+      {"--search", "\""},
+      {"--search", "* - ( ) :"},
+      {"--search", std::string(10 * 1024, 'x')},
+      {"--search", "caf\xc3"},
+      {"--since", "yesterday"},
+      {"--until", ""},
+      {"--since", "2026-02-30"},
+      {"--since", "2026-01-02", "--until", "2026-01-01"},
+      {"--format", "xml"},
+      {"--format", "csv", "--json"},
+      {"--format"},
+  };
+  for (const auto& extra : bad) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    CAPTURE(extra);
+    auto r = s.w(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err.starts_with("wabactl: error: "));
+  }
+  auto r = s.w({"history", "--tenant", "acme", "--search", "\""});
+  CHECK(r.err.find("no words") != std::string::npos);
+  r = s.w({"history", "--tenant", "acme", "--since", "2026-01-02", "--until", "2026-01-01"});
+  CHECK(r.err.find("after it ends") != std::string::npos);
+  // Another tenant's words are not found, and an unknown tenant is exit 3.
+  CHECK(s.w({"history", "--tenant", "beta", "--search", "word"}).err.find("no messages") !=
+        std::string::npos);
+  CHECK(s.w({"history", "--tenant", "nobody", "--search", "word"}).exit_code == 3);
 }
