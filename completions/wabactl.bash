@@ -8,7 +8,7 @@
 # marks a flag that takes a value (it is offered without the "=").
 _wabactl_spec() {
     case "$1" in
-        "") echo "key tenant config send history unread mark-read status media token serve
+        "") echo "key tenant config send history unread mark-read status media template token serve
                   --db= --key-file= --config= --color= --json -q --quiet -v --verbose --help
                   --version" ;;
         "key") echo "init rotate" ;;
@@ -28,7 +28,7 @@ _wabactl_spec() {
         "config delete") echo "--tenant=" ;;
         "config test") echo "--tenant=" ;;
         "send") echo "--tenant= --to= --reply-to= --contact-id= --idempotency-key=
-                      --callback-data= --no-fallback --text= --preview-url --template= --lang=
+                      --callback-data= --no-fallback --outside-window --no-template-check --text= --preview-url --template= --lang=
                       --header-text= --header-image= --header-video= --header-document=
                       --filename= --body-param= --button-param= --image= --caption= --video=
                       --audio= --document= --sticker= --reaction= --location= --name= --address=
@@ -41,6 +41,10 @@ _wabactl_spec() {
         "media get") echo "--tenant= -o --output= --force --media-max=" ;;
         "media list") echo "--tenant= --state= --limit=" ;;
         "media prune") echo "--tenant= --older-than=" ;;
+        "template") echo "sync list show" ;;
+        "template sync") echo "--tenant=" ;;
+        "template list") echo "--tenant= --status=" ;;
+        "template show") echo "--tenant= --lang=" ;;
         "token") echo "create list revoke" ;;
         "token create") echo "--tenant= --label=" ;;
         "token list") echo "--tenant=" ;;

@@ -8,7 +8,7 @@
 function __wabactl_children
     switch "$argv"
         case ''
-            echo key tenant config send history unread mark-read status media token serve
+            echo key tenant config send history unread mark-read status media template token serve
         case key
             echo init rotate
         case tenant
@@ -17,6 +17,8 @@ function __wabactl_children
             echo set get list delete test
         case media
             echo get list prune
+        case template
+            echo sync list show
         case token
             echo create list revoke
     end
@@ -30,7 +32,7 @@ set -g __wabactl_value_flags -o --output --state --older-than --db --key-file --
     --header-document --filename --body-param --button-param --image --caption --video \
     --audio --document --sticker --reaction --location --address --batch --rate --concurrency --resolve --phone \
     --contact --direction --limit --before --offset --label --listen --ws-listen --max-body \
-    --threads --max-streams --max-connections-per-address --head-timeout --media-workers --media-max
+    --threads --max-streams --max-connections-per-address --head-timeout --media-workers --media-max --status
 
 # The command path typed so far, e.g. "config set".
 function __wabactl_path
@@ -144,6 +146,8 @@ complete -c wabactl -n '__wabactl_at send' -l contact-id -x -d 'your contact id,
 complete -c wabactl -n '__wabactl_at send' -l idempotency-key -x -d 'send at most once per key'
 complete -c wabactl -n '__wabactl_at send' -l callback-data -x -d 'string Meta echoes in status webhooks'
 complete -c wabactl -n '__wabactl_at send' -l no-fallback -d 'exit 3 instead of printing a wa.me link'
+complete -c wabactl -n '__wabactl_at send' -l outside-window -d 'send free-form content even when the 24-hour window is closed'
+complete -c wabactl -n '__wabactl_at send' -l no-template-check -d 'send a template without checking the synced catalogue'
 complete -c wabactl -n '__wabactl_at send' -l text -x -d 'text body'
 complete -c wabactl -n '__wabactl_at send' -l preview-url -d 'render a preview of the first URL'
 complete -c wabactl -n '__wabactl_at send' -l template -x -d 'template name'
@@ -214,6 +218,17 @@ complete -c wabactl -n '__wabactl_at media list' -l state -x -a 'pending stored 
 complete -c wabactl -n '__wabactl_at media list' -l limit -x -d 'at most N messages'
 complete -c wabactl -n '__wabactl_at media prune' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
 complete -c wabactl -n '__wabactl_at media prune' -l older-than -x -d 'messages older than this many days'
+
+# template
+complete -c wabactl -n '__wabactl_at' -a template -d 'sync, list and show message templates'
+complete -c wabactl -n '__wabactl_at template' -a sync -d "pull the tenant's whole template catalogue from Meta"
+complete -c wabactl -n '__wabactl_at template' -a list -d 'list the synced templates'
+complete -c wabactl -n '__wabactl_at template' -a show -d "show a template's components and an example send"
+complete -c wabactl -n '__wabactl_at template sync' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at template list' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at template list' -l status -x -a 'APPROVED PENDING REJECTED PAUSED DISABLED' -d 'only templates with this status'
+complete -c wabactl -n '__wabactl_at template show' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at template show' -l lang -x -d 'the language code (en_US)'
 
 # token
 complete -c wabactl -n '__wabactl_at token' -a create -d 'create an API bearer token (printed once)'

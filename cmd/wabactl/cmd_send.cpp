@@ -4,6 +4,7 @@
 #include "wabactl/identity.hpp"
 #include "wabactl/send.hpp"
 #include "wabactl/send_request.hpp"
+#include "wabactl/template_check.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/util.hpp"
 
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <csignal>
 #include <ostream>
+#include <set>
 #include <thread>
 
 namespace wabactl::cli {
@@ -48,6 +50,8 @@ struct SendOptions {
   std::optional<std::string> idempotency_key;
   std::optional<std::string> callback_data;
   bool no_fallback = false;
+  bool outside_window = false;
+  bool no_template_check = false;
   std::optional<std::string> batch;
   int rate = 80;
   int concurrency = 8;
@@ -61,7 +65,7 @@ struct SendOptions {
 }
 
 // The options as the request decoder reads them: by the batch columns' names.
-SendRequest build_request(const SendOptions& o) {
+TextFields request_fields(const SendOptions& o) {
   TextFields f(TextFields::Style::option);
   auto set = [&f](const char* name, const std::optional<std::string>& v) {
     if (v) f.set(name, *v);
@@ -92,7 +96,9 @@ SendRequest build_request(const SendOptions& o) {
   set("contact_id", o.contact_id);
   set("idempotency_key", o.idempotency_key);
   set("callback_data", o.callback_data);
-  return decode_send_request(o.tenant, f);
+  if (o.outside_window) f.set("outside_window", "true");
+  if (o.no_template_check) f.set("no_template_check", "true");
+  return f;
 }
 
 void print_sent(Context& ctx, const SendOutcome& o) {
@@ -115,7 +121,8 @@ std::optional<SendTarget> target_for(Context& ctx, const std::string& tenant) {
 }
 
 void run_one(const SendOptions& o, Context& ctx) {
-  PreparedSend prepared = prepare_send(build_request(o));
+  TextFields fields = request_fields(o);
+  PreparedSend prepared = prepare_send(decode_send_request(o.tenant, fields));
   auto target = target_for(ctx, o.tenant);
   if (!target) {
     std::string what = fmt::format("tenant '{}' has no active WhatsApp config", o.tenant);
@@ -131,6 +138,8 @@ void run_one(const SendOptions& o, Context& ctx) {
     if (!ctx.globals.json) ctx.out << *link << '\n';
     throw Error(Exit::not_configured, what + ": printed a wa.me link instead of sending", hint);
   }
+  SendCheck check(ctx.store(), o.tenant);
+  if (auto warning = check.check(prepared, fields)) ctx.warn(*warning);
   SharedStore shared(ctx.store());
   Sender sender(shared, std::move(*target), SendPolicy{}, steady_clock());
   SendOutcome outcome = sender.send(prepared);
@@ -237,7 +246,14 @@ void run_batch_file(const SendOptions& o, Context& ctx) {
   if (o.concurrency < 1 || o.concurrency > 32) usage("--concurrency must be between 1 and 32");
   require_tenant_id(o.tenant);
   require_tenant(ctx.store(), o.tenant);
-  std::vector<BatchRow> rows = read_batch(*o.batch, o.tenant);
+  SendCheck check(ctx.store(), o.tenant, SendChecks{!o.no_template_check, !o.outside_window});
+  std::vector<BatchRow> rows =
+      read_batch(*o.batch, o.tenant, {},
+                 [&check](PreparedSend& p, const RequestFields& f) { return check.check(p, f); });
+  std::set<std::string> warnings;
+  for (const auto& row : rows) {
+    if (row.warning && warnings.insert(*row.warning).second) ctx.warn(*row.warning);
+  }
   std::size_t invalid = 0;
   if (o.dry_run) {
     for (const auto& row : rows) {
@@ -248,7 +264,7 @@ void run_batch_file(const SendOptions& o, Context& ctx) {
         continue;
       }
       ++invalid;
-      r.title = "invalid row";
+      r.title = row.refused.empty() ? "invalid row" : row.refused;
       r.details = row.error;
       ctx.print_json(to_json(r));
     }
@@ -420,6 +436,10 @@ void setup_send(CLI::App& app, Context& ctx) {
       ->type_name("S");
   s->add_flag("--no-fallback", o->no_fallback,
               "without an active config, fail (exit 3) instead of printing a wa.me link");
+  s->add_flag("--outside-window", o->outside_window,
+              "send free-form content even when the 24-hour window is closed");
+  s->add_flag("--no-template-check", o->no_template_check,
+              "send a template without checking it against the synced catalogue");
   s->add_option("--batch", o->batch, "send every row of a CSV or JSON Lines file")
       ->type_name("FILE")
       ->group("Batch");

@@ -67,6 +67,10 @@ struct UnreadConversation {
 
 /// Conversations with unread incoming messages, most recent first.
 std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::string& tenant);
+/// When the customer-service window of the conversation with `peer` closes, or nullopt when
+/// it is closed: the customer never wrote, or wrote more than 24 hours ago (CONTRACT.md §8).
+std::optional<std::string> window_expires_at(Store& store, const std::string& tenant,
+                                             const Peer& peer);
 /// A conversation row as `unread --by-contact --json` and GET /api/whatsapp/unread show it.
 nlohmann::json to_json(const UnreadConversation& c);
 

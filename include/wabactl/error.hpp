@@ -39,4 +39,17 @@ private:
   std::string hint_;
 };
 
+/// A request refused before it reached Meta, because Meta would refuse it (a template that
+/// is missing, not approved or given the wrong parameters): exit 5, and HTTP 422 with
+/// `reason` (template_not_sendable, …) as the error code.
+class Refusal : public Error {
+public:
+  Refusal(std::string reason, const std::string& message, std::string hint = {})
+      : Error(Exit::rejected, message, std::move(hint)), reason_(std::move(reason)) {}
+  const std::string& reason() const noexcept { return reason_; }
+
+private:
+  std::string reason_;
+};
+
 } // namespace wabactl

@@ -103,6 +103,7 @@ inline constexpr const char* event_unread_changed = "unread.changed";
 inline constexpr const char* event_config_changed = "config.changed";
 inline constexpr const char* event_contact_merged = "contact.merged";
 inline constexpr const char* event_media_stored = "media.stored";
+inline constexpr const char* event_template_changed = "template.changed";
 
 /// Appends an event (call inside the transaction that made the change). `message` and
 /// `unread` fill the Event JSON's fields (null when absent). Returns the event id.
@@ -114,6 +115,11 @@ std::int64_t append_event(Store& store, const std::string& tenant, const std::st
 /// (contacts.hpp's to_json), `message` and `unread` are null.
 std::int64_t append_contact_event(Store& store, const std::string& tenant, const std::string& type,
                                   const nlohmann::json& contact);
+
+/// Appends a `template.changed` event: the Event JSON's `template` field holds `tmpl`
+/// (templates.hpp's to_json), `message` and `unread` are null.
+std::int64_t append_template_event(Store& store, const std::string& tenant,
+                                   const nlohmann::json& tmpl);
 
 /// One row of the event log as stored: `data` is the Event JSON text, unparsed (streams
 /// send it as it is).

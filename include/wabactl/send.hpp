@@ -39,6 +39,7 @@ namespace wabactl {
 
 class Store;
 class MasterKey;
+class RequestFields;
 struct MarkResult;
 
 // ---------------------------------------------------------------------------------------
@@ -157,8 +158,15 @@ struct Content {
   HeaderKind header = HeaderKind::none;
   std::string header_value; ///< header text, or the header's URL or PATH
   std::vector<std::string> body_params;
-  std::vector<std::pair<int, std::string>> button_params; ///< url button index → value
-  std::string emoji;                                      ///< reaction (empty removes it)
+  /// A named-parameter template's names of body_params, in the same order (empty for
+  /// positional templates); set by the template check (template_check.hpp).
+  std::vector<std::string> body_param_names;
+  std::optional<std::string> header_param_name;           ///< the named text header's parameter
+  std::vector<std::pair<int, std::string>> button_params; ///< button index → value
+  /// Meta's sub_type of a button given a parameter: "url" (also OTP codes) unless the
+  /// template check found a quick_reply (payload) or a copy_code (coupon code) there.
+  std::map<int, std::string> button_types;
+  std::string emoji; ///< reaction (empty removes it)
   double latitude = 0;
   double longitude = 0;
   std::optional<std::string> location_name;
@@ -174,6 +182,10 @@ struct SendRequest {
   std::optional<std::string> contact_id;
   std::optional<std::string> idempotency_key;
   std::optional<std::string> callback_data; ///< biz_opaque_callback_data, ≤ 512 bytes
+  /// Send free-form content even when the customer-service window is closed.
+  bool outside_window = false;
+  /// Send a template without checking it against the tenant's catalogue.
+  bool no_template_check = false;
 };
 
 /// A media value resolved: a link, or a checked local file with its MIME type.
@@ -381,15 +393,21 @@ struct BatchLimits {
 struct BatchRow {
   std::size_t row = 0; ///< the file's line number where the row starts (a CSV header is 1)
   std::optional<PreparedSend> prepared;
-  std::string error; ///< set when the row is malformed
+  std::string error;   ///< set when the row is malformed or refused
+  std::string refused; ///< why the check refused it (window_closed, template_not_sendable)
+  std::optional<std::string> warning; ///< what the check said of a row it let through
 };
+
+/// The check a batch runs on each well-formed row (template_check.hpp's SendCheck::check):
+/// may complete the row, returns a warning, throws Refusal to refuse it.
+using BatchCheck = std::function<std::optional<std::string>(PreparedSend&, const RequestFields&)>;
 
 /// Reads a CSV (RFC 4180, header row) or JSON Lines batch file (by extension .csv/.jsonl,
 /// else by its first byte) for `tenant` and validates every row. File-level problems
 /// (unreadable, too big, bad header, too many rows) throw Error(usage); a malformed row is
-/// returned with its error, which names its line.
+/// returned with its error, which names its line, and so is a row `check` refuses.
 std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::string& tenant,
-                                 const BatchLimits& limits = {});
+                                 const BatchLimits& limits = {}, const BatchCheck& check = {});
 
 struct BatchOptions {
   int rate = 80;       ///< messages per second for the phone number

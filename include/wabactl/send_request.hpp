@@ -24,7 +24,7 @@ namespace wabactl {
 /// preview_url, template, lang, header_text, header_image, header_video, header_document,
 /// filename, body_params, button_params, image, video, audio, document, sticker, caption,
 /// reaction, location (LAT,LON), latitude, longitude, name, address, reply_to, contact_id,
-/// idempotency_key, callback_data.
+/// idempotency_key, callback_data, outside_window, no_template_check.
 const std::set<std::string>& send_fields();
 
 /// A request's fields as one door holds them, looked up by the names of send_fields().

@@ -242,15 +242,20 @@ std::vector<Record> jsonl_records(const std::string& data, const BatchLimits& li
   return out;
 }
 
-SendRequest to_request(const Record& rec, const std::string& tenant) {
-  if (rec.cells) return decode_send_request(tenant, *rec.cells);
-  return decode_send_request(tenant, JsonFields(rec.object, {}, jsonl_numbers()));
+// Calls `use` with the record's fields, as its file format holds them.
+template <class Use> void with_fields(const Record& rec, Use&& use) {
+  if (rec.cells) {
+    use(static_cast<const RequestFields&>(*rec.cells));
+    return;
+  }
+  JsonFields fields(rec.object, {}, jsonl_numbers());
+  use(static_cast<const RequestFields&>(fields));
 }
 
 } // namespace
 
 std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::string& tenant,
-                                 const BatchLimits& limits) {
+                                 const BatchLimits& limits, const BatchCheck& check) {
   require_tenant_id(tenant);
   struct stat st {};
   if (::stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -278,15 +283,22 @@ std::vector<BatchRow> read_batch(const std::filesystem::path& file, const std::s
     row.error = records[i].error;
     if (row.error.empty()) {
       try {
-        SendRequest r = to_request(records[i], tenant);
-        if (r.idempotency_key) {
-          auto [it, fresh] = keys.emplace(*r.idempotency_key, row.row);
-          if (!fresh) {
-            throw Error(Exit::usage,
-                        fmt::format("idempotency_key repeats the one of line {}", it->second));
+        with_fields(records[i], [&](const RequestFields& fields) {
+          SendRequest r = decode_send_request(tenant, fields);
+          if (r.idempotency_key) {
+            auto [it, fresh] = keys.emplace(*r.idempotency_key, row.row);
+            if (!fresh) {
+              throw Error(Exit::usage,
+                          fmt::format("idempotency_key repeats the one of line {}", it->second));
+            }
           }
-        }
-        row.prepared = prepare_send(r);
+          PreparedSend prepared = prepare_send(r);
+          if (check) row.warning = check(prepared, fields);
+          row.prepared = std::move(prepared);
+        });
+      } catch (const Refusal& e) {
+        row.refused = e.reason();
+        row.error = e.hint().empty() ? e.what() : fmt::format("{}; hint: {}", e.what(), e.hint());
       } catch (const Error& e) {
         row.error = e.what();
       }
@@ -442,8 +454,8 @@ private:
         if (!row.prepared) {
           BatchResult res;
           res.row = row.row;
-          res.exit = Exit::usage;
-          res.title = "invalid row";
+          res.exit = row.refused.empty() ? Exit::usage : Exit::rejected;
+          res.title = row.refused.empty() ? "invalid row" : row.refused;
           res.details = row.error;
           settle(index, std::move(res), Kind::failed);
         } else if (rejected_.load()) {

@@ -186,6 +186,7 @@ json template_body(const Content& c, PreparedSend& p) {
     case HeaderKind::text:
       check_template_param(c.header_value, "--header-text", 60);
       param = {{"type", "text"}, {"text", c.header_value}};
+      if (c.header_param_name) param["parameter_name"] = *c.header_param_name;
       break;
     case HeaderKind::image:
       param = {{"type", "image"},
@@ -216,9 +217,11 @@ json template_body(const Content& c, PreparedSend& p) {
   }
   if (!c.body_params.empty()) {
     json params = json::array();
-    for (const auto& v : c.body_params) {
-      check_template_param(v, "a --body-param", 1024);
-      params.push_back({{"type", "text"}, {"text", v}});
+    for (std::size_t i = 0; i < c.body_params.size(); ++i) {
+      check_template_param(c.body_params[i], "a --body-param", 1024);
+      json param = {{"type", "text"}, {"text", c.body_params[i]}};
+      if (i < c.body_param_names.size()) param["parameter_name"] = c.body_param_names[i];
+      params.push_back(std::move(param));
     }
     components.push_back({{"type", "body"}, {"parameters", params}});
   }
@@ -230,10 +233,15 @@ json template_body(const Content& c, PreparedSend& p) {
     }
     seen.push_back(index);
     check_template_param(value, "a --button-param value", 2000);
+    auto kind = c.button_types.find(index);
+    std::string sub_type = kind == c.button_types.end() ? "url" : kind->second;
+    json param = {{"type", "text"}, {"text", value}};
+    if (sub_type == "quick_reply") param = {{"type", "payload"}, {"payload", value}};
+    if (sub_type == "copy_code") param = {{"type", "coupon_code"}, {"coupon_code", value}};
     components.push_back({{"type", "button"},
-                          {"sub_type", "url"},
+                          {"sub_type", sub_type},
                           {"index", std::to_string(index)},
-                          {"parameters", json::array({{{"type", "text"}, {"text", value}}})}});
+                          {"parameters", json::array({param})}});
   }
   if (!components.empty()) template_obj["components"] = components;
   return template_obj;

@@ -203,16 +203,36 @@ std::string json_example(const std::string& path, std::string_view value) {
 } // namespace
 
 const std::set<std::string>& send_fields() {
-  static const std::set<std::string> fields = {"to",           "text",         "preview_url",
-                                               "template",     "lang",         "header_text",
-                                               "header_image", "header_video", "header_document",
-                                               "filename",     "body_params",  "button_params",
-                                               "image",        "video",        "audio",
-                                               "document",     "sticker",      "caption",
-                                               "reaction",     "location",     "latitude",
-                                               "longitude",    "name",         "address",
-                                               "reply_to",     "contact_id",   "idempotency_key",
-                                               "callback_data"};
+  static const std::set<std::string> fields = {"to",
+                                               "text",
+                                               "preview_url",
+                                               "template",
+                                               "lang",
+                                               "header_text",
+                                               "header_image",
+                                               "header_video",
+                                               "header_document",
+                                               "filename",
+                                               "body_params",
+                                               "button_params",
+                                               "image",
+                                               "video",
+                                               "audio",
+                                               "document",
+                                               "sticker",
+                                               "caption",
+                                               "reaction",
+                                               "location",
+                                               "latitude",
+                                               "longitude",
+                                               "name",
+                                               "address",
+                                               "reply_to",
+                                               "contact_id",
+                                               "idempotency_key",
+                                               "callback_data",
+                                               "outside_window",
+                                               "no_template_check"};
   return fields;
 }
 
@@ -271,6 +291,8 @@ SendRequest decode_send_request(const std::string& tenant, const RequestFields& 
   r.contact_id = f.text("contact_id");
   r.idempotency_key = f.text("idempotency_key");
   r.callback_data = f.text("callback_data");
+  r.outside_window = f.flag("outside_window").value_or(false);
+  r.no_template_check = f.flag("no_template_check").value_or(false);
   Content& c = r.content;
   c.kind = kind;
   c.caption = f.text("caption");

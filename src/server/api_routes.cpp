@@ -15,6 +15,7 @@
 #include "wabactl/send.hpp"
 #include "wabactl/send_request.hpp"
 #include "wabactl/store.hpp"
+#include "wabactl/template_check.hpp"
 #include "wabactl/time_bound.hpp"
 
 #include <fmt/format.h>
@@ -162,8 +163,7 @@ const JsonFields::Paths& rest_send_paths() {
   return paths;
 }
 
-SendRequest send_request(const std::string& tenant, const json& body) {
-  JsonFields fields(body, rest_send_paths());
+SendRequest send_request(const std::string& tenant, const JsonFields& fields) {
   SendRequest r = decode_send_request(tenant, fields);
   // A media value from the API must be a URL: a path would make the daemon read (and
   // upload) its own files on a remote client's behalf.
@@ -185,7 +185,8 @@ json meta_json(const MetaError& m) {
 void post_send(Api& api, const ApiToken& who, const httplib::Request& req, httplib::Response& res) {
   const std::string& tenant = who.tenant_id;
   json body = parse_body(req, Body::required);
-  SendRequest request = send_request(tenant, body);
+  JsonFields fields(body, rest_send_paths());
+  SendRequest request = send_request(tenant, fields);
   if (!request.idempotency_key && req.has_header("Idempotency-Key")) {
     request.idempotency_key = req.get_header_value("Idempotency-Key");
   }
@@ -202,6 +203,8 @@ void post_send(Api& api, const ApiToken& who, const httplib::Request& req, httpl
     reply_json(res, 409, out);
     return;
   }
+  SendCheck check(*store, tenant);
+  std::optional<std::string> warning = check.check(prepared, fields);
   SharedStore shared(*store);
   Sender sender(shared, std::move(*target), SendPolicy{}, steady_clock());
   SendOutcome outcome = sender.send(prepared);
@@ -209,6 +212,7 @@ void post_send(Api& api, const ApiToken& who, const httplib::Request& req, httpl
   if (outcome.exit == Exit::ok) {
     if (!outcome.duplicate) ++api.ctx.metrics.messages_sent;
     json out = outcome.message ? to_json(*outcome.message) : json::object();
+    if (warning) out["warning"] = *warning;
     // As the CLI: a key Meta already accepted is replayed, never sent twice.
     if (outcome.duplicate) out["replayed"] = true;
     reply_json(res, 200, out);

@@ -49,6 +49,10 @@ void reply_error(httplib::Response& res, const Error& e) {
   auto [status, code] = http_status(e.code());
   std::string message = e.what();
   if (!e.hint().empty()) message += "; hint: " + e.hint();
+  if (const auto* refusal = dynamic_cast<const Refusal*>(&e)) {
+    send_error(res, 422, refusal->reason(), message);
+    return;
+  }
   // Server faults are logged, not shown: they may name the daemon's files.
   if (status == 500) message = "internal error; the daemon's log has the details";
   if (status == 503) res.set_header("Retry-After", "5");

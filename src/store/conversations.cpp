@@ -153,6 +153,19 @@ void each_message(Store& store, const std::string& tenant, const HistoryQuery& q
   });
 }
 
+std::optional<std::string> window_expires_at(Store& store, const std::string& tenant,
+                                             const Peer& peer) {
+  auto contact = find_contact(store, tenant, peer);
+  if (!contact) return std::nullopt;
+  return translated([&] {
+    auto q = prepare(store, "SELECT " + window_closes_sql("?1", "?2"));
+    q->bind(1, tenant);
+    q->bind(2, std::to_string(contact->id));
+    q->executeStep();
+    return open_window(opt_text(q->getColumn(0)));
+  });
+}
+
 std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::string& tenant) {
   return translated([&]() -> std::vector<UnreadConversation> {
     // With a single max() aggregate, SQLite takes the bare columns from the row holding the

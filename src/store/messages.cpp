@@ -302,10 +302,12 @@ std::int64_t unread_count(Store& store, const std::string& tenant) {
 namespace {
 
 // Writes one event: the Event JSON with its keys in nlohmann::json's (sorted) order, like
-// every other JSON wabactl writes. `contact` is compact JSON text or empty (no such key).
+// every other JSON wabactl writes. `contact` and `tmpl` are compact JSON text or empty (no
+// such key).
 std::int64_t write_event(Store& store, const std::string& tenant, const std::string& type,
                          const std::optional<Message>& message,
-                         const std::optional<std::int64_t>& unread, const std::string& contact) {
+                         const std::optional<std::int64_t>& unread, const std::string& contact,
+                         const std::string& tmpl = {}) {
   if (sqlite3_get_autocommit(sqlite(store).getHandle()) != 0) {
     throw Error(Exit::internal, "events must be appended inside a transaction");
   }
@@ -327,6 +329,7 @@ std::int64_t write_event(Store& store, const std::string& tenant, const std::str
   } else {
     data.append("null");
   }
+  if (!tmpl.empty()) data.append(",\"template\":").append(tmpl);
   data.append(",\"tenant_id\":");
   append_json_string(data, tenant);
   data.append(",\"type\":");
@@ -355,6 +358,14 @@ std::int64_t append_contact_event(Store& store, const std::string& tenant, const
                                   const nlohmann::json& contact) {
   return translated(
       [&] { return write_event(store, tenant, type, std::nullopt, std::nullopt, contact.dump()); });
+}
+
+std::int64_t append_template_event(Store& store, const std::string& tenant,
+                                   const nlohmann::json& tmpl) {
+  return translated([&] {
+    return write_event(store, tenant, event_template_changed, std::nullopt, std::nullopt, {},
+                       tmpl.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  });
 }
 
 std::vector<EventRow> event_rows_after(Store& store, const std::optional<std::string>& tenant,

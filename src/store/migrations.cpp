@@ -395,6 +395,32 @@ CREATE TRIGGER message_search_update
 END;
 INSERT INTO message_search(message_search) VALUES ('rebuild');
 )sql",
+      // 16: each tenant's template catalogue (CONTRACT.md §8), replaced whole by a sync; when
+      // it was last synced (never: sends go unchecked, with a warning) and when the next
+      // periodic sync is due, claimed by one daemon however many share the database.
+      R"sql(
+CREATE TABLE templates (
+  tenant_id        TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name             TEXT NOT NULL,
+  language         TEXT NOT NULL,
+  template_id      TEXT,
+  category         TEXT,
+  status           TEXT NOT NULL,
+  quality          TEXT,
+  parameter_format TEXT NOT NULL,
+  components       TEXT NOT NULL,
+  synced_at        TEXT NOT NULL,
+  updated_at       TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, name, language)
+) WITHOUT ROWID;
+CREATE INDEX templates_by_id ON templates(tenant_id, template_id);
+CREATE TABLE template_syncs (
+  tenant_id    TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  synced_at    TEXT,
+  count        INTEGER NOT NULL DEFAULT 0,
+  next_sync_at TEXT
+) WITHOUT ROWID;
+)sql",
   };
   return list;
 }

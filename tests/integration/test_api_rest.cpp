@@ -247,6 +247,8 @@ TEST_CASE("REST: send goes through the pipeline, with idempotency, in both body 
   testsupport::FakeGraph graph;
   graph.accept_token(fixtures::acme.access_token);
   Setup s({}, graph.url());
+  // The customer wrote a minute ago: the window is open for free-form messages.
+  s.inbound("wamid.WINDOW", "hello", false, "15551234567", std::time(nullptr) - 60);
   auto sent = s.request("POST", "/api/whatsapp/send", s.acme_token,
                         R"({"contactId":"c-1","phoneNumber":"+1 555 123 4567","message":"hello"})");
   auto j = body_of(sent);
@@ -275,6 +277,7 @@ TEST_CASE("REST: send goes through the pipeline, with idempotency, in both body 
 
   // The other tenant's idempotency key space is its own; its config has another token the
   // fake does not accept: Meta's 190 maps to credentials_rejected.
+  s.inbound("wamid.WINDOW2", "hello", true, "15551234567", std::time(nullptr) - 60);
   auto other = s.request("POST", "/api/whatsapp/send", s.globex_token, body);
   CHECK(other->status == 400);
   CHECK(body_of(other)["error"]["code"] == "credentials_rejected");
@@ -284,6 +287,8 @@ TEST_CASE("REST: send takes every content kind the CLI takes, media as URLs only
   testsupport::FakeGraph graph;
   graph.accept_token(fixtures::acme.access_token);
   Setup s({}, graph.url());
+  // The customer wrote a minute ago: the window is open for free-form messages.
+  s.inbound("wamid.WINDOW", "hello", false, "15551234567", std::time(nullptr) - 60);
   struct Case {
     json body;
     std::string type;

@@ -75,7 +75,8 @@ void add_failed_message(Env& e) {
     if (r.path.find("/messages") == std::string::npos) return std::nullopt;
     return testsupport::Reply(400, FakeGraph::error_body(131026, "Message undeliverable"));
   });
-  auto sent = e.w({"send", "--tenant", "acme", "--to", "+15551234567", "--text", "hi"});
+  auto sent =
+      e.w({"send", "--outside-window", "--tenant", "acme", "--to", "+15551234567", "--text", "hi"});
   REQUIRE(sent.exit_code == 5);
 }
 

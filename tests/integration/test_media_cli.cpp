@@ -240,8 +240,8 @@ TEST_CASE("cli media: a local image sent keeps its bytes, a link keeps none") {
   std::string jpeg = "\xff\xd8\xff\xe0 a tiny jpeg";
   auto path = e.dir / "photo.jpg";
   std::ofstream(path, std::ios::binary) << jpeg;
-  auto r = e.w({"--json", "send", "--tenant", "acme", "--to", "+15551234567", "--image",
-                path.string(), "--caption", "the shop"});
+  auto r = e.w({"--json", "send", "--outside-window", "--tenant", "acme", "--to", "+15551234567",
+                "--image", path.string(), "--caption", "the shop"});
   check_ok(r);
   auto m = json::parse(r.out);
   CHECK(m["media"]["state"] == "stored");
@@ -255,8 +255,8 @@ TEST_CASE("cli media: a local image sent keeps its bytes, a link keeps none") {
   check_ok(r);
   CHECK(r.out == jpeg);
 
-  r = e.w({"--json", "send", "--tenant", "acme", "--to", "+15551234567", "--image",
-           "https://example.com/a.png"});
+  r = e.w({"--json", "send", "--outside-window", "--tenant", "acme", "--to", "+15551234567",
+           "--image", "https://example.com/a.png"});
   check_ok(r);
   m = json::parse(r.out);
   CHECK(m["media"].is_null());

@@ -141,8 +141,8 @@ TEST_CASE("REST media: a local image sent from the CLI is served back") {
   std::string png = "\x89PNG\r\n\x1a\n tiny";
   auto file = s.dir / "chart.png";
   std::ofstream(file, std::ios::binary) << png;
-  auto r =
-      s.w({"--json", "send", "--tenant", "acme", "--to", "+15551234567", "--image", file.string()});
+  auto r = s.w({"--json", "send", "--outside-window", "--tenant", "acme", "--to", "+15551234567",
+                "--image", file.string()});
   REQUIRE(r.exit_code == 0);
   auto m = json::parse(r.out);
   REQUIRE(m["media_url"].is_string());

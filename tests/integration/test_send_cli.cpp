@@ -1,5 +1,6 @@
 // `wabactl send` as users run it: the real binary against a fake Graph API.
 #include "integration/test_cli_helpers.hpp"
+#include "support/window.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
@@ -16,8 +17,14 @@ using testsupport::Reply;
 
 namespace {
 
+// The recipients the tests send free-form messages to have written within 24 hours.
 struct SendEnv : Env {
-  SendEnv() { check_ok(set_config({"--no-test"})); }
+  SendEnv() {
+    check_ok(set_config({"--no-test"}));
+    for (const char* customer : {"15551234567", "49301234567"}) {
+      testsupport::customer_wrote(w.db, fixtures::acme, customer);
+    }
+  }
   RunResult send(std::vector<std::string> args) const {
     args.insert(args.begin(), {"send", "--tenant", "acme"});
     return w(args);
@@ -43,8 +50,9 @@ TEST_CASE("cli send: a text prints the wamid, --json prints the Message") {
   CHECK(body["to"] == "15551234567");
   CHECK(body["text"]["body"] == "Your invoice is ready");
 
-  r = e.send({"--json", "--to", "US.1349120865", "--image", "https://example.com/a.png",
-              "--caption", "look", "--callback-data", "inv:7", "--contact-id", "crm-42"});
+  r = e.send({"--json", "--outside-window", "--to", "US.1349120865", "--image",
+              "https://example.com/a.png", "--caption", "look", "--callback-data", "inv:7",
+              "--contact-id", "crm-42"});
   check_ok(r);
   auto m = json::parse(r.out);
   CHECK(m["direction"] == "outgoing");
@@ -123,7 +131,7 @@ TEST_CASE("cli send: no active config prints a wa.me link and exits 7") {
   r = e.w({"send", "--tenant", "acme", "--to", "+49 30 1234567", "--text", "x", "--no-fallback"});
   check_error(r, 3);
   CHECK(r.out.empty());
-  r = e.w({"send", "--tenant", "acme", "--to", "US.1349120865", "--text", "x"});
+  r = e.w({"send", "--tenant", "acme", "--outside-window", "--to", "US.1349120865", "--text", "x"});
   check_error(r, 7);
   CHECK(r.out.empty());
   CHECK(r.err.find("user id") != std::string::npos);
@@ -135,6 +143,10 @@ TEST_CASE("cli send: no active config prints a wa.me link and exits 7") {
 
 TEST_CASE("cli send: Meta errors map to exit codes with code and advice") {
   SendEnv e;
+  // Their windows are open here; Meta, whose clock decides, may still refuse with 131047.
+  for (const char* customer : {"15550000001", "15550000002"}) {
+    testsupport::customer_wrote(e.w.db, fixtures::acme, customer);
+  }
   e.graph.set_handler([](const Recorded& r) -> std::optional<Reply> {
     if (r.body.find("15550000001") != std::string::npos) {
       return Reply{400, testsupport::FakeGraph::error_body(
@@ -198,7 +210,8 @@ TEST_CASE("cli send: batch rows take every content kind the command line takes")
                               "\"[{\"\"index\"\":0,\"\"value\"\":\"\"P-7\"\"}]\",,,,\n"
                               "+15550000003,,,,,,,,,\"52.52,13.405\",Office,,\n"
                               "+15550000004,,,,,,,,,,,👍,wamid.R1\n");
-  auto r = e.w({"send", "--tenant", "acme", "--batch", csv.string(), "--concurrency", "1"});
+  auto r = e.w({"send", "--tenant", "acme", "--outside-window", "--batch", csv.string(),
+                "--concurrency", "1"});
   CAPTURE(r.err);
   check_ok(r);
   auto lines = json_lines(r.out);
@@ -253,7 +266,8 @@ TEST_CASE("cli send: a batch prints one line per row, exits 6 on partial failure
   CHECK(dry.err.find("nothing was sent") != std::string::npos);
   CHECK(e.graph.requests().empty());
 
-  auto r = e.w({"send", "--tenant", "acme", "--batch", csv.string(), "--concurrency", "2"});
+  auto r = e.w({"send", "--tenant", "acme", "--outside-window", "--batch", csv.string(),
+                "--concurrency", "2"});
   CAPTURE(r.err);
   CHECK(r.exit_code == 6);
   auto lines = json_lines(r.out);
@@ -272,7 +286,7 @@ TEST_CASE("cli send: a batch prints one line per row, exits 6 on partial failure
   CHECK(r.err.find("wabactl: error: 2 of 4 rows failed") != std::string::npos);
   CHECK(e.graph.count("POST", "/messages") == 3);
 
-  auto again = e.w({"send", "--tenant", "acme", "--batch", csv.string()});
+  auto again = e.w({"send", "--tenant", "acme", "--outside-window", "--batch", csv.string()});
   CHECK(again.exit_code == 6);
   auto lines2 = json_lines(again.out);
   REQUIRE(lines2.size() == 4);
@@ -284,7 +298,8 @@ TEST_CASE("cli send: a batch prints one line per row, exits 6 on partial failure
 
   auto good = e.file("good.jsonl", R"({"to":"+15550000009","text":"hi"})"
                                    "\n");
-  check_ok(e.w({"send", "--tenant", "acme", "--batch", good.string(), "--rate", "5"}));
+  check_ok(e.w(
+      {"send", "--tenant", "acme", "--outside-window", "--batch", good.string(), "--rate", "5"}));
   check_error(e.w({"send", "--tenant", "acme", "--batch", good.string(), "--rate", "0"}), 2);
   check_error(e.w({"send", "--tenant", "acme", "--batch", good.string(), "--concurrency", "64"}),
               2);
@@ -311,8 +326,9 @@ TEST_CASE("cli send: SIGINT/SIGTERM in a batch settles its rows, and a re-run go
     std::string csv = "to,text,idempotency_key\n";
     for (int i = 0; i < 99; ++i) csv += fmt::format("+15550000{:03},hi,k{}\n", i, i);
     auto file = e.file("b.csv", csv);
-    auto r = e.w.run_noting_pid(
-        {"send", "--tenant", "acme", "--batch", file.string(), "--concurrency", "4"}, pid);
+    auto r = e.w.run_noting_pid({"send", "--tenant", "acme", "--outside-window", "--batch",
+                                 file.string(), "--concurrency", "4"},
+                                pid);
     CAPTURE(r.err);
     CHECK(r.exit_code == (sig == SIGINT ? 130 : 143));
     CHECK(r.err.find("batch: 99 rows:") != std::string::npos); // the summary
@@ -336,7 +352,8 @@ TEST_CASE("cli send: SIGINT/SIGTERM in a batch settles its rows, and a re-run go
     CHECK(ok == sent_first); // every request that left was answered and recorded
 
     e.graph.set_handler(nullptr);
-    auto again = e.w({"send", "--tenant", "acme", "--batch", file.string(), "--concurrency", "4"});
+    auto again = e.w({"send", "--tenant", "acme", "--outside-window", "--batch", file.string(),
+                      "--concurrency", "4"});
     CAPTURE(again.err);
     CHECK(again.exit_code == 0);
     CHECK(again.err.find(fmt::format("{} sent, {} replayed", 99 - sent_first, sent_first)) !=
@@ -398,7 +415,8 @@ TEST_CASE("cli send: --json without a config prints the wa.me link as JSON, exit
   auto r = e.w({"send", "--json", "--tenant", "acme", "--to", "+49 30 1234567", "--text", "Hallo"});
   check_error(r, 7);
   CHECK(json::parse(r.out) == json{{"fallback_url", "https://wa.me/49301234567?text=Hallo"}});
-  r = e.w({"send", "--json", "--tenant", "acme", "--to", "US.1349120865", "--text", "x"});
+  r = e.w({"send", "--json", "--tenant", "acme", "--outside-window", "--to", "US.1349120865",
+           "--text", "x"});
   check_error(r, 7);
   CHECK(json::parse(r.out) == json{{"fallback_url", nullptr}});
 }

@@ -212,6 +212,52 @@ struct FakeGraph::Impl {
     std::string mime_type;
   };
   std::map<std::string, Media> media;
+  struct Catalogue {
+    nlohmann::json templates;
+    std::size_t page_size = 2;
+  };
+  std::map<std::string, Catalogue> catalogues;
+
+  // Meta's listing: a page of templates from the `after` cursor on, and where the next is.
+  std::optional<Reply> template_page(const std::string& version, const std::string& waba,
+                                     const std::string& query) {
+    Catalogue c;
+    {
+      std::lock_guard lock(mu);
+      auto it = catalogues.find(waba);
+      if (it == catalogues.end()) return std::nullopt;
+      c = it->second;
+    }
+    std::map<std::string, std::string> params;
+    std::istringstream in(query);
+    for (std::string kv; std::getline(in, kv, '&');) {
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    std::size_t size = c.page_size;
+    if (params.count("limit") > 0) size = std::min(size, std::stoul(params["limit"]));
+    std::size_t from = 0;
+    if (params.count("after") > 0) {
+      if (params["after"].rfind("QVFI", 0) != 0) {
+        return Reply{400, error_body(100, "Invalid parameter", 0, "bad cursor")};
+      }
+      from = std::stoul(params["after"].substr(4));
+    }
+    nlohmann::json data = nlohmann::json::array();
+    for (std::size_t i = from; i < c.templates.size() && i < from + size; ++i) {
+      data.push_back(c.templates[i]);
+    }
+    std::size_t end = std::min(from + size, c.templates.size());
+    nlohmann::json paging = {
+        {"cursors",
+         {{"before", fmt::format("QVFI{}", from)}, {"after", fmt::format("QVFI{}", end)}}}};
+    if (end < c.templates.size()) {
+      paging["next"] =
+          fmt::format("http://127.0.0.1:{}/{}/{}/message_templates?limit={}&after=QVFI{}", port,
+                      version, waba, size, end);
+    }
+    return Reply{200, nlohmann::json{{"data", data}, {"paging", paging}}.dump()};
+  }
 
   std::optional<Media> media_of(const std::string& id) {
     std::lock_guard lock(mu);
@@ -257,6 +303,9 @@ struct FakeGraph::Impl {
                           {"verified_name", "Acme Test"},
                           {"quality_rating", "GREEN"}};
       return Reply{200, j.dump()};
+    }
+    if (parts.size() == 3 && r.method == "GET" && parts[2] == "message_templates") {
+      if (auto page = template_page(parts[0], parts[1], r.query)) return *page;
     }
     if (parts.size() == 3 && r.method == "POST" && parts[2] == "messages") {
       auto body = nlohmann::json::parse(r.body, nullptr, false);
@@ -337,6 +386,12 @@ std::string FakeGraph::url() const {
 }
 int FakeGraph::port() const {
   return impl_->port;
+}
+
+void FakeGraph::set_templates(const std::string& waba_id, nlohmann::json templates,
+                              std::size_t page_size) {
+  std::lock_guard lock(impl_->mu);
+  impl_->catalogues[waba_id] = Impl::Catalogue{std::move(templates), page_size};
 }
 
 void FakeGraph::accept_token(const std::string& token) {

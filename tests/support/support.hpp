@@ -140,6 +140,12 @@ public:
   static std::string media_download_path(const std::string& media_id);
   /// The SHA-256 of `bytes` in lowercase hex, as Meta's media info announces it.
   static std::string sha256_hex(const std::string& bytes);
+  /// Serves `templates` (Meta's template objects) as the catalogue of the business account
+  /// `waba_id`: GET /{v}/{waba_id}/message_templates answers them `page_size` at a time (or
+  /// fewer when the request's `limit` says so), with Meta's `paging` (`cursors.after`, and
+  /// `next` as a URL on this server while more follow).
+  void set_templates(const std::string& waba_id, nlohmann::json templates,
+                     std::size_t page_size = 2);
   /// Overrides every answer (return nullopt to fall back to the defaults).
   void set_handler(std::function<std::optional<Reply>(const Recorded&)> handler);
 
