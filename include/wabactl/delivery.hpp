@@ -109,6 +109,21 @@ struct ContactSync {
   std::int64_t timestamp = 0;      ///< metadata.timestamp; 0 when absent
 };
 
+/// A template's new status or quality (`message_template_status_update`,
+/// `message_template_quality_update`), for the business account `waba_id` (entry.id).
+struct TemplateUpdate {
+  std::string waba_id;
+  std::optional<std::string> template_id; ///< message_template_id
+  std::optional<std::string> name;        ///< message_template_name
+  std::optional<std::string> language;    ///< message_template_language
+  std::optional<std::string> status;      ///< event: APPROVED, PAUSED, ...
+  std::optional<std::string> quality;     ///< new_quality_score: GREEN, YELLOW, RED, ...
+  std::optional<std::string> reason;      ///< Meta's reason for a rejection or a pause
+  /// The tenants the update is for: those whose config names waba_id and whose App Secret
+  /// signed the delivery (set by the webhook route; empty: archive only).
+  std::set<std::string> tenants;
+};
+
 /// A whole delivery, parsed. Unknown fields and types are kept in payloads, never fatal.
 struct ParsedDelivery {
   std::set<std::string> phone_number_ids; ///< every metadata.phone_number_id in it
@@ -119,6 +134,7 @@ struct ParsedDelivery {
   std::vector<EchoMessage> echoes;        ///< smb_message_echoes
   std::vector<HistoryChunk> history;      ///< history
   std::vector<ContactSync> contact_syncs; ///< smb_app_state_sync
+  std::vector<TemplateUpdate> templates;  ///< template status and quality updates
   std::size_t changes = 0;                ///< number of entry[].changes[] seen
   std::size_t other_fields = 0; ///< changes of fields this build does not read (archive only)
   std::size_t skipped = 0;      ///< malformed records (wrong types, missing ids) left out

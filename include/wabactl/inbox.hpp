@@ -25,9 +25,10 @@ struct IngestStats {
   std::size_t revisions = 0;  ///< new edits and revokes (applied, or waiting for their original)
   std::size_t duplicates = 0; ///< messages/statuses already present
   std::size_t echoes = 0;     ///< new messages the business sent from the app
-  std::size_t history_chunks = 0; ///< new history chunks stored for the background import
-  std::size_t contact_syncs = 0;  ///< address-book changes applied
-  std::size_t archived_only = 0;  ///< records whose number is not in tenant_of_number
+  std::size_t history_chunks = 0;   ///< new history chunks stored for the background import
+  std::size_t contact_syncs = 0;    ///< address-book changes applied
+  std::size_t template_changes = 0; ///< template status or quality changes applied
+  std::size_t archived_only = 0;    ///< records whose number is not in tenant_of_number
   std::vector<std::int64_t> event_ids;
 };
 

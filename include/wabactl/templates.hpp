@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,16 +71,20 @@ struct TemplateChange {
 };
 
 /// Applies `change` to the tenant's template (call inside the transaction that stores the
-/// webhook) and appends a `template.changed` event carrying it. Returns the template as it
-/// now is, or nullopt when the catalogue has no such template (nothing is changed, the
-/// webhook stays in the delivery archive).
+/// webhook) and appends a `template.changed` event carrying it (its id to `event_ids`). Returns the
+/// template as it now is, or nullopt when the catalogue has no such template or it already has that
+/// status and quality (a retried webhook): then nothing changes and no event is added.
 std::optional<Template> apply_template_change(Store& store, const std::string& tenant,
-                                              const TemplateChange& change, const std::string& now);
+                                              const TemplateChange& change, const std::string& now,
+                                              std::vector<std::int64_t>* event_ids = nullptr);
 
 /// Claims the tenant's periodic sync: true when none is due later than `now` (then the
 /// next one is due at `next`), false when another daemon has claimed it already. One
 /// conditional write, so of many daemons on one database only one syncs each period.
 bool claim_template_sync(Store& store, const std::string& tenant, const std::string& now,
                          const std::string& next);
+
+/// Moves the tenant's next periodic sync to `at` (after a sync that failed).
+void reschedule_template_sync(Store& store, const std::string& tenant, const std::string& at);
 
 } // namespace wabactl

@@ -16,6 +16,7 @@
 #include "wabactl/send_request.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/template_check.hpp"
+#include "wabactl/templates.hpp"
 #include "wabactl/time_bound.hpp"
 
 #include <fmt/format.h>
@@ -284,6 +285,38 @@ void get_status(Api& api, const ApiToken& who, const httplib::Request& req,
   reply_json(res, 200, to_json(message_status(*store, tenant, id)));
 }
 
+// ---- templates -------------------------------------------------------------------------
+
+void get_templates(Api& api, const ApiToken& who, const httplib::Request& req,
+                   httplib::Response& res) {
+  std::optional<std::string> status = param(req, {"status"});
+  if (status) {
+    if (status->empty() || status->size() > 32) throw Error(Exit::usage, "'status' is a status");
+    for (auto& c : *status) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  auto store = api.ctx.readers.lease();
+  json list = json::array();
+  for (const auto& t : list_templates(*store, who.tenant_id, status)) {
+    list.push_back(template_summary_json(t));
+  }
+  auto sync = template_sync(*store, who.tenant_id);
+  reply_json(res, 200, {{"templates", list}, {"synced_at", sync ? json(sync->synced_at) : json()}});
+}
+
+void post_templates_sync(Api& api, const ApiToken& who, const httplib::Request&,
+                         httplib::Response& res) {
+  const std::string& tenant = who.tenant_id;
+  auto store = api.ctx.readers.lease();
+  auto target = send_target(
+      *store, [&](const Config& c) { return api.ctx.tenants.open(c); }, tenant);
+  if (!target) {
+    throw Error(Exit::not_configured,
+                fmt::format("tenant '{}' has no active WhatsApp config", tenant));
+  }
+  TemplateSync s = sync_templates(*store, *target);
+  reply_json(res, 200, {{"tenant_id", tenant}, {"count", s.count}, {"synced_at", s.synced_at}});
+}
+
 void get_unread_count(Api& api, const ApiToken& who, const httplib::Request&,
                       httplib::Response& res) {
   const std::string& tenant = who.tenant_id;
@@ -399,6 +432,8 @@ const std::vector<TenantRoute>& tenant_routes() {
       {"GET", R"(/api/whatsapp/messages/([^/]+)/status)", "message.status", get_status},
       {"POST", R"(/api/whatsapp/messages/([^/]+)/read)", "message.read", post_read},
       {"POST", R"(/api/whatsapp/messages/([^/]+)/typing)", "message.typing", post_typing},
+      {"GET", "/api/whatsapp/templates", "templates", get_templates},
+      {"POST", "/api/whatsapp/templates/sync", "templates.sync", post_templates_sync},
       {"GET", "/api/whatsapp/unread-count", "unread.count", get_unread_count},
       {"GET", "/api/whatsapp/unread", "unread", get_unread},
       {"POST", "/api/whatsapp/read-all", "read-all", post_read_all},

@@ -4,6 +4,7 @@
 #include "server/context.hpp"
 #include "server/front.hpp"
 #include "server/history_import.hpp"
+#include "server/template_syncer.hpp"
 #include "util/sd_notify.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/log.hpp"
@@ -309,6 +310,7 @@ void serve(const ServeOptions& o) {
     if (c.stored_history) history.wake();
   });
   history.on_imported([&media] { media.wake(); });
+  server::TemplateSyncer templates(o.db, [&tenants](const Config& c) { return tenants.open(c); });
   server::Context ctx(o, metrics, tenants, writer, limiter, readers);
 
   server::FrontOptions fo;
@@ -338,6 +340,7 @@ void serve(const ServeOptions& o) {
   writer.start();
   media.start();
   history.start();
+  templates.start();
   http.start_front();
 
   std::atomic<bool> finished{false};
@@ -377,6 +380,7 @@ void serve(const ServeOptions& o) {
   media.stop();
   http.stop_front();
   history.stop();
+  templates.stop();
   writer.stop();
   LOG_INFO("stopped");
 }

@@ -58,6 +58,7 @@ void TenantCache::reload_locked() {
       continue;
     }
     next->tenant_of_number[c.phone_number_id] = c.tenant_id;
+    if (c.business_account_id) next->tenants_of_waba[*c.business_account_id].insert(c.tenant_id);
     if (secrets.app_secret && !secrets.app_secret->empty()) {
       next->app_secret_of_tenant[c.tenant_id] = *secrets.app_secret;
     }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct TenantSnapshot {
   std::map<std::string, std::string> tenant_of_number;
   /// Candidates for any delivery on the shared route.
   std::vector<SecretCandidate> candidates;
+  /// business account id → the tenants of active configs that name it (template webhooks
+  /// carry no phone number).
+  std::map<std::string, std::set<std::string>> tenants_of_waba;
   /// tenant → its own App Secret (the per-tenant route accepts only that one).
   std::map<std::string, std::string> app_secret_of_tenant;
   /// (tenant, verify token) of active configs that have one.

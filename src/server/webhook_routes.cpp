@@ -144,7 +144,15 @@ void receive(const httplib::Request& req, httplib::Response& res, Context& ctx,
       tenant_of_number.emplace(id, it->second);
     }
   }
-  // Changes for numbers the verifying tenant does not own are kept in the raw archive only.
+  // Changes for numbers the verifying tenant does not own are kept in the raw archive only;
+  // so are template changes for a business account no verifying tenant names.
+  for (auto& update : parsed->templates) {
+    auto it = snapshot->tenants_of_waba.find(update.waba_id);
+    if (it == snapshot->tenants_of_waba.end()) continue;
+    for (const auto& t : it->second) {
+      if (verified.count(t) != 0) update.tenants.insert(t);
+    }
+  }
 
   DeliveryJob job{req.body, std::move(*parsed), std::move(tenant_of_number),
                   tenant ? "tenant:" + *tenant : "shared", "signature"};

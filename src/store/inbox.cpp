@@ -10,6 +10,7 @@
 #include "wabactl/media_queue.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/store.hpp"
+#include "wabactl/templates.hpp"
 #include "wabactl/util.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -304,6 +305,16 @@ IngestStats record_delivery(Store& store, std::string_view raw_body, const Parse
     }
 
     record_coexistence(store, parsed, tenant_of_number, stats.delivery_id, now, stats);
+    for (const auto& u : parsed.templates) {
+      if (u.tenants.empty()) ++stats.archived_only;
+      for (const auto& tenant : u.tenants) {
+        TemplateChange change{u.template_id, u.name, u.language, u.status, u.quality, u.reason};
+        if (apply_template_change(store, tenant, change, now, &stats.event_ids)) {
+          ++stats.template_changes;
+          stats.tenants.insert(tenant);
+        }
+      }
+    }
 
     // Only a body that brought nothing new can be one archived before: then this copy goes.
     // Coexistence records do not count: a body of them alone is recognised by its hash.

@@ -160,8 +160,8 @@ std::optional<Template> find_template(Store& store, const std::string& tenant,
 }
 
 std::optional<Template> apply_template_change(Store& store, const std::string& tenant,
-                                              const TemplateChange& change,
-                                              const std::string& now) {
+                                              const TemplateChange& change, const std::string& now,
+                                              std::vector<std::int64_t>* event_ids) {
   return translated([&]() -> std::optional<Template> {
     // Meta names the template by id; its name and language find one synced without an id.
     SQLite::Statement q(sqlite(store),
@@ -169,7 +169,8 @@ std::optional<Template> apply_template_change(Store& store, const std::string& t
                                     "quality = coalesce(?2, quality), updated_at = ?3 "
                                     "WHERE tenant_id = ?4 AND ((?5 IS NOT NULL AND "
                                     "template_id = ?5) OR (name = ?6 AND language = ?7)) "
-                                    "RETURNING ") +
+                                    "AND (status IS NOT coalesce(?1, status) OR "
+                                    "quality IS NOT coalesce(?2, quality)) RETURNING ") +
                             columns);
     bind_opt(q, 1, change.status);
     bind_opt(q, 2, change.quality);
@@ -184,7 +185,8 @@ std::optional<Template> apply_template_change(Store& store, const std::string& t
     for (const Template& t : changed) {
       json j = to_json(t);
       if (change.reason) j["reason"] = *change.reason;
-      append_template_event(store, tenant, j);
+      auto id = append_template_event(store, tenant, j);
+      if (event_ids) event_ids->push_back(id);
     }
     return changed.front();
   });
@@ -201,6 +203,15 @@ bool claim_template_sync(Store& store, const std::string& tenant, const std::str
     q.bind(2, now);
     q.bind(3, next);
     return q.exec() > 0;
+  });
+}
+
+void reschedule_template_sync(Store& store, const std::string& tenant, const std::string& at) {
+  translated([&] {
+    auto q = prepare(store, "UPDATE template_syncs SET next_sync_at = ?2 WHERE tenant_id = ?1");
+    q->bind(1, tenant);
+    q->bind(2, at);
+    q->exec();
   });
 }
 

@@ -562,6 +562,35 @@ void parse_state_sync_value(const json& value, const std::string& number_id, Par
   });
 }
 
+// Template changes carry no phone number: the business account is the entry's id. Meta
+// writes message_template_id as a number; a string is taken too.
+void parse_template_value(const json& value, const std::string& waba_id, bool quality,
+                          ParsedDelivery& out) {
+  TemplateUpdate u;
+  u.waba_id = waba_id;
+  if (const json* id = member(value, "message_template_id")) {
+    if (id->is_number_unsigned() || id->is_number_integer()) {
+      u.template_id = id->dump();
+    } else {
+      u.template_id = text_at(value, "message_template_id", 64);
+    }
+  }
+  u.name = text_at(value, "message_template_name", 512);
+  u.language = text_at(value, "message_template_language", 15);
+  if (quality) {
+    u.quality = text_at(value, "new_quality_score", 32);
+  } else {
+    u.status = text_at(value, "event", 32);
+  }
+  u.reason = text_at(value, "reason", 512);
+  bool named = u.template_id || (u.name && u.language);
+  if (!named || (!u.status && !u.quality)) {
+    ++out.skipped;
+    return;
+  }
+  out.templates.push_back(std::move(u));
+}
+
 bool is_placeholder(const InboundMessage& m) {
   return m.type == "media_placeholder" || (is_media(m.type) && !m.media_id);
 }
@@ -615,6 +644,7 @@ ParsedDelivery parse_delivery(std::string_view body) {
   ParsedDelivery out;
   for (const auto& entry : *entries) {
     const json* changes = array_at(entry, "changes");
+    auto waba_id = text_at(entry, "id", max_number_id);
     if (changes == nullptr) {
       ++out.skipped;
       continue;
@@ -630,6 +660,14 @@ ParsedDelivery parse_delivery(std::string_view body) {
       }
       if (number_id) out.phone_number_ids.insert(*number_id);
       auto field = text_at(change, "field");
+      if (field == "message_template_status_update" || field == "message_template_quality_update") {
+        if (value == nullptr || !waba_id) {
+          ++out.skipped;
+        } else {
+          parse_template_value(*value, *waba_id, field == "message_template_quality_update", out);
+        }
+        continue;
+      }
       using Reader = void (*)(const json&, const std::string&, ParsedDelivery&);
       Reader read = nullptr;
       if (field == "messages") {

@@ -173,7 +173,14 @@ TEST_CASE("webhook parse: every entry and change of a batch, routed by phone num
 TEST_CASE("webhook parse: other fields are counted, value errors kept, never fatal") {
   auto other = parse_delivery(fixtures::webhook("unknown_field.json"));
   CHECK(other.changes == 2);
-  CHECK(other.other_fields == 2);
+  CHECK(other.other_fields == 1); // account_update; the template status is read
+  REQUIRE(other.templates.size() == 1);
+  CHECK(other.templates[0].waba_id == "419561257915477");
+  CHECK(other.templates[0].template_id == "12345678");
+  CHECK(other.templates[0].name == "invoice_ready");
+  CHECK(other.templates[0].language == "en_US");
+  CHECK(other.templates[0].status == "APPROVED");
+  CHECK_FALSE(other.templates[0].quality);
   CHECK(other.messages.empty());
   CHECK(other.statuses.empty());
   auto errors = parse_delivery(fixtures::webhook("value_errors.json"));
@@ -323,4 +330,26 @@ TEST_CASE("webhook parse: an edit or revoke that cannot be applied is left to th
   });
   REQUIRE(at_limit.messages.size() == 1);
   CHECK(at_limit.messages[0].text.size() == 16384);
+}
+
+TEST_CASE("webhook parse: template status and quality updates name their business account") {
+  auto paused = parse_delivery(fixtures::webhook("template_status_paused.json"));
+  REQUIRE(paused.templates.size() == 1);
+  CHECK(paused.templates[0].waba_id == "102290129340398");
+  CHECK(paused.templates[0].template_id == "594425479261596");
+  CHECK(paused.templates[0].status == "PAUSED");
+  CHECK_FALSE(paused.templates[0].reason); // null
+  CHECK(paused.templates[0].tenants.empty()); // the route decides whose it is
+  auto quality = parse_delivery(fixtures::webhook("template_quality_update.json"));
+  REQUIRE(quality.templates.size() == 1);
+  CHECK(quality.templates[0].quality == "YELLOW");
+  CHECK_FALSE(quality.templates[0].status);
+  // Nothing to name the template by, or nothing to change: skipped, never fatal.
+  auto bad = parse_delivery(
+      R"({"entry":[{"id":"1","changes":[{"field":"message_template_status_update","value":{"event":"PAUSED"}},)"
+      R"({"field":"message_template_quality_update","value":{"message_template_id":"7"}},)"
+      R"({"field":"message_template_status_update","value":"x"}]},)"
+      R"({"changes":[{"field":"message_template_status_update","value":{"event":"PAUSED","message_template_id":7}}]}]})");
+  CHECK(bad.templates.empty());
+  CHECK(bad.skipped == 4);
 }
