@@ -83,6 +83,14 @@ int main(int argc, char** argv) {
     res.set_content(nlohmann::json{{"id", std::to_string(800000 + next_id++)}}.dump(),
                     "application/json");
   });
+  // The business account's catalogue: the one template the batches send.
+  server.Get(R"(/v[0-9.]+/([0-9]+)/message_templates)", [](const httplib::Request&,
+                                                           httplib::Response& res) {
+    res.set_content(R"({"data":[{"id":"1","name":"invoice_ready","language":"en_US",)"
+                    R"("status":"APPROVED","category":"UTILITY","components":[{"type":"BODY",)"
+                    R"("text":"Hi {{1}}, your invoice of {{2}} is ready."}]}],"paging":{}})",
+                    "application/json");
+  });
   server.Get("/stats", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(stats().dump(), "application/json");
   });

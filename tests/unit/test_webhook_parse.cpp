@@ -338,7 +338,7 @@ TEST_CASE("webhook parse: template status and quality updates name their busines
   CHECK(paused.templates[0].waba_id == "102290129340398");
   CHECK(paused.templates[0].template_id == "594425479261596");
   CHECK(paused.templates[0].status == "PAUSED");
-  CHECK_FALSE(paused.templates[0].reason); // null
+  CHECK_FALSE(paused.templates[0].reason);    // null
   CHECK(paused.templates[0].tenants.empty()); // the route decides whose it is
   auto quality = parse_delivery(fixtures::webhook("template_quality_update.json"));
   REQUIRE(quality.templates.size() == 1);
