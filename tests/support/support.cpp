@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <iostream>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sstream>
@@ -83,7 +84,9 @@ std::optional<std::filesystem::path> find_program(const std::string& name) {
 }
 
 void skip(const std::string& reason) {
-  MESSAGE(skip_marker << reason);
+  // Written straight to stdout: doctest prints a MESSAGE only for a failing case, so the
+  // marker would never reach ctest and the case would count as passed.
+  std::cout << skip_marker << reason << std::endl;
 }
 
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,
