@@ -121,6 +121,11 @@ std::int64_t append_contact_event(Store& store, const std::string& tenant, const
 std::int64_t append_template_event(Store& store, const std::string& tenant,
                                    const nlohmann::json& tmpl);
 
+/// Appends an event about a forwarding hook (`hook.disabled`, `hook.test`): the Event
+/// JSON's `hook` field holds `hook` (hooks.hpp's to_json), `message` and `unread` are null.
+std::int64_t append_hook_event(Store& store, const std::string& tenant, const std::string& type,
+                               const nlohmann::json& hook);
+
 /// One row of the event log as stored: `data` is the Event JSON text, unparsed (streams
 /// send it as it is).
 struct EventRow {

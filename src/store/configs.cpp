@@ -2,6 +2,7 @@
 
 #include "store/sql.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/hooks.hpp"
 #include "wabactl/secrets.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
@@ -297,6 +298,7 @@ std::size_t rotate_master_key(Store& store, const MasterKey& old_key, const Mast
           ++count;
         }
       }
+      count += reseal_hook_secrets(store, old_key, new_key);
       write_key_check(store, new_key);
     });
     return count;

@@ -302,12 +302,12 @@ std::int64_t unread_count(Store& store, const std::string& tenant) {
 namespace {
 
 // Writes one event: the Event JSON with its keys in nlohmann::json's (sorted) order, like
-// every other JSON wabactl writes. `contact` and `tmpl` are compact JSON text or empty (no
+// every other JSON wabactl writes. `contact`, `tmpl` and `hook` are compact JSON text or empty (no
 // such key).
 std::int64_t write_event(Store& store, const std::string& tenant, const std::string& type,
                          const std::optional<Message>& message,
                          const std::optional<std::int64_t>& unread, const std::string& contact,
-                         const std::string& tmpl = {}) {
+                         const std::string& tmpl = {}, const std::string& hook = {}) {
   if (sqlite3_get_autocommit(sqlite(store).getHandle()) != 0) {
     throw Error(Exit::internal, "events must be appended inside a transaction");
   }
@@ -323,6 +323,7 @@ std::int64_t write_event(Store& store, const std::string& tenant, const std::str
   std::string data = "{\"at\":";
   append_json_string(data, at);
   if (!contact.empty()) data.append(",\"contact\":").append(contact);
+  if (!hook.empty()) data.append(",\"hook\":").append(hook);
   data.append(",\"id\":").append(std::to_string(id)).append(",\"message\":");
   if (message) {
     append_message_json(data, *message);
@@ -365,6 +366,14 @@ std::int64_t append_template_event(Store& store, const std::string& tenant,
   return translated([&] {
     return write_event(store, tenant, event_template_changed, std::nullopt, std::nullopt, {},
                        tmpl.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  });
+}
+
+std::int64_t append_hook_event(Store& store, const std::string& tenant, const std::string& type,
+                               const nlohmann::json& hook) {
+  return translated([&] {
+    return write_event(store, tenant, type, std::nullopt, std::nullopt, {}, {},
+                       hook.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   });
 }
 

@@ -421,6 +421,48 @@ CREATE TABLE template_syncs (
   next_sync_at TEXT
 ) WITHOUT ROWID;
 )sql",
+      // 17: forwarded events (CONTRACT.md §13). A hook's cursor is the last event id turned
+      // into its deliveries; a delivery is due at next_attempt_at (unix ms), which is null
+      // while it waits behind an earlier pending event of its lane (conversation). Failed
+      // and acknowledged rows stay a week for `hook deliveries`, then are pruned.
+      R"sql(
+CREATE TABLE hooks (
+  id            TEXT PRIMARY KEY,
+  tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  url           TEXT NOT NULL,
+  events        TEXT NOT NULL,
+  state         TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+  allow_private INTEGER NOT NULL DEFAULT 0,
+  secret        BLOB NOT NULL,
+  cursor        INTEGER NOT NULL,
+  failing_since INTEGER,
+  disabled_at   TEXT,
+  created_at    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX hooks_by_tenant ON hooks(tenant_id, created_at);
+CREATE TABLE hook_deliveries (
+  hook_id          TEXT NOT NULL REFERENCES hooks(id) ON DELETE CASCADE,
+  event_id         INTEGER NOT NULL,
+  type             TEXT NOT NULL,
+  lane             TEXT NOT NULL,
+  state            TEXT NOT NULL DEFAULT 'pending'
+                   CHECK (state IN ('pending', 'acknowledged', 'failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  last_status      INTEGER,
+  last_error       TEXT,
+  next_attempt_at  INTEGER,
+  created_at       INTEGER NOT NULL,
+  first_attempt_at INTEGER,
+  finished_at      INTEGER,
+  PRIMARY KEY (hook_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX hook_deliveries_due ON hook_deliveries(hook_id, next_attempt_at)
+  WHERE state = 'pending' AND next_attempt_at IS NOT NULL;
+CREATE INDEX hook_deliveries_lane ON hook_deliveries(hook_id, lane, event_id)
+  WHERE state = 'pending';
+CREATE INDEX hook_deliveries_finished ON hook_deliveries(finished_at)
+  WHERE state <> 'pending';
+)sql",
   };
   return list;
 }
