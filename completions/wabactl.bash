@@ -8,7 +8,7 @@
 # marks a flag that takes a value (it is offered without the "=").
 _wabactl_spec() {
     case "$1" in
-        "") echo "key tenant config send history unread mark-read status media template token serve
+        "") echo "key tenant config send history unread mark-read status media template hook token serve
                   --db= --key-file= --config= --color= --json -q --quiet -v --verbose --help
                   --version" ;;
         "key") echo "init rotate" ;;
@@ -45,6 +45,12 @@ _wabactl_spec() {
         "template sync") echo "--tenant=" ;;
         "template list") echo "--tenant= --status=" ;;
         "template show") echo "--tenant= --lang=" ;;
+        "hook") echo "add list remove test deliveries" ;;
+        "hook add") echo "--tenant= --url= --events= --allow-private" ;;
+        "hook list") echo "--tenant=" ;;
+        "hook remove") echo "--tenant=" ;;
+        "hook test") echo "--tenant=" ;;
+        "hook deliveries") echo "--tenant= --failed --limit=" ;;
         "token") echo "create list revoke" ;;
         "token create") echo "--tenant= --label=" ;;
         "token list") echo "--tenant=" ;;

@@ -8,7 +8,7 @@
 function __wabactl_children
     switch "$argv"
         case ''
-            echo key tenant config send history unread mark-read status media template token serve
+            echo key tenant config send history unread mark-read status media template hook token serve
         case key
             echo init rotate
         case tenant
@@ -19,6 +19,8 @@ function __wabactl_children
             echo get list prune
         case template
             echo sync list show
+        case hook
+            echo add list remove test deliveries
         case token
             echo create list revoke
     end
@@ -32,7 +34,7 @@ set -g __wabactl_value_flags -o --output --state --older-than --db --key-file --
     --header-document --filename --body-param --button-param --image --caption --video \
     --audio --document --sticker --reaction --location --address --batch --rate --concurrency --resolve --phone \
     --contact --direction --limit --before --offset --label --listen --ws-listen --max-body \
-    --threads --max-streams --max-connections-per-address --head-timeout --media-workers --media-max --status
+    --threads --max-streams --max-connections-per-address --head-timeout --media-workers --media-max --status --url --events
 
 # The command path typed so far, e.g. "config set".
 function __wabactl_path
@@ -229,6 +231,24 @@ complete -c wabactl -n '__wabactl_at template list' -l tenant -x -a '(__wabactl_
 complete -c wabactl -n '__wabactl_at template list' -l status -x -a 'APPROVED PENDING REJECTED PAUSED DISABLED' -d 'only templates with this status'
 complete -c wabactl -n '__wabactl_at template show' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
 complete -c wabactl -n '__wabactl_at template show' -l lang -x -d 'the language code (en_US)'
+
+# hook
+complete -c wabactl -n '__wabactl_at' -a hook -d "forward a tenant's events to URLs, signed"
+complete -c wabactl -n '__wabactl_at hook' -a add -d 'register a URL; prints its signing secret once'
+complete -c wabactl -n '__wabactl_at hook' -a list -d "list the tenant's hooks"
+complete -c wabactl -n '__wabactl_at hook' -a remove -d 'remove a hook and its deliveries'
+complete -c wabactl -n '__wabactl_at hook' -a test -d 'send a hook.test event now and print the answer'
+complete -c wabactl -n '__wabactl_at hook' -a deliveries -d "list a hook's deliveries, newest first"
+complete -c wabactl -n '__wabactl_at hook add' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at hook add' -l url -x -d 'where to POST events (http or https)'
+complete -c wabactl -n '__wabactl_at hook add' -l events -x -a 'message.received message.sent message.status message.edited message.revoked message.echoed unread.changed config.changed contact.merged media.stored template.changed hook.disabled' -d 'event types to forward, comma-separated'
+complete -c wabactl -n '__wabactl_at hook add' -l allow-private -d 'allow a receiver on a loopback, private or link-local address'
+complete -c wabactl -n '__wabactl_at hook list' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at hook remove' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at hook test' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at hook deliveries' -l tenant -x -a '(__wabactl_tenants)' -d 'tenant id'
+complete -c wabactl -n '__wabactl_at hook deliveries' -l failed -d 'only deliveries given up'
+complete -c wabactl -n '__wabactl_at hook deliveries' -l limit -x -d 'at most this many (default 50)'
 
 # token
 complete -c wabactl -n '__wabactl_at token' -a create -d 'create an API bearer token (printed once)'

@@ -21,7 +21,7 @@ namespace {
 // The command families, in the order `wabactl --help` lists them.
 constexpr SetupFn families[] = {
     setup_key,   setup_tenant,   setup_config, setup_send,  setup_read,
-    setup_media, setup_template, setup_token,  setup_serve,
+    setup_media, setup_template, setup_hook,   setup_token, setup_serve,
 };
 
 // The family that registers each top-level command. Building only that one saves most of
@@ -36,7 +36,7 @@ constexpr CommandFamily family_of_command[] = {
     {"send", setup_send},      {"history", setup_read},      {"unread", setup_read},
     {"mark-read", setup_read}, {"status", setup_read},       {"token", setup_token},
     {"media", setup_media},    {"template", setup_template}, {"templates", setup_template},
-    {"serve", setup_serve},
+    {"hook", setup_hook},      {"hooks", setup_hook},        {"serve", setup_serve},
 };
 
 constexpr const char* system_config = "/etc/wabactl/wabactl.conf";

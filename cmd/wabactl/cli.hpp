@@ -79,6 +79,7 @@ void setup_send(CLI::App& app, Context& ctx);
 void setup_token(CLI::App& app, Context& ctx);
 void setup_media(CLI::App& app, Context& ctx);
 void setup_template(CLI::App& app, Context& ctx);
+void setup_hook(CLI::App& app, Context& ctx);
 
 /// `unread --watch`: prints the tenant's unread count now and each time it changes, from
 /// the daemon's SSE stream when $WABACTL_URL and $WABACTL_TOKEN name one, else by polling

@@ -70,6 +70,14 @@ CurlApi load_curl_api(const std::string& library) {
   resolve(handle, library, "curl_mime_filename", api.mime_filename);
   resolve(handle, library, "curl_mime_type", api.mime_type);
   resolve(handle, library, "curl_mime_free", api.mime_free);
+  resolve(handle, library, "curl_multi_init", api.multi_init);
+  resolve(handle, library, "curl_multi_cleanup", api.multi_cleanup);
+  resolve(handle, library, "curl_multi_add_handle", api.multi_add_handle);
+  resolve(handle, library, "curl_multi_remove_handle", api.multi_remove_handle);
+  resolve(handle, library, "curl_multi_perform", api.multi_perform);
+  resolve(handle, library, "curl_multi_poll", api.multi_poll);
+  resolve(handle, library, "curl_multi_wakeup", api.multi_wakeup);
+  resolve(handle, library, "curl_multi_info_read", api.multi_info_read);
   return api;
 }
 

@@ -34,6 +34,14 @@ struct CurlApi {
   decltype(&::curl_mime_filename) mime_filename = nullptr;
   decltype(&::curl_mime_type) mime_type = nullptr;
   decltype(&::curl_mime_free) mime_free = nullptr;
+  decltype(&::curl_multi_init) multi_init = nullptr;
+  decltype(&::curl_multi_cleanup) multi_cleanup = nullptr;
+  decltype(&::curl_multi_add_handle) multi_add_handle = nullptr;
+  decltype(&::curl_multi_remove_handle) multi_remove_handle = nullptr;
+  decltype(&::curl_multi_perform) multi_perform = nullptr;
+  decltype(&::curl_multi_poll) multi_poll = nullptr;
+  decltype(&::curl_multi_wakeup) multi_wakeup = nullptr;
+  decltype(&::curl_multi_info_read) multi_info_read = nullptr;
 };
 
 /// The process-wide libcurl: on the first call (thread-safe) loads `curl_library`, resolves

@@ -9,6 +9,7 @@
 #include "wabactl/conversations.hpp"
 #include "wabactl/error.hpp"
 #include "wabactl/graph.hpp"
+#include "wabactl/hooks.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/messages.hpp"
 #include "wabactl/secrets.hpp"
@@ -419,6 +420,79 @@ void get_media(Api& api, const ApiToken& who, const httplib::Request& req, httpl
   serve_media(req, res, *store, who.tenant_id, id);
 }
 
+// ---- hooks -----------------------------------------------------------------------------
+
+Hook hook_of(Store& store, const ApiToken& who, const httplib::Request& req) {
+  std::string id = path_id(req);
+  auto hook = find_hook(store, who.tenant_id, id);
+  if (!hook) throw Error(Exit::not_found, "no such hook");
+  return *hook;
+}
+
+void get_hooks(Api& api, const ApiToken& who, const httplib::Request&, httplib::Response& res) {
+  auto store = api.ctx.readers.lease();
+  json list = json::array();
+  for (const auto& h : list_hooks(*store, who.tenant_id)) list.push_back(to_json(h));
+  reply_json(res, 200, {{"hooks", list}});
+}
+
+void post_hook(Api& api, const ApiToken& who, const httplib::Request& req, httplib::Response& res) {
+  json body = parse_body(req, Body::required);
+  if (body.contains("allow_private")) {
+    throw Error(Exit::usage, "'allow_private' can only be set with 'wabactl hook add "
+                             "--allow-private', on the daemon's machine");
+  }
+  auto url = string_field(body, {"url"});
+  if (!url) throw Error(Exit::usage, "'url' is required");
+  std::vector<std::string> events;
+  if (auto e = body.find("events"); e != body.end() && !e->is_null()) {
+    if (e->is_string()) {
+      events.push_back(e->get<std::string>());
+    } else if (e->is_array() && !e->empty()) {
+      for (const auto& item : *e) {
+        if (!item.is_string()) throw Error(Exit::usage, "'events' is a list of event types");
+        events.push_back(item.get<std::string>());
+      }
+    } else {
+      throw Error(Exit::usage, "'events' is a list of event types");
+    }
+  }
+  check_hook_url(*url, false);
+  events = events.empty() ? default_hook_events() : parse_hook_events(events);
+  auto store = api.ctx.readers.lease();
+  NewHook added =
+      add_hook(*store, api.ctx.tenants.master_key(), who.tenant_id, *url, events, false);
+  json out = to_json(added.hook);
+  out["secret"] = added.secret;
+  reply_json(res, 201, out);
+}
+
+void delete_hook(Api& api, const ApiToken& who, const httplib::Request& req,
+                 httplib::Response& res) {
+  auto store = api.ctx.readers.lease();
+  Hook h = hook_of(*store, who, req);
+  remove_hook(*store, who.tenant_id, h.id);
+  reply_json(res, 200, {{"id", h.id}, {"removed", true}});
+}
+
+void get_hook_deliveries(Api& api, const ApiToken& who, const httplib::Request& req,
+                         httplib::Response& res) {
+  std::size_t limit = number_param(req, "limit", 50, 1000);
+  if (limit == 0) throw Error(Exit::usage, "'limit' must be between 1 and 1000");
+  bool failed = false;
+  if (auto f = param(req, {"failed"})) {
+    if (*f != "true" && *f != "false" && *f != "1" && *f != "0") {
+      throw Error(Exit::usage, "'failed' is true or false");
+    }
+    failed = *f == "true" || *f == "1";
+  }
+  auto store = api.ctx.readers.lease();
+  Hook h = hook_of(*store, who, req);
+  json list = json::array();
+  for (const auto& d : list_hook_deliveries(*store, h, failed, limit)) list.push_back(to_json(d));
+  reply_json(res, 200, {{"deliveries", list}});
+}
+
 } // namespace
 
 const std::vector<TenantRoute>& tenant_routes() {
@@ -438,6 +512,10 @@ const std::vector<TenantRoute>& tenant_routes() {
       {"GET", "/api/whatsapp/unread", "unread", get_unread},
       {"POST", "/api/whatsapp/read-all", "read-all", post_read_all},
       {"GET", R"(/api/whatsapp/media/([^/]+))", "media.get", get_media},
+      {"GET", "/api/whatsapp/hooks", "hooks", get_hooks},
+      {"POST", "/api/whatsapp/hooks", "hooks.add", post_hook},
+      {"DELETE", R"(/api/whatsapp/hooks/([^/]+))", "hook.remove", delete_hook},
+      {"GET", R"(/api/whatsapp/hooks/([^/]+)/deliveries)", "hook.deliveries", get_hook_deliveries},
       {"GET", "/api/whatsapp/events", "events", nullptr,
        [](Api& api, const httplib::Request& req, httplib::Response& res) {
          api.streams->serve_events(req, res);

@@ -1,5 +1,6 @@
 // GET /healthz, GET /metrics
 #include "server/context.hpp"
+#include "wabactl/hooks.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/store.hpp"
 
@@ -27,7 +28,14 @@ void register_health_routes(httplib::Server& http, Context& ctx) {
       send_error(res, 404, "not_found", "no such route");
       return;
     }
-    res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+    std::vector<HookBacklog> backlogs;
+    try {
+      auto store = ctx.readers.lease();
+      backlogs = hook_backlogs(*store);
+    } catch (const std::exception& e) {
+      LOG_WARN("metrics: the hook backlog cannot be read: {}", e.what());
+    }
+    res.set_content(ctx.metrics.render(backlogs), "text/plain; version=0.0.4; charset=utf-8");
   });
 }
 

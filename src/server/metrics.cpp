@@ -64,7 +64,7 @@ void Metrics::commit(double seconds, std::size_t deliveries) {
   committed_deliveries_ += deliveries;
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(const std::vector<HookBacklog>& backlogs) const {
   std::string out;
   counter(out, "wabactl_webhooks_received_total", "Webhook POSTs received.",
           webhooks_received.load());
@@ -95,6 +95,32 @@ std::string Metrics::render() const {
                      media.stored.load(), media.retry.load(), media.failed.load());
   gauge(out, "wabactl_media_queued", "Media downloads queued (claimed or waiting).",
         media.queued.load());
+  out += "# HELP wabactl_hook_deliveries_total Attempts to deliver forwarded events, by result "
+         "(retried: failed and scheduled again; failed: given up after 72 h).\n"
+         "# TYPE wabactl_hook_deliveries_total counter\n";
+  out += fmt::format("wabactl_hook_deliveries_total{{result=\"acknowledged\"}} {}\n"
+                     "wabactl_hook_deliveries_total{{result=\"retried\"}} {}\n"
+                     "wabactl_hook_deliveries_total{{result=\"failed\"}} {}\n",
+                     hooks.acknowledged.load(), hooks.retried.load(), hooks.failed.load());
+  counter(out, "wabactl_hooks_disabled_total",
+          "Hooks disabled after 72 h without an "
+          "acknowledgement.",
+          hooks.disabled.load());
+  gauge(out, "wabactl_hook_in_flight", "Forwarded events being delivered now.",
+        hooks.in_flight.load());
+  out += "# HELP wabactl_hook_pending Deliveries not yet acknowledged or given up, per hook.\n"
+         "# TYPE wabactl_hook_pending gauge\n";
+  for (const auto& b : backlogs) {
+    out += fmt::format("wabactl_hook_pending{{hook=\"{}\",tenant=\"{}\"}} {}\n", b.hook_id,
+                       b.tenant_id, b.pending);
+  }
+  out += "# HELP wabactl_hook_oldest_pending_seconds Age of each hook's oldest pending "
+         "delivery (0 when none).\n"
+         "# TYPE wabactl_hook_oldest_pending_seconds gauge\n";
+  for (const auto& b : backlogs) {
+    out += fmt::format("wabactl_hook_oldest_pending_seconds{{hook=\"{}\",tenant=\"{}\"}} {:.3f}\n",
+                       b.hook_id, b.tenant_id, b.oldest_seconds);
+  }
 
   std::lock_guard lock(mu_);
   out += "# HELP wabactl_webhooks_rejected_total Webhook requests refused, by reason.\n"

@@ -2,6 +2,8 @@
 // The daemon's counters, gauges and the commit latency histogram, rendered as Prometheus
 // text. Counters are lock-free; the per-code and per-reason maps take a small lock.
 
+#include "wabactl/hook_forwarder.hpp"
+#include "wabactl/hooks.hpp"
 #include "wabactl/media_fetch.hpp"
 
 #include <array>
@@ -42,6 +44,7 @@ public:
   std::atomic<std::int64_t> ws_clients{0};          ///< gauge, driven by the streams' thread
   std::atomic<std::int64_t> http_connections{0};    ///< gauge, driven by the connection front
   MediaCounters media;                              ///< driven by the media worker
+  HookCounters hooks;                               ///< driven by the hook forwarder
 
   void reject(Rejection why);
   /// Counts a refused request by route ("webhook", "api", …) and reason.
@@ -51,8 +54,8 @@ public:
   /// Records one group commit: how long it took and how many deliveries it carried.
   void commit(double seconds, std::size_t deliveries);
 
-  /// The Prometheus text exposition of everything above.
-  std::string render() const;
+  /// The Prometheus text exposition of everything above, and of each hook's backlog.
+  std::string render(const std::vector<HookBacklog>& backlogs = {}) const;
 
 private:
   static constexpr std::array<double, 11> bounds_ = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -7,6 +7,7 @@
 #include "server/template_syncer.hpp"
 #include "util/sd_notify.hpp"
 #include "wabactl/error.hpp"
+#include "wabactl/hook_forwarder.hpp"
 #include "wabactl/log.hpp"
 #include "wabactl/store.hpp"
 #include "wabactl/util.hpp"
@@ -299,14 +300,20 @@ void serve(const ServeOptions& o) {
   tenants.load();
   // Declared before the writer, whose commit listener wakes it: destroyed after it.
   server::HistoryImporter history(o.db);
+  // Declared before the writer too: its commits wake the forwarder.
+  HookForwarder forwarder(
+      {o.db}, [&tenants]() -> const MasterKey& { return tenants.master_key(); }, metrics.hooks);
   DeliveryWriter writer(o.db, server::writer_durability);
   MediaWorker media(
       {o.db, o.media_workers, o.media_caps},
       [&tenants](const Config& c) { return tenants.open(c); }, metrics.media);
-  writer.on_commit([&metrics, &media, &history](const GroupCommit& c) {
+  writer.on_commit([&metrics, &media, &history, &forwarder](const GroupCommit& c) {
     metrics.commit(c.took.count(), c.deliveries);
     // Every media message a webhook brings appends an event; history wakes it itself.
-    if (c.appended_events) media.wake();
+    if (c.appended_events) {
+      media.wake();
+      forwarder.wake();
+    }
     if (c.stored_history) history.wake();
   });
   history.on_imported([&media] { media.wake(); });
@@ -341,6 +348,7 @@ void serve(const ServeOptions& o) {
   media.start();
   history.start();
   templates.start();
+  forwarder.start();
   http.start_front();
 
   std::atomic<bool> finished{false};
@@ -381,6 +389,7 @@ void serve(const ServeOptions& o) {
   http.stop_front();
   history.stop();
   templates.stop();
+  forwarder.stop();
   writer.stop();
   LOG_INFO("stopped");
 }

@@ -351,11 +351,11 @@ TEST_SUITE("completions") {
     CHECK(complete("tenant remove b") == "beta-2\n");
     // A flag's value is not mistaken for a subcommand: here "config" is the database's name.
     CHECK(complete("--db config ''") == "key\ntenant\nconfig\nsend\nhistory\nunread\nmark-"
-                                        "read\nstatus\nmedia\ntemplate\ntoken\nserve\n");
+                                        "read\nstatus\nmedia\ntemplate\nhook\ntoken\nserve\n");
     CHECK(complete("--db config config ''") == "set\nget\nlist\ndelete\ntest\n");
     CHECK(complete("--color ''") == "auto\nalways\nnever\n");
     CHECK(complete("--color never ''") == "key\ntenant\nconfig\nsend\nhistory\nunread\nmark-"
-                                          "read\nstatus\nmedia\ntemplate\ntoken\nserve\n");
+                                          "read\nstatus\nmedia\ntemplate\nhook\ntoken\nserve\n");
     // An unreadable database offers no tenants and prints nothing on the terminal.
     CHECK(complete("--db /nonexistent/dir/x.db config get --tenant ''") == "\n");
   }
