@@ -43,6 +43,10 @@ function send(i, due) {
 }
 
 const t0 = now() + 50;
+// Request i is due at t0 + i / rate: a receiver further on (bench/hooks.sh) measures from it.
+if (process.env.OPENLOOP_T0_FILE) {
+  fs.writeFileSync(process.env.OPENLOOP_T0_FILE, (performance.timeOrigin + t0).toFixed(3));
+}
 await pace(total, rate, t0, send);
 const deadline = now() + 30000;
 while (finished < total && now() < deadline) await new Promise((r) => setTimeout(r, 5));
