@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -117,6 +118,13 @@ public:
   /// request thread that built it also frees it: glibc's malloc frees another thread's
   /// memory through that thread's arena lock, which took the writer ~6 us per delivery.
   DeliveryOutcome store(const DeliveryJob& job);
+  /// Runs `fn` on the writer thread, between group commits, in a transaction of its own,
+  /// and returns once it committed; rethrows what `fn` threw (the transaction rolled back).
+  /// For the daemon's other writers that run often (the hook forwarder): on a connection of
+  /// their own they would contend with the writer for SQLite's one write lock, and a
+  /// writer that finds it taken sleeps in SQLite's busy handler for 1 to 100 ms while
+  /// webhook requests wait. Error when the writer is not running.
+  void write(const std::function<void(Store&)>& fn);
   /// Called on the writer thread after each group commit (the daemon's metrics time them;
   /// the event hub wakes when events were appended). Register before start() (Error
   /// after): the writer then reads the list without a lock or a copy.
@@ -141,6 +149,13 @@ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;
+  /// A waiting write() call, on the caller's stack until `done`.
+  struct Task {
+    const std::function<void(Store&)>* fn;
+    std::exception_ptr* error;
+    Handoff* done;
+  };
+  std::deque<Task> tasks_;
   bool running_ = false;
   bool stopping_ = false;
   std::vector<std::function<void(const GroupCommit&)>> listeners_; ///< fixed once the thread runs

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -53,10 +54,18 @@ struct HookCounters {
   std::atomic<std::int64_t> in_flight{0};
 };
 
+class Store;
+
+/// Runs a write transaction somewhere: the daemon's webhook writer (DeliveryWriter::write),
+/// so that the forwarder never contends with it for the database's write lock.
+using WriteTransaction = std::function<void(const std::function<void(Store&)>&)>;
+
 struct HookForwarderOptions {
   std::filesystem::path db;
   std::size_t per_hook = 8; ///< attempts in flight at once to one hook
   std::size_t total = 64;   ///< attempts in flight at once to all hooks
+  /// Where its writes run; empty: in transactions on its own connection.
+  WriteTransaction write;
 };
 
 class HookForwarder {
@@ -83,6 +92,7 @@ private:
   HookForwarderOptions options_;
   std::function<const MasterKey&()> key_;
   HookCounters& counters_;
+  std::mutex wake_mu_; ///< wake() (the writer's thread) against start() and stop()
   std::unique_ptr<Loop> loop_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -54,12 +54,13 @@ struct DueDelivery {
   std::string type;
   std::string lane;
   int attempts = 0;
-  std::string body; ///< the Event JSON
 };
 
 /// The hook's deliveries due at `now_ms`, soonest first, at most `limit`.
 std::vector<DueDelivery> due_deliveries(Store& store, const std::string& hook_id,
                                         std::int64_t now_ms, std::size_t limit);
+/// The Event JSON of an event (a delivery's body); nullopt when it is gone.
+std::optional<std::string> event_json(Store& store, std::int64_t event_id);
 
 /// What one attempt got.
 struct AttemptResult {

@@ -219,7 +219,10 @@ void HookForwarder::start() {
   loop->store = std::make_unique<Store>(options_.db, Durability::normal);
   loop->multi = api.multi_init();
   if (loop->multi == nullptr) throw Error(Exit::internal, "libcurl could not make a multi handle");
-  loop_ = std::move(loop);
+  {
+    std::lock_guard lock(wake_mu_);
+    loop_ = std::move(loop);
+  }
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
 }
@@ -229,6 +232,7 @@ void HookForwarder::stop() {
   stopping_ = true;
   wake();
   thread_.join();
+  std::lock_guard lock(wake_mu_);
   for (auto& [easy, t] : loop_->transfers) loop_->api.multi_remove_handle(loop_->multi, easy);
   loop_->transfers.clear();
   loop_->api.multi_cleanup(loop_->multi);
@@ -237,7 +241,8 @@ void HookForwarder::stop() {
 }
 
 void HookForwarder::wake() {
-  if (loop_ && loop_->multi) loop_->api.multi_wakeup(loop_->multi);
+  std::lock_guard lock(wake_mu_);
+  if (loop_) loop_->api.multi_wakeup(loop_->multi);
 }
 
 void HookForwarder::run() {
@@ -267,6 +272,14 @@ void HookForwarder::run() {
     }
     l.hooks = std::move(now);
     l.hooks_loaded = Clock::now();
+  };
+
+  const auto write_transaction = [&](const std::function<void(Store&)>& fn) {
+    if (options_.write) {
+      options_.write(fn);
+    } else {
+      store.transaction([&] { fn(store); }, Durability::normal);
+    }
   };
 
   const auto collect = [&] {
@@ -309,17 +322,15 @@ void HookForwarder::run() {
     if (!expand && !record) return;
     std::int64_t now = now_ms();
     RecordedResults rec;
-    store.transaction(
-        [&] {
-          if (expand) {
-            for (auto& [id, f] : l.hooks) {
-              for (int page = 0; page < 8 && expand_hook(store, f, 1000, now) == 1000; ++page) {
-              }
-            }
+    write_transaction([&](Store& w) {
+      if (expand) {
+        for (auto& [id, f] : l.hooks) {
+          for (int page = 0; page < 8 && expand_hook(w, f, 1000, now) == 1000; ++page) {
           }
-          if (record) rec = record_attempts(store, l.results, now);
-        },
-        Durability::normal);
+        }
+      }
+      if (record) rec = record_attempts(w, l.results, now);
+    });
     if (expand) l.seen_event = newest;
     if (record) {
       l.results.clear();
@@ -346,8 +357,10 @@ void HookForwarder::run() {
       for (auto& d : due_deliveries(store, id, now, room + mine + l.unrecorded.size())) {
         if (room == 0) break;
         if (l.in_flight.count({id, d.event_id}) || l.unrecorded.count({id, d.event_id})) continue;
+        auto body = event_json(store, d.event_id);
+        if (!body) continue; // its tenant went, and the hook with it
         auto t = std::make_unique<Transfer>(l.api);
-        set_up(*t, f.hook, l.secrets[id], d.event_id, std::move(d.body));
+        set_up(*t, f.hook, l.secrets[id], d.event_id, std::move(*body));
         t->result.hook_id = id;
         t->result.event_id = d.event_id;
         t->result.lane = std::move(d.lane);
@@ -372,7 +385,7 @@ void HookForwarder::run() {
       write();
       dispatch();
       if (Clock::now() - l.pruned >= std::chrono::hours(1)) {
-        prune_hook_deliveries(store, now_ms(), 10'000);
+        write_transaction([&](Store& w) { prune_hook_deliveries(w, now_ms(), 10'000); });
         l.pruned = Clock::now();
       }
       if (failing) LOG_INFO("hook forwarding resumed");

@@ -300,10 +300,15 @@ void serve(const ServeOptions& o) {
   tenants.load();
   // Declared before the writer, whose commit listener wakes it: destroyed after it.
   server::HistoryImporter history(o.db);
-  // Declared before the writer too: its commits wake the forwarder.
-  HookForwarder forwarder(
-      {o.db}, [&tenants]() -> const MasterKey& { return tenants.master_key(); }, metrics.hooks);
   DeliveryWriter writer(o.db, server::writer_durability);
+  // Its writes run on the writer's thread, and the writer's commits wake it; it is stopped
+  // before the writer.
+  HookForwarderOptions hook_options;
+  hook_options.db = o.db;
+  hook_options.write = [&writer](const std::function<void(Store&)>& fn) { writer.write(fn); };
+  HookForwarder forwarder(
+      hook_options, [&tenants]() -> const MasterKey& { return tenants.master_key(); },
+      metrics.hooks);
   MediaWorker media(
       {o.db, o.media_workers, o.media_caps},
       [&tenants](const Config& c) { return tenants.open(c); }, metrics.media);

@@ -162,6 +162,19 @@ DeliveryOutcome DeliveryWriter::store(const DeliveryJob& job) {
   return outcome;
 }
 
+void DeliveryWriter::write(const std::function<void(Store&)>& fn) {
+  std::exception_ptr error;
+  Handoff done;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_ || stopping_) throw Error(Exit::tempfail, "the webhook writer is stopping");
+    tasks_.push_back({&fn, &error, &done});
+  }
+  cv_.notify_one();
+  done.wait();
+  if (error) std::rethrow_exception(error);
+}
+
 void DeliveryWriter::run() {
   // Every webhook request waits for the writer's next commit, and on a busy machine the
   // writer used to wait for a CPU behind the request threads it serves (22 % of its time
@@ -169,16 +182,26 @@ void DeliveryWriter::run() {
   renice_self(-priority_boost, "webhook writer");
   for (;;) {
     std::vector<Pending> group;
+    std::deque<Task> tasks;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return; // stopping, and everything queued is committed
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !tasks_.empty(); });
+      if (queue_.empty() && tasks_.empty()) return; // stopping, and everything is committed
       while (!queue_.empty() && group.size() < max_group) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      tasks.swap(tasks_);
     }
-    commit_group(group);
+    if (!group.empty()) commit_group(group);
+    for (auto& t : tasks) {
+      try {
+        store_->transaction([&] { (*t.fn)(*store_); });
+      } catch (...) {
+        *t.error = std::current_exception();
+      }
+      t.done->signal();
+    }
     // The tail waits until the background pass is over: of two checkpoints at once, one
     // returns SQLITE_BUSY having copied nothing. Past the inline bound (a background pass
     // slowed down by a busy machine), the writer waits for that pass to end.

@@ -415,11 +415,10 @@ std::size_t expand_hook(Store& store, ForwardingHook& f, std::size_t limit, std:
 std::vector<DueDelivery> due_deliveries(Store& store, const std::string& hook_id, std::int64_t now,
                                         std::size_t limit) {
   return translated([&] {
-    auto q = prepare(store, "SELECT d.event_id, d.type, d.lane, d.attempts, e.data "
-                            "FROM hook_deliveries d JOIN events e ON e.id = d.event_id "
-                            "WHERE d.hook_id = ? AND d.state = 'pending' "
-                            "AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ? "
-                            "ORDER BY d.next_attempt_at, d.event_id LIMIT ?");
+    auto q = prepare(store, "SELECT event_id, type, lane, attempts FROM hook_deliveries "
+                            "WHERE hook_id = ? AND state = 'pending' "
+                            "AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? "
+                            "ORDER BY next_attempt_at, event_id LIMIT ?");
     q->bind(1, hook_id);
     q->bind(2, static_cast<std::int64_t>(now));
     q->bind(3, static_cast<std::int64_t>(limit));
@@ -431,10 +430,18 @@ std::vector<DueDelivery> due_deliveries(Store& store, const std::string& hook_id
       d.type = q->getColumn(1).getString();
       d.lane = q->getColumn(2).getString();
       d.attempts = q->getColumn(3).getInt();
-      d.body = q->getColumn(4).getString();
       out.push_back(std::move(d));
     }
     return out;
+  });
+}
+
+std::optional<std::string> event_json(Store& store, std::int64_t event_id) {
+  return translated([&]() -> std::optional<std::string> {
+    auto q = prepare(store, "SELECT data FROM events WHERE id = ?");
+    q->bind(1, static_cast<std::int64_t>(event_id));
+    if (!q->executeStep()) return std::nullopt;
+    return q->getColumn(0).getString();
   });
 }
 

@@ -424,7 +424,9 @@ CREATE TABLE template_syncs (
       // 17: forwarded events (CONTRACT.md §13). A hook's cursor is the last event id turned
       // into its deliveries; a delivery is due at next_attempt_at (unix ms), which is null
       // while it waits behind an earlier pending event of its lane (conversation). Failed
-      // and acknowledged rows stay a week for `hook deliveries`, then are pruned.
+      // and acknowledged rows stay a week for `hook deliveries`, then are pruned. The lane
+      // index is whole, state included: SQLite's planner passes over a partial one there
+      // and scans the hook's every delivery per event.
       R"sql(
 CREATE TABLE hooks (
   id            TEXT PRIMARY KEY,
@@ -458,8 +460,7 @@ CREATE TABLE hook_deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX hook_deliveries_due ON hook_deliveries(hook_id, next_attempt_at)
   WHERE state = 'pending' AND next_attempt_at IS NOT NULL;
-CREATE INDEX hook_deliveries_lane ON hook_deliveries(hook_id, lane, event_id)
-  WHERE state = 'pending';
+CREATE INDEX hook_deliveries_lane ON hook_deliveries(hook_id, lane, state, event_id);
 CREATE INDEX hook_deliveries_finished ON hook_deliveries(finished_at)
   WHERE state <> 'pending';
 )sql",
