@@ -249,8 +249,24 @@ try {
     if (now !== 'read') fail(`after a late sent the tick is ${now}`);
   });
 
-  await check('an edit and a revoke show as such', async () => {
-    await inbound(jane, 'Jane Doe', [text('wamid.EDITME', 'Is it red?'), text('wamid.REVOKEME', 'Oops, wrong chat')]);
+  await check("a failed status shows Meta's reason", async () => {
+    await main.focus('#composer-text');
+    await main.keyboard.type('Are you still there?');
+    await main.keyboard.press('Enter');
+    await waitFor(main, () => [...document.querySelectorAll('.msg.out')].some((m) => m.textContent.includes('still there') && m.dataset.wamid), 'the second message');
+    results.sent.push('Are you still there?');
+    const second = await main.$$eval('.msg.out', (els) => els.find((m) => m.textContent.includes('still there')).dataset.wamid);
+    await webhook({ statuses: [{ id: second, status: 'failed', timestamp: String(now()), recipient_id: jane, errors: [{ code: 131047, title: 'Re-engagement message', message: 'Re-engagement message', error_data: { details: 'More than 24 hours have passed since the customer last replied.' } }] }] });
+    await waitFor(main, (w) => {
+      const m = document.querySelector(`.msg[data-wamid="${w}"]`);
+      return m?.querySelector('.ticks')?.dataset.status === 'failed' && m.querySelector('.failure')?.textContent.includes('Re-engagement message');
+    }, 'the failure and its reason', second);
+  });
+
+  await check('a quoted reply, an edit and a revoke show as such', async () => {
+    await inbound(jane, 'Jane Doe', [text('wamid.EDITME', 'Is it red?'), text('wamid.REVOKEME', 'Oops, wrong chat'),
+      { ...text('wamid.QUOTE', 'About my first question'), context: { from: '15550000000', id: 'wamid.J2' } }]);
+    await waitFor(main, () => document.querySelector('.msg[data-wamid="wamid.QUOTE"] blockquote.quote')?.textContent === 'Can you help me?', 'the quoted reply');
     await waitFor(main, () => document.querySelector('.msg[data-wamid="wamid.REVOKEME"]'), 'the two messages');
     await inbound(jane, 'Jane Doe', [
       { id: 'wamid.EDIT1', timestamp: String(now()), type: 'edit', edit: { original_message_id: 'wamid.EDITME', message: { type: 'text', text: { body: 'Is it blue?' } } } },
