@@ -114,6 +114,9 @@ TEST_CASE("console in headless Chromium: sign-in, live inbox and bell, chat, tic
   std::string acme = token_for(w, "acme");
   std::string globex = token_for(w, "globex");
   std::string gamma = token_for(w, "gamma");
+  auto revocable = w({"--json", "token", "create", "--tenant", "acme", "--label", "revoked"});
+  REQUIRE(revocable.exit_code == 0);
+  json revocable_token = json::parse(revocable.out);
   // A config saved from the settings page has no Graph address of its own: the daemon's.
   servetest::Daemon daemon(w, dir, {}, {{"WABACTL_GRAPH_URL", graph.url()}});
 
@@ -136,6 +139,9 @@ TEST_CASE("console in headless Chromium: sign-in, live inbox and bell, chat, tic
         {"waba", waba}}},
       {"globex", {{"token", globex}}},
       {"gamma", {{"token", gamma}}},
+      {"revocable", {{"token", revocable_token["token"]}, {"id", revocable_token["id"]}}},
+      // For `wabactl token revoke` from the test, as an admin would run it.
+      {"wabactl", {{"binary", WABACTL_BINARY}, {"env", w.env}}},
       {"bad_access_token", "EAAGrejectedtoken0123456789"},
       {"media", {{"image", "7101"}, {"document", "7102"}, {"document_text", document}}},
   };

@@ -3,6 +3,7 @@
 // tests/integration/test_console_browser.cpp starts. Its settings arrive as JSON on stdin
 // (tokens and secrets stay out of argv). Prints one line per check and, last, a JSON line
 // with what the C++ side checks against the fake Graph API; exits 1 on the first failure.
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,6 +61,7 @@ const browser = await puppeteer.launch({
 // Failed requests the test provokes on purpose (a wrong sign-in, a rejected save): the only
 // console errors allowed, each once.
 const expectedFailures = [];
+let revoking = false; // while a revoked token's page finds out (its requests answer 401)
 function expectFailure(path, status) {
   expectedFailures.push({ path, status });
 }
@@ -76,6 +78,7 @@ async function newPage(context, label, viewport = { width: 1280, height: 800 }) 
     if (msg.type() !== 'error' && msg.type() !== 'warn') return;
     const text = msg.text();
     const url = msg.location()?.url ?? '';
+    if (revoking && text.includes('status of 401')) return;
     if (text.startsWith('Failed to load resource')) {
       const i = expectedFailures.findIndex((f) => url.includes(f.path) && text.includes(`status of ${f.status}`));
       if (i >= 0) {
@@ -426,6 +429,18 @@ try {
     const seen = await page.evaluate(() => document.body.textContent.includes('Only for acme') || !document.querySelector('.bell .badge').hidden);
     if (seen) fail("acme's message reached globex's console");
     await other.close();
+  });
+
+  await check('revoking the token sends its console back to the sign-in form', async () => {
+    const other = await browser.createBrowserContext();
+    const page = await newPage(other, 'acme-revoked');
+    await signIn(page, cfg.revocable.token);
+    await waitFor(page, () => document.querySelector('.live-mark')?.textContent === 'live', 'the live mark');
+    revoking = true;
+    execFileSync(cfg.wabactl.binary, ['token', 'revoke', '--tenant', 'acme', cfg.revocable.id], { env: { ...process.env, ...cfg.wabactl.env }, stdio: 'ignore' });
+    await waitFor(page, () => document.querySelector('#token') && document.querySelector('.signin .error')?.textContent.includes('session ended'), 'the sign-in form');
+    await other.close();
+    revoking = false;
   });
 
   await check('signing out returns to the sign-in form', async () => {
