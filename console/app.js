@@ -17,7 +17,6 @@ const state = {
   chat: null,
   settings: null,
   config: null, // the tenant's config, null when none (or not active)
-  unread: 0,
 };
 
 // ---- sign-in -------------------------------------------------------------------------
@@ -121,7 +120,6 @@ function setLive(mode) {
 }
 
 function setUnread(n) {
-  state.unread = n;
   shell.badge.textContent = n > 99 ? '99+' : String(n);
   shell.badge.hidden = n === 0;
   shell.bell.setAttribute('aria-label', n ? `Notifications: ${n} unread` : 'Notifications: none unread');
