@@ -1,6 +1,7 @@
 // The console's HTTP side against the real daemon: its files (caching, compression, the
 // security headers) and the sign-in (session cookie, CSRF, the cookie on REST and SSE).
 #include "integration/test_stream_support.hpp"
+#include "server/api_routes.hpp"
 #include "server/console_assets.hpp"
 #include "wabactl/util.hpp"
 
@@ -296,4 +297,60 @@ TEST_CASE("console sessions expire: an expired session is refused and pruned at 
   sign_in(port, s.acme_token);
   SQLite::Database db(s.w.db.string());
   CHECK(db.execAndGet("SELECT count(*) FROM console_sessions").getInt() == 1);
+}
+
+TEST_CASE("console sessions: tenant B's cookie never reaches tenant A's data (route matrix)") {
+  // B's writes that call Meta reach this fake, which refuses B's token.
+  testsupport::FakeGraph graph;
+  Setup s({}, graph.url());
+  int port = s.daemon->port();
+  s.inbound("wamid.SECRET-A", "acme private text", false, "15551234567", 1764000001);
+  s.inbound("wamid.B1", "globex text", true, "15550001111", 1764000002);
+  auto status = request(port, "GET", "/api/whatsapp/messages/wamid.SECRET-A/status",
+                        "Authorization: Bearer " + s.acme_token + "\r\n");
+  REQUIRE(status.status == 200);
+  std::string a_local = json::parse(status.body)["message"]["id"];
+  auto [session, csrf] = sign_in(port, s.globex_token);
+  std::string cookie = "Cookie: wabactl_session=" + session + "\r\nX-CSRF-Token: " + csrf + "\r\n";
+  const std::string parameter = "([^/]+)";
+  std::size_t requests = 0;
+  for (const auto& route : wabactl::server::tenant_routes()) {
+    const std::string method = route.method;
+    std::string pattern = route.pattern;
+    bool takes_id = pattern.find(parameter) != std::string::npos;
+    for (const std::string& id : {a_local, std::string("wamid.SECRET-A")}) {
+      std::string path = pattern;
+      for (auto at = path.find(parameter); at != std::string::npos; at = path.find(parameter)) {
+        path.replace(at, parameter.size(), id);
+      }
+      CAPTURE(route.name);
+      CAPTURE(path);
+      ++requests;
+      if (route.stream != nullptr) {
+        streamtest::SseClient sse(port, path + "?last_event_id=0", cookie);
+        REQUIRE(sse.status() == 200);
+        bool saw_own = false;
+        while (auto e = sse.event(500)) {
+          CHECK(e->data.find("SECRET-A") == std::string::npos);
+          saw_own = saw_own || e->data.find("wamid.B1") != std::string::npos;
+        }
+        CHECK(saw_own);
+        break;
+      }
+      std::string body = method == "POST" ? R"({"phone_number":"15551234567","text":"x"})" : "";
+      auto r = request(port, method, path, cookie, body);
+      INFO(r.body);
+      CHECK(r.status < 500);
+      CHECK(r.status != 401);
+      CHECK(r.status != 403);
+      if (takes_id) CHECK(r.status == 404);
+      CHECK(r.body.find("acme private") == std::string::npos);
+      CHECK(r.body.find(fixtures::acme.phone_number_id) == std::string::npos);
+      if (!takes_id) {
+        CHECK(r.body.find("SECRET-A") == std::string::npos);
+        break;
+      }
+    }
+  }
+  CHECK(requests > wabactl::server::tenant_routes().size());
 }
