@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
 
@@ -50,6 +51,48 @@ function inbound(from, name, messages) {
 const text = (id, body, ts = now()) => ({ id, timestamp: String(ts), type: 'text', text: { body } });
 const status = (id, s, recipient, ts = now()) => webhook({ statuses: [{ id, status: s, timestamp: String(ts), recipient_id: recipient }] });
 
+// A TCP proxy in front of the daemon whose connections the test can cut (and refuse for a
+// while), as a network drop would: the console's stream must say so and then resume.
+function cuttableProxy(target) {
+  const sockets = new Set();
+  let refusing = false;
+  const server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(target.port, target.hostname);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', drop);
+      s.on('close', drop);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() {
+      refusing = true;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore() {
+      refusing = false;
+    },
+    close() {
+      this.cut();
+      server.close();
+    },
+  })));
+}
+
 // ---- the browser side ---------------------------------------------------------------------
 
 const browser = await puppeteer.launch({
@@ -61,6 +104,7 @@ const browser = await puppeteer.launch({
 // Failed requests the test provokes on purpose (a wrong sign-in, a rejected save): the only
 // console errors allowed, each once.
 const expectedFailures = [];
+let cutOff = false; // while the proxy refuses connections (requests fail at the network)
 let revoking = false; // while a revoked token's page finds out (its requests answer 401)
 function expectFailure(path, status) {
   expectedFailures.push({ path, status });
@@ -79,6 +123,7 @@ async function newPage(context, label, viewport = { width: 1280, height: 800 }) 
     const text = msg.text();
     const url = msg.location()?.url ?? '';
     if (revoking && text.includes('status of 401')) return;
+    if (cutOff && /net::ERR_/.test(text)) return;
     if (text.startsWith('Failed to load resource')) {
       const i = expectedFailures.findIndex((f) => url.includes(f.path) && text.includes(`status of ${f.status}`));
       if (i >= 0) {
@@ -429,6 +474,30 @@ try {
     const seen = await page.evaluate(() => document.body.textContent.includes('Only for acme') || !document.querySelector('.bell .badge').hidden);
     if (seen) fail("acme's message reached globex's console");
     await other.close();
+  });
+
+  await check('a dropped connection shows reconnecting, then the stream resumes with what it missed', async () => {
+    const proxy = await cuttableProxy(new URL(base));
+    const other = await browser.createBrowserContext();
+    const page = await newPage(other, 'acme-proxied');
+    await page.goto(`${proxy.url}/`, { waitUntil: 'load' });
+    await page.waitForSelector('#token');
+    await page.type('#token', cfg.acme.token);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('header.top');
+    await page.goto(`${proxy.url}/console/#/chat/${jane}`, { waitUntil: 'load' });
+    await waitFor(page, () => document.querySelector('.live-mark')?.textContent === 'live' && document.querySelector('.messages .msg'), 'the live chat');
+    cutOff = true;
+    proxy.cut();
+    await waitFor(page, () => document.querySelector('.live-mark')?.textContent === 'reconnecting…', 'the reconnecting mark');
+    await inbound(jane, 'Jane Doe', [text('wamid.MISSED', 'Sent while the line was down')]);
+    await new Promise((r) => setTimeout(r, 300));
+    proxy.restore();
+    await waitFor(page, () => document.querySelector('.live-mark')?.textContent === 'live', 'live again');
+    await waitFor(page, () => document.querySelector('.msg[data-wamid="wamid.MISSED"]'), 'the missed message, replayed');
+    cutOff = false;
+    await other.close();
+    proxy.close();
   });
 
   await check('revoking the token sends its console back to the sign-in form', async () => {
