@@ -302,7 +302,16 @@ async function start(session) {
   state.session = session;
   setCsrfToken(session.csrf_token);
   buildShell();
-  state.live = new Live({ onEvent, onState: setLive, stillSignedIn });
+  state.live = new Live({
+    onEvent,
+    onState: setLive,
+    stillSignedIn,
+    onResync: () => {
+      refreshUnread();
+      state.inbox?.refresh();
+      state.chat?.refresh();
+    },
+  });
   state.live.start();
   state.inbox = null;
   try {

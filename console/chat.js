@@ -83,6 +83,21 @@ export class Chat {
     }
   }
 
+  // The newest page again, merged with what is shown (after a stream that could not resume).
+  async refresh() {
+    try {
+      const page = await get(`/api/whatsapp/messages?phone_number=${encodeURIComponent(this.peer)}&limit=${PAGE}`);
+      if (this.closed) return;
+      const nearBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80;
+      const wasOpen = windowOpen(this.windowExpiresAt);
+      for (const m of page.messages) this.upsert(m);
+      this.render({ stick: nearBottom });
+      if (wasOpen !== windowOpen(this.windowExpiresAt)) this.renderComposer();
+    } catch {
+      // What is shown stays; the next event or reload brings the rest.
+    }
+  }
+
   async loadOlder() {
     if (!this.nextBefore || this.loadingOlder) return;
     this.loadingOlder = true;

@@ -1,7 +1,9 @@
 // Live events over the SSE stream (same origin, so the session cookie goes with it). The
-// browser's EventSource resumes with Last-Event-ID by itself after a network drop; when
+// browser's EventSource resumes with Last-Event-ID by itself after a network drop (the
+// daemon names the stream's position in its first block, so even before any event); when
 // the daemon refuses it (a 401, the stream closed for good) it is opened again here, from
-// the last id seen, once the session is known to be alive.
+// the last id seen, once the session is known to be alive. Opened again without one (no
+// event had come), the page reloads what it shows instead (onResync).
 
 const TYPES = [
   'message.received', 'message.sent', 'message.status', 'message.edited', 'message.revoked',
@@ -10,17 +12,16 @@ const TYPES = [
 ];
 
 export class Live {
-  constructor({ onEvent, onState, stillSignedIn }) {
+  constructor({ onEvent, onState, stillSignedIn, onResync }) {
     this.onEvent = onEvent;
+    this.onResync = onResync;
+    this.everOpened = false;
     this.onState = onState;
     this.stillSignedIn = stillSignedIn;
     this.lastId = null;
     this.source = null;
     this.retry = null;
     this.stopped = false;
-    this.opened = new Promise((resolve) => {
-      this.resolveOpened = resolve;
-    });
   }
 
   start() {
@@ -28,9 +29,11 @@ export class Live {
     const url = '/api/whatsapp/events' + (this.lastId ? `?last_event_id=${encodeURIComponent(this.lastId)}` : '');
     const source = new EventSource(url);
     this.source = source;
+    const resync = this.everOpened && !this.lastId;
     source.onopen = () => {
+      this.everOpened = true;
       this.onState('live');
-      this.resolveOpened();
+      if (resync) this.onResync();
     };
     source.onerror = () => {
       if (this.stopped) return;
