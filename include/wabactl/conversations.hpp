@@ -67,6 +67,14 @@ struct UnreadConversation {
 
 /// Conversations with unread incoming messages, most recent first.
 std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::string& tenant);
+/// The largest page recent_conversations() returns.
+inline constexpr std::size_t max_conversations_limit = 1000;
+
+/// The tenant's conversations, most recent message first (at most `limit`, 1..1000, else
+/// Error(usage)), read or not: each row's `unread` may be 0, and `last_message_at` and
+/// `last_text` are those of its newest message, whichever direction.
+std::vector<UnreadConversation> recent_conversations(Store& store, const std::string& tenant,
+                                                     std::size_t limit);
 /// When the customer-service window of the conversation with `peer` closes, or nullopt when
 /// it is closed: the customer never wrote, or wrote more than 24 hours ago (CONTRACT.md §8).
 std::optional<std::string> window_expires_at(Store& store, const std::string& tenant,

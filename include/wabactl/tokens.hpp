@@ -3,6 +3,7 @@
 // shown once when created and stored only as its hash; presenting it authenticates as its
 // tenant until it is revoked.
 
+#include <chrono>
 #include <optional>
 #include <set>
 #include <string>
@@ -52,5 +53,37 @@ std::optional<ApiToken> authenticate_token(Store& store, std::string_view presen
 /// The ids among `token_ids` that are revoked or no longer exist (for ending the streams
 /// they opened).
 std::set<std::string> revoked_tokens(Store& store, const std::set<std::string>& token_ids);
+
+/// The prefix of every console session id (the wabactl_session cookie's value).
+inline constexpr std::string_view session_prefix = "wbs_";
+
+/// How long a console session lives without being used; each use extends it (sliding).
+inline constexpr std::chrono::hours session_lifetime{12};
+
+/// A freshly created console session: its id (the cookie's value, shown once) and when it
+/// expires unless used.
+struct CreatedSession {
+  std::string id;
+  std::string expires_at;
+};
+
+/// Creates a console session for the (authenticated) token `token`: a random id stored only
+/// as its hash, expiring after session_lifetime. Removes expired sessions on the way.
+CreatedSession create_session(Store& store, const ApiToken& token);
+
+/// Authenticates a console session id: the record of the token it was created from, when
+/// the session exists, has not expired and its token is not revoked; else nullopt. Extends
+/// the session (at most once a minute) and records the token's use, as authenticate_token.
+std::optional<ApiToken> authenticate_session(Store& store, std::string_view session_id);
+
+/// Ends a console session (nothing happens for an unknown id).
+void delete_session(Store& store, std::string_view session_id);
+
+/// The CSRF token bound to a session id: derived from it (a keyed hash), so it is stored
+/// nowhere and dies with the session.
+std::string session_csrf_token(std::string_view session_id);
+
+/// Whether `presented` is the CSRF token of `session_id` (compared in constant time).
+bool csrf_token_matches(std::string_view session_id, std::string_view presented);
 
 } // namespace wabactl

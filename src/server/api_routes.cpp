@@ -325,6 +325,17 @@ void get_unread_count(Api& api, const ApiToken& who, const httplib::Request&,
   reply_json(res, 200, {{"count", unread_count(*store, tenant)}});
 }
 
+void get_conversations(Api& api, const ApiToken& who, const httplib::Request& req,
+                       httplib::Response& res) {
+  std::size_t limit = number_param(req, "limit", 100, max_conversations_limit);
+  auto store = api.ctx.readers.lease();
+  json list = json::array();
+  for (const auto& c : recent_conversations(*store, who.tenant_id, limit)) {
+    list.push_back(to_json(c));
+  }
+  reply_json(res, 200, {{"conversations", list}});
+}
+
 void get_unread(Api& api, const ApiToken& who, const httplib::Request&, httplib::Response& res) {
   const std::string& tenant = who.tenant_id;
   auto store = api.ctx.readers.lease();
@@ -510,6 +521,7 @@ const std::vector<TenantRoute>& tenant_routes() {
       {"POST", "/api/whatsapp/templates/sync", "templates.sync", post_templates_sync},
       {"GET", "/api/whatsapp/unread-count", "unread.count", get_unread_count},
       {"GET", "/api/whatsapp/unread", "unread", get_unread},
+      {"GET", "/api/whatsapp/conversations", "conversations", get_conversations},
       {"POST", "/api/whatsapp/read-all", "read-all", post_read_all},
       {"GET", R"(/api/whatsapp/media/([^/]+))", "media.get", get_media},
       {"GET", "/api/whatsapp/hooks", "hooks", get_hooks},

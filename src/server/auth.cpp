@@ -46,7 +46,38 @@ PresentedToken presented_token(const httplib::Request& req) {
   if (auto it = req.params.find("access_token"); it != req.params.end()) {
     access_token = it->second;
   }
-  return presented_token(authorization, access_token);
+  PresentedToken presented = presented_token(authorization, access_token);
+  if (presented.kind != PresentedToken::Kind::none) return presented;
+  std::vector<std::string_view> cookies;
+  auto [cfrom, cto] = req.headers.equal_range("Cookie");
+  for (auto it = cfrom; it != cto; ++it) cookies.emplace_back(it->second);
+  return presented_session(cookies);
+}
+
+PresentedToken presented_session(const std::vector<std::string_view>& cookie_headers) {
+  using Kind = PresentedToken::Kind;
+  std::optional<std::string_view> found;
+  for (std::string_view header : cookie_headers) {
+    while (!header.empty()) {
+      auto semi = header.find(';');
+      std::string_view pair = trim(header.substr(0, semi));
+      header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+      auto eq = pair.find('=');
+      if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != session_cookie_name) {
+        continue;
+      }
+      std::string_view value = trim(pair.substr(eq + 1));
+      // Two different sessions (a cookie set for another path or domain as well): neither.
+      if (found && *found != value) return {Kind::ambiguous, {}};
+      found = value;
+    }
+  }
+  if (!found || found->empty()) return {};
+  return {Kind::session, std::string(*found)};
+}
+
+bool changes_state(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
 BearerAuth::BearerAuth(FailureLimiter& limiter, RefusalSink refused)
@@ -56,7 +87,7 @@ std::variant<ApiToken, AuthRefusal> BearerAuth::authenticate(const PresentedToke
                                                              const std::string& address,
                                                              const TokenLookup& lookup) const {
   using Kind = PresentedToken::Kind;
-  if (presented.kind == Kind::token) {
+  if (presented.kind == Kind::token || presented.kind == Kind::session) {
     if (auto who = lookup(presented.token)) return std::move(*who);
   }
   bool missing = presented.kind == Kind::none;
@@ -90,12 +121,24 @@ std::optional<ApiToken> authenticate(Context& ctx, const httplib::Request& req,
                                       const std::string& address, std::string_view detail) {
     ctx.refusals.refuse("api", reason, status, address, detail);
   });
+  PresentedToken presented = presented_token(req);
+  bool session = presented.kind == PresentedToken::Kind::session;
   auto outcome =
-      auth.authenticate(presented_token(req), client_address(req), [&ctx](std::string_view token) {
+      auth.authenticate(presented, client_address(req), [&ctx, session](std::string_view token) {
         auto store = ctx.readers.lease();
-        return authenticate_token(*store, token);
+        return session ? authenticate_session(*store, token) : authenticate_token(*store, token);
       });
-  if (auto* who = std::get_if<ApiToken>(&outcome)) return std::move(*who);
+  if (auto* who = std::get_if<ApiToken>(&outcome)) {
+    if (session && changes_state(req.method) &&
+        !csrf_token_matches(presented.token, req.get_header_value(std::string(csrf_header_name)))) {
+      ctx.refusals.refuse("api", "csrf", 403, client_address(req),
+                          "a request signed in by cookie lacks its X-CSRF-Token");
+      send_error(res, 403, "forbidden",
+                 "this request needs the session's CSRF token in the X-CSRF-Token header");
+      return std::nullopt;
+    }
+    return std::move(*who);
+  }
   const auto& refusal = std::get<AuthRefusal>(outcome);
   res.set_header(std::string(refusal.header), std::string(refusal.value));
   send_error(res, refusal.status, refusal.code, refusal.message);

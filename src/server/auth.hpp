@@ -1,7 +1,9 @@
 #pragma once
 // One bearer authentication for every door of the daemon (REST, SSE, the WebSocket
 // handshake on either port): which token a request presents, and what to answer when it
-// does not authenticate, with the failure limit and the refusal report. The doors parse
+// does not authenticate, with the failure limit and the refusal report. The httplib door
+// also takes the console's session cookie in place of a token, with a CSRF header on
+// requests that change state. The doors parse
 // their requests differently (httplib, the streams' own handshake parser), so the rules
 // take plain values and the doors only carry the answer out.
 
@@ -30,11 +32,17 @@ struct PresentedToken {
   enum class Kind {
     none,      ///< no bearer credential: a client that has not logged in
     token,     ///< one token, to be looked up
-    ambiguous, ///< more than one Authorization header: refused as a wrong token
+    session,   ///< a console session id (the wabactl_session cookie), to be looked up
+    ambiguous, ///< more than one Authorization header or session cookie: a wrong token
   };
   Kind kind = Kind::none;
-  std::string token; ///< set when kind is token
+  std::string token; ///< set when kind is token or session
 };
+
+/// The console's session cookie.
+inline constexpr std::string_view session_cookie_name = "wabactl_session";
+/// The header that carries the session's CSRF token on state-changing requests.
+inline constexpr std::string_view csrf_header_name = "X-CSRF-Token";
 
 /// The token of a request with these Authorization header values and this ?access_token=
 /// value. The header wins when present: scheme "Bearer" in any case (RFC 7235), one space,
@@ -44,8 +52,17 @@ struct PresentedToken {
 PresentedToken presented_token(const std::vector<std::string_view>& authorization,
                                std::optional<std::string_view> access_token);
 
-/// The token an httplib request presents (its Authorization headers and ?access_token=).
+/// The token an httplib request presents: its Authorization headers and ?access_token=,
+/// or, when it has neither, its session cookie.
 PresentedToken presented_token(const httplib::Request& req);
+
+/// The console session these Cookie header values present (wabactl_session): none, one,
+/// or ambiguous when they carry two different values.
+PresentedToken presented_session(const std::vector<std::string_view>& cookie_headers);
+
+/// Whether a request with this method changes state (and so needs the CSRF header when
+/// signed in by cookie).
+bool changes_state(const std::string& method);
 
 /// The answer to a request whose token did not authenticate.
 struct AuthRefusal {
@@ -81,7 +98,10 @@ private:
 };
 
 /// The httplib door (REST and SSE, refusals reported as route "api"): the tenant token of
-/// the request, or nullopt after answering `res` with the refusal.
+/// the request (presented as a bearer token, or as the session cookie of a console sign-in
+/// made with it), or nullopt after answering `res` with the refusal. A POST, PUT, PATCH or
+/// DELETE authenticated by the cookie must carry the session's CSRF token in X-CSRF-Token,
+/// else it answers 403: a bearer token cannot be sent by another site, a cookie can.
 std::optional<ApiToken> authenticate(Context& ctx, const httplib::Request& req,
                                      httplib::Response& res);
 

@@ -92,6 +92,9 @@ using RouteRegistrar = void (*)(httplib::Server& http, Context& ctx);
 void register_health_routes(httplib::Server& http, Context& ctx);
 /// GET and POST /api/whatsapp/webhook and /api/whatsapp/webhook/{tenant}.
 void register_webhook_routes(httplib::Server& http, Context& ctx);
+/// The web console (built with WABACTL_CONSOLE): `/` (a redirect), its files under
+/// /console/, and its sign-in at /console/api/session.
+void register_console_routes(httplib::Server& http, Context& ctx);
 
 /// Answers `{"error":{"code":code,"message":message}}` with `status`.
 void send_error(httplib::Response& res, int status, std::string_view code,

@@ -31,6 +31,9 @@ constexpr RouteRegistrar registrars[] = {
     register_health_routes,
     register_webhook_routes,
     register_api_routes,
+#ifdef WABACTL_CONSOLE
+    register_console_routes,
+#endif
 };
 
 // Deliveries are committed with synchronous=FULL: the contract answers 200 only once a

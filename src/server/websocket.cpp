@@ -721,9 +721,12 @@ void WebSocketServer::Impl::adopt(PendingSse p) {
   conns.emplace(id, std::move(c));
   ++sse_count;
   set_count();
+  // The first block names the stream's position as its id (a block without data sets
+  // EventSource's lastEventId and dispatches nothing): a browser whose connection drops
+  // before any event then reconnects with Last-Event-ID and misses none.
   send(ref, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
             "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                sse_chunk(": connected\n\n"));
+                sse_chunk(fmt::format(": connected\nid: {}\n\n", p.cursor)));
   if (conns.count(id) != 0) pump(ref);
 }
 

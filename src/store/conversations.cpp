@@ -166,6 +166,26 @@ std::optional<std::string> window_expires_at(Store& store, const std::string& te
   });
 }
 
+namespace {
+
+// A row of unread_by_conversation's or recent_conversations' query (the same columns).
+UnreadConversation conversation_row(SQLite::Statement& q) {
+  UnreadConversation c;
+  c.conversation = q.getColumn(0).getString();
+  c.unread = q.getColumn(1).getInt64();
+  c.last_message_at = q.getColumn(2).getString();
+  c.phone_number = opt_text(q.getColumn(3));
+  c.user_id = opt_text(q.getColumn(4));
+  c.last_text = opt_text(q.getColumn(5));
+  c.contact_name = opt_text(q.getColumn(6));
+  c.username = opt_text(q.getColumn(7));
+  c.contact_id = q.getColumn(8).getString();
+  c.window_expires_at = open_window(opt_text(q.getColumn(9)));
+  return c;
+}
+
+} // namespace
+
 std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::string& tenant) {
   return translated([&]() -> std::vector<UnreadConversation> {
     // With a single max() aggregate, SQLite takes the bare columns from the row holding the
@@ -184,20 +204,36 @@ std::vector<UnreadConversation> unread_by_conversation(Store& store, const std::
     SQLite::Statement q(sqlite(store), sql);
     q.bind(1, tenant);
     std::vector<UnreadConversation> out;
-    while (q.executeStep()) {
-      UnreadConversation c;
-      c.conversation = q.getColumn(0).getString();
-      c.unread = q.getColumn(1).getInt64();
-      c.last_message_at = q.getColumn(2).getString();
-      c.phone_number = opt_text(q.getColumn(3));
-      c.user_id = opt_text(q.getColumn(4));
-      c.last_text = opt_text(q.getColumn(5));
-      c.contact_name = opt_text(q.getColumn(6));
-      c.username = opt_text(q.getColumn(7));
-      c.contact_id = q.getColumn(8).getString();
-      c.window_expires_at = open_window(opt_text(q.getColumn(9)));
-      out.push_back(std::move(c));
+    while (q.executeStep()) out.push_back(conversation_row(q));
+    return out;
+  });
+}
+
+std::vector<UnreadConversation> recent_conversations(Store& store, const std::string& tenant,
+                                                     std::size_t limit) {
+  return translated([&]() -> std::vector<UnreadConversation> {
+    if (limit < 1 || limit > max_conversations_limit) {
+      throw Error(Exit::usage,
+                  fmt::format("'limit' must be from 1 to {}", max_conversations_limit));
     }
+    // As above, the bare columns come from each conversation's newest message; the unread
+    // count is a probe of the unread index per row shown.
+    static const std::string sql = fmt::format(
+        "SELECT u.conversation, (SELECT count(*) FROM whatsapp_messages r WHERE r.tenant_id = ?1 "
+        "AND r.conversation = u.conversation AND r.direction = 'incoming' AND r.read_at IS NULL), "
+        "u.last_at, coalesce(c.phone_number, u.phone_number), coalesce(c.user_id, u.user_id), "
+        "u.text, coalesce(c.business_name, c.name), c.username, "
+        "coalesce(c.external_id, u.conversation), {} "
+        "FROM (SELECT conversation, max(timestamp) AS last_at, phone_number, user_id, "
+        "message_text AS text FROM whatsapp_messages WHERE tenant_id = ?1 GROUP BY conversation) u "
+        "LEFT JOIN contacts c ON c.id = u.conversation AND c.tenant_id = ?1 "
+        "ORDER BY u.last_at DESC, u.conversation LIMIT ?2",
+        window_closes_sql("?1", "u.conversation"));
+    SQLite::Statement q(sqlite(store), sql);
+    q.bind(1, tenant);
+    q.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<UnreadConversation> out;
+    while (q.executeStep()) out.push_back(conversation_row(q));
     return out;
   });
 }

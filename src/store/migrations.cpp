@@ -464,6 +464,19 @@ CREATE INDEX hook_deliveries_lane ON hook_deliveries(hook_id, lane, state, event
 CREATE INDEX hook_deliveries_finished ON hook_deliveries(finished_at)
   WHERE state <> 'pending';
 )sql",
+      // 18: console sessions, each a browser's sign-in with a tenant token. Only the hash of
+      // the session id is kept, as for tokens; a session dies with its token (the lookup
+      // joins api_tokens) and with the token's row.
+      R"sql(
+CREATE TABLE console_sessions (
+  id_hash    BLOB PRIMARY KEY,
+  token_id   TEXT NOT NULL REFERENCES api_tokens(id) ON DELETE CASCADE,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_sessions_by_token ON console_sessions(token_id);
+CREATE INDEX console_sessions_by_expiry ON console_sessions(expires_at);
+)sql",
   };
   return list;
 }

@@ -33,24 +33,35 @@ TokenHash hash_token(std::string_view token) {
   return h;
 }
 
-std::string encode_token(const unsigned char* bytes, std::size_t size) {
+std::string encode_token(const unsigned char* bytes, std::size_t size,
+                         std::string_view prefix = token_prefix) {
   std::string out(sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
   sodium_bin2base64(out.data(), out.size(), bytes, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   out.resize(std::char_traits<char>::length(out.c_str()));
-  return std::string(token_prefix) + out;
+  return std::string(prefix) + out;
 }
 
-// The exact length of a token we issue: the prefix and 43 base64url characters.
-std::size_t token_length() {
-  return token_prefix.size() +
+// A fresh random secret with `prefix`: a token or a session id.
+std::string random_secret(std::string_view prefix) {
+  std::array<unsigned char, token_bytes> secret{};
+  randombytes_buf(secret.data(), secret.size());
+  std::string out = encode_token(secret.data(), secret.size(), prefix);
+  sodium_memzero(secret.data(), secret.size());
+  return out;
+}
+
+// The exact length of a token (or session id) we issue: the prefix and 43 base64url
+// characters.
+std::size_t token_length(std::string_view prefix) {
+  return prefix.size() +
          sodium_base64_ENCODED_LEN(token_bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
 }
 
-bool well_formed(std::string_view token) {
-  if (token.size() != token_length() || token.substr(0, token_prefix.size()) != token_prefix) {
+bool well_formed(std::string_view token, std::string_view prefix = token_prefix) {
+  if (token.size() != token_length(prefix) || token.substr(0, prefix.size()) != prefix) {
     return false;
   }
-  for (char c : token.substr(token_prefix.size())) {
+  for (char c : token.substr(prefix.size())) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_';
     if (!ok) return false;
@@ -100,6 +111,40 @@ std::optional<ApiToken> find_token(Store& store, const std::string& tenant, cons
   return row_to_token(q);
 }
 
+// Records a use of the authenticated token `t` (at most once a minute).
+void note_use(Store& store, ApiToken& t) {
+  std::string now = now_iso();
+  std::string stale = iso_from_unix(now_ms() / 1000 - last_used_resolution_s);
+  if (!t.last_used_at || *t.last_used_at <= stale) {
+    SQLite::Statement upd(sqlite(store), "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND "
+                                         "(last_used_at IS NULL OR last_used_at <= ?)");
+    upd.bind(1, now);
+    upd.bind(2, t.id);
+    upd.bind(3, stale);
+    try {
+      upd.exec();
+      t.last_used_at = now;
+    } catch (const SQLite::Exception&) {
+      // A busy database must not turn a valid token into a failed request; the next use
+      // records it.
+    }
+  }
+}
+
+// Whether the hash a row holds is `hash` (the lookup found it by index; this is the check).
+bool same_hash(const SQLite::Column& stored, const TokenHash& hash) {
+  return stored.getBytes() == static_cast<int>(hash.size()) &&
+         sodium_memcmp(stored.getBlob(), hash.data(), hash.size()) == 0;
+}
+
+constexpr std::int64_t session_lifetime_s =
+    std::chrono::duration_cast<std::chrono::seconds>(session_lifetime).count();
+
+// When a session created or used now expires.
+std::string session_expiry(std::int64_t from_s = now_ms() / 1000) {
+  return iso_from_unix(from_s + session_lifetime_s);
+}
+
 } // namespace
 
 CreatedToken create_token(Store& store, const std::string& tenant,
@@ -109,11 +154,8 @@ CreatedToken create_token(Store& store, const std::string& tenant,
     validate_label(label);
     require_tenant(store, tenant);
 
-    std::array<unsigned char, token_bytes> secret{};
-    randombytes_buf(secret.data(), secret.size());
     CreatedToken created;
-    created.token = encode_token(secret.data(), secret.size());
-    sodium_memzero(secret.data(), secret.size());
+    created.token = random_secret(token_prefix);
     TokenHash hash = hash_token(created.token);
 
     std::array<unsigned char, 6> id_bytes{};
@@ -179,34 +221,98 @@ std::optional<ApiToken> authenticate_token(Store& store, std::string_view presen
                                                    columns));
     q.bind(1, hash.data(), static_cast<int>(hash.size()));
     if (!q.executeStep()) return std::nullopt;
-    const SQLite::Column stored = q.getColumn(6);
-    if (stored.getBytes() != static_cast<int>(hash.size()) ||
-        sodium_memcmp(stored.getBlob(), hash.data(), hash.size()) != 0) {
-      return std::nullopt;
-    }
+    if (!same_hash(q.getColumn(6), hash)) return std::nullopt;
     ApiToken t = row_to_token(q);
     q.reset();
     if (t.revoked_at) return std::nullopt;
-
-    std::string now = now_iso();
-    std::string stale = iso_from_unix(now_ms() / 1000 - last_used_resolution_s);
-    if (!t.last_used_at || *t.last_used_at <= stale) {
-      SQLite::Statement upd(sqlite(store),
-                            "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND "
-                            "(last_used_at IS NULL OR last_used_at <= ?)");
-      upd.bind(1, now);
-      upd.bind(2, t.id);
-      upd.bind(3, stale);
-      try {
-        upd.exec();
-        t.last_used_at = now;
-      } catch (const SQLite::Exception&) {
-        // A busy database must not turn a valid token into a failed request; the next use
-        // records it.
-      }
-    }
+    note_use(store, t);
     return t;
   });
+}
+
+CreatedSession create_session(Store& store, const ApiToken& token) {
+  return translated([&]() -> CreatedSession {
+    init_crypto();
+    std::string now = now_iso();
+    SQLite::Statement prune(sqlite(store), "DELETE FROM console_sessions WHERE expires_at <= ?");
+    prune.bind(1, now);
+    prune.exec();
+    CreatedSession created{random_secret(session_prefix), session_expiry()};
+    TokenHash hash = hash_token(created.id);
+    SQLite::Statement q(sqlite(store), "INSERT INTO console_sessions(id_hash, token_id, "
+                                       "created_at, expires_at) VALUES(?, ?, ?, ?)");
+    q.bind(1, hash.data(), static_cast<int>(hash.size()));
+    q.bind(2, token.id);
+    q.bind(3, now);
+    q.bind(4, created.expires_at);
+    q.exec();
+    return created;
+  });
+}
+
+std::optional<ApiToken> authenticate_session(Store& store, std::string_view session_id) {
+  return translated([&]() -> std::optional<ApiToken> {
+    if (!well_formed(session_id, session_prefix)) return std::nullopt;
+    init_crypto();
+    TokenHash hash = hash_token(session_id);
+    std::string now = now_iso();
+    SQLite::Statement q(sqlite(store),
+                        "SELECT t.id, t.tenant_id, t.label, t.created_at, t.last_used_at, "
+                        "t.revoked_at, s.id_hash, s.expires_at FROM console_sessions s "
+                        "JOIN api_tokens t ON t.id = s.token_id WHERE s.id_hash = ?");
+    q.bind(1, hash.data(), static_cast<int>(hash.size()));
+    if (!q.executeStep()) return std::nullopt;
+    if (!same_hash(q.getColumn(6), hash)) return std::nullopt;
+    ApiToken t = row_to_token(q);
+    std::string expires_at = q.getColumn(7).getString();
+    q.reset();
+    if (t.revoked_at || expires_at <= now) return std::nullopt;
+    // Sliding expiry, written at most once a minute per session.
+    std::int64_t now_s = now_ms() / 1000;
+    if (expires_at <= session_expiry(now_s - last_used_resolution_s)) {
+      SQLite::Statement upd(sqlite(store),
+                            "UPDATE console_sessions SET expires_at = ? WHERE id_hash = ?");
+      upd.bind(1, session_expiry(now_s));
+      upd.bind(2, hash.data(), static_cast<int>(hash.size()));
+      try {
+        upd.exec();
+      } catch (const SQLite::Exception&) {
+        // As with last_used_at: a busy database must not fail a valid session.
+      }
+    }
+    note_use(store, t);
+    return t;
+  });
+}
+
+void delete_session(Store& store, std::string_view session_id) {
+  translated([&] {
+    if (!well_formed(session_id, session_prefix)) return;
+    init_crypto();
+    TokenHash hash = hash_token(session_id);
+    SQLite::Statement q(sqlite(store), "DELETE FROM console_sessions WHERE id_hash = ?");
+    q.bind(1, hash.data(), static_cast<int>(hash.size()));
+    q.exec();
+  });
+}
+
+std::string session_csrf_token(std::string_view session_id) {
+  init_crypto();
+  // The session id hashed under a key naming the purpose: unguessable without the id, and
+  // a different value from the id's stored (unkeyed) hash.
+  constexpr std::string_view purpose = "wabactl console CSRF token";
+  static_assert(purpose.size() >= crypto_generichash_KEYBYTES_MIN);
+  TokenHash h{};
+  crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(session_id.data()),
+                     session_id.size(), reinterpret_cast<const unsigned char*>(purpose.data()),
+                     purpose.size());
+  return encode_token(h.data(), h.size(), "");
+}
+
+bool csrf_token_matches(std::string_view session_id, std::string_view presented) {
+  std::string expected = session_csrf_token(session_id);
+  return presented.size() == expected.size() &&
+         sodium_memcmp(presented.data(), expected.data(), expected.size()) == 0;
 }
 
 std::set<std::string> revoked_tokens(Store& store, const std::set<std::string>& token_ids) {

@@ -1,5 +1,6 @@
 #include "integration/test_stream_support.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -25,6 +26,16 @@ TEST_CASE("SSE: headers and ': connected' come at once, then live events of the 
   REQUIRE(first);
   CHECK(first->type == "comment");
   CHECK(first->data == "connected");
+  // It carries the stream's position, so a client dropped before any event resumes there.
+  std::int64_t position = 0;
+  {
+    SQLite::Database db(s.w.db.string());
+    position = db.execAndGet("SELECT max(coalesce((SELECT max(id) FROM events), 0), "
+                             "coalesce((SELECT CAST(value AS INTEGER) FROM settings "
+                             "WHERE name = 'events.high_water'), 0))")
+                   .getInt64();
+  }
+  CHECK(first->id == std::to_string(position));
 
   s.inbound("wamid.G1", "for globex", true);
   s.inbound("wamid.A1", "for acme");

@@ -166,3 +166,44 @@ TEST_CASE("bearer token: an httplib request's headers are read in any case, all 
   query.params.emplace("access_token", "wbt_q");
   CHECK(presented_token(query).token == "wbt_q");
 }
+
+TEST_CASE("session cookie: found among other cookies and headers, ambiguous when two differ") {
+  using wabactl::server::presented_session;
+  auto one = presented_session({"theme=dark; wabactl_session=wbs_a ; lang=en"});
+  CHECK(one.kind == Kind::session);
+  CHECK(one.token == "wbs_a");
+  CHECK(presented_session({"a=b", "wabactl_session=wbs_a"}).token == "wbs_a");
+  CHECK(presented_session({"wabactl_session=wbs_a; wabactl_session=wbs_a"}).kind == Kind::session);
+  CHECK(presented_session({"wabactl_session=wbs_a", "wabactl_session=wbs_b"}).kind ==
+        Kind::ambiguous);
+  CHECK(presented_session({"xwabactl_session=wbs_a; wabactl_sessionx=wbs_b"}).kind == Kind::none);
+  CHECK(presented_session({"wabactl_session="}).kind == Kind::none);
+  CHECK(presented_session({}).kind == Kind::none);
+}
+
+TEST_CASE("session cookie: counts only without a bearer token, which wins over it") {
+  httplib::Request cookie;
+  cookie.headers.emplace("Cookie", "wabactl_session=wbs_c");
+  CHECK(presented_token(cookie).kind == Kind::session);
+  httplib::Request both = cookie;
+  both.headers.emplace("Authorization", "Bearer wbt_x");
+  CHECK(presented_token(both).kind == Kind::token);
+  CHECK(presented_token(both).token == "wbt_x");
+  httplib::Request query = cookie;
+  query.params.emplace("access_token", "wbt_q");
+  CHECK(presented_token(query).token == "wbt_q");
+}
+
+TEST_CASE("a session is looked up like a token and refused like one: wrong ones count") {
+  AuthFixture f(1);
+  CHECK(answer(f.check({Kind::session, "good"})) == "passed");
+  CHECK(answer(f.check({Kind::session, "wbs_wrong"})) == wrong);
+  CHECK(answer(f.check({Kind::session, "wbs_wrong"})) == limited);
+  CHECK(f.looked_up == std::vector<std::string>{"good", "wbs_wrong", "wbs_wrong"});
+}
+
+TEST_CASE("changes_state: the methods whose cookie requests need the CSRF header") {
+  using wabactl::server::changes_state;
+  for (const char* m : {"POST", "PUT", "PATCH", "DELETE"}) CHECK(changes_state(m));
+  for (const char* m : {"GET", "HEAD", "OPTIONS"}) CHECK_FALSE(changes_state(m));
+}

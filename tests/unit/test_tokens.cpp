@@ -4,6 +4,7 @@
 #include "wabactl/store.hpp"
 #include "wabactl/tenants.hpp"
 #include "wabactl/tokens.hpp"
+#include "wabactl/util.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
@@ -149,4 +150,48 @@ TEST_CASE("removing a tenant removes its tokens") {
   CreatedToken c = create_token(s, "acme", std::nullopt);
   remove_tenant(s, "acme");
   CHECK_FALSE(authenticate_token(s, c.token));
+}
+
+TEST_CASE("a console session authenticates as its token until signed out or the token is "
+          "revoked") {
+  TempStore s{"acme", "globex"};
+  CreatedToken t = create_token(s, "acme", std::nullopt);
+  auto token = authenticate_token(s, t.token);
+  REQUIRE(token);
+  CreatedSession a = create_session(s, *token);
+  CreatedSession b = create_session(s, *token);
+  CHECK(a.id.rfind("wbs_", 0) == 0);
+  CHECK(a.id.size() == 47);
+  CHECK(a.id != b.id);
+  CHECK(a.expires_at > now_iso());
+  auto who = authenticate_session(s, a.id);
+  REQUIRE(who);
+  CHECK(who->id == t.record.id);
+  CHECK(who->tenant_id == "acme");
+  // A session id is no bearer token, nor the other way round.
+  CHECK_FALSE(authenticate_token(s, a.id));
+  CHECK_FALSE(authenticate_session(s, t.token));
+  CHECK_FALSE(authenticate_session(s, "wbs_" + std::string(43, 'A')));
+  CHECK_FALSE(authenticate_session(s, a.id.substr(0, 46)));
+
+  delete_session(s, a.id);
+  CHECK_FALSE(authenticate_session(s, a.id));
+  CHECK(authenticate_session(s, b.id));
+  revoke_token(s, "acme", t.record.id);
+  CHECK_FALSE(authenticate_session(s, b.id));
+}
+
+TEST_CASE("a session's CSRF token is derived from it: stable, its own, compared whole") {
+  TempStore s{"acme"};
+  CreatedToken t = create_token(s, "acme", std::nullopt);
+  CreatedSession a = create_session(s, *authenticate_token(s, t.token));
+  CreatedSession b = create_session(s, *authenticate_token(s, t.token));
+  std::string csrf = session_csrf_token(a.id);
+  CHECK(csrf == session_csrf_token(a.id));
+  CHECK(csrf != session_csrf_token(b.id));
+  CHECK(csrf.find(a.id.substr(4)) == std::string::npos);
+  CHECK(csrf_token_matches(a.id, csrf));
+  CHECK_FALSE(csrf_token_matches(b.id, csrf));
+  CHECK_FALSE(csrf_token_matches(a.id, csrf.substr(1)));
+  CHECK_FALSE(csrf_token_matches(a.id, ""));
 }
