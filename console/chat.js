@@ -320,9 +320,21 @@ export class Chat {
       replace(params);
       send.disabled = !t;
       if (!t) return;
-      (t.parameters ?? []).forEach((p, i) => {
-        const id = `template-param-${i}`;
-        params.append(h('label', { for: id }, `Parameter {{${p}}}`), h('input', { id, 'data-param': p, required: true }));
+      const field = (id, label, attrs) => params.append(h('label', { for: id }, label), h('input', { id, ...attrs }));
+      const header = t.header;
+      if (header && header.format === 'TEXT') {
+        (header.parameters ?? []).forEach((p, i) =>
+          field(`template-header-${i}`, `Header {{${p}}}`, { 'data-header': 'text', required: true }));
+      } else if (header && ['IMAGE', 'VIDEO', 'DOCUMENT'].includes(header.format)) {
+        const kind = header.format.toLowerCase();
+        field('template-header-media', `Header ${kind} (https URL)`, { type: 'url', 'data-header': kind, required: true });
+      }
+      (t.parameters ?? []).forEach((p, i) =>
+        field(`template-param-${i}`, `Parameter {{${p}}}`, { 'data-param': p, required: true }));
+      (t.buttons ?? []).forEach((b) => {
+        const what = b.takes === 'coupon_code' ? 'coupon code' : b.takes === 'payload' ? 'payload (optional)' : 'value';
+        field(`template-button-${b.index}`, `Button “${b.text}” ${what}`,
+          { 'data-button': String(b.index), required: b.takes !== 'payload' });
       });
     };
     select.addEventListener('change', show);
@@ -332,12 +344,15 @@ export class Chat {
       if (!t) return;
       send.disabled = true;
       replace(status);
-      const body_params = [...params.querySelectorAll('input')].map((i) => i.value);
+      const named = t.parameter_format === 'NAMED';
+      const template = { name: t.name, language: t.language };
+      template.body_params = [...params.querySelectorAll('input[data-param]')]
+        .map((i) => (named ? `${i.dataset.param}=${i.value}` : i.value));
+      for (const i of params.querySelectorAll('input[data-header]')) template[`header_${i.dataset.header}`] = i.value;
+      const buttons = [...params.querySelectorAll('input[data-button]')].filter((i) => i.value !== '');
+      if (buttons.length) template.button_params = buttons.map((i) => ({ index: Number(i.dataset.button), value: i.value }));
       try {
-        const m = await post('/api/whatsapp/send', {
-          phone_number: this.peer,
-          template: { name: t.name, language: t.language, body_params },
-        });
+        const m = await post('/api/whatsapp/send', { phone_number: this.peer, template });
         if (m && m.id) {
           this.upsert(m);
           this.render({ stick: true });

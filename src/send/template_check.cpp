@@ -484,6 +484,24 @@ json template_summary_json(const Template& t) {
   json params = json::array();
   for (const auto& p : m.body_params) params.push_back(p.name);
   j["parameters"] = params;
+  // What else a send must give, for forms that build one (the console's template picker).
+  if (m.header_format.empty()) {
+    j["header"] = nullptr;
+  } else {
+    json header_params = json::array();
+    for (const auto& p : m.header_params) header_params.push_back(p.name);
+    j["header"] = {{"format", m.header_format}, {"parameters", header_params}};
+  }
+  json buttons = json::array();
+  for (const auto& b : m.buttons) {
+    const char* takes = b.takes == TemplateButton::Takes::text          ? "text"
+                        : b.takes == TemplateButton::Takes::coupon_code ? "coupon_code"
+                        : b.takes == TemplateButton::Takes::payload     ? "payload"
+                                                                        : nullptr;
+    if (takes == nullptr) continue;
+    buttons.push_back({{"index", b.index}, {"type", b.type}, {"text", b.text}, {"takes", takes}});
+  }
+  j["buttons"] = buttons;
   return j;
 }
 

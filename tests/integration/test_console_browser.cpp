@@ -68,7 +68,11 @@ json catalogue() {
   return json::parse(R"([
     {"id": "594425479261601", "name": "appointment_reminder", "language": "en_US",
      "status": "APPROVED", "category": "UTILITY", "components": [
-       {"type": "BODY", "text": "Hi {{1}}, we are open again: reply to this message to chat."}]}
+       {"type": "HEADER", "format": "TEXT", "text": "{{1}} hours",
+        "example": {"header_text": ["Sunday"]}},
+       {"type": "BODY", "text": "Hi {{1}}, we are open again: reply to this message to chat."},
+       {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Book a visit",
+        "url": "https://shop.example/book/{{1}}", "example": ["https://shop.example/book/x"]}]}]}
   ])");
 }
 
@@ -167,8 +171,12 @@ TEST_CASE("console in headless Chromium: sign-in, live inbox and bell, chat, tic
       unseen.erase(body["text"].value("body", ""));
     }
     if (body.value("type", "") == "template") {
+      // The header, body and button parameters as typed into the picker.
       template_sent = body["template"].value("name", "") == "appointment_reminder" &&
-                      body.value("to", "") == "15550003333";
+                      body.value("to", "") == "15550003333" &&
+                      req.body.find("\"Sunday\"") != std::string::npos &&
+                      req.body.find("\"Sam\"") != std::string::npos &&
+                      req.body.find("\"visit-42\"") != std::string::npos;
     }
   }
   CHECK_MESSAGE(unseen.empty(), "the fake Graph API did not receive what was typed in the chat");

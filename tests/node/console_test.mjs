@@ -377,8 +377,12 @@ try {
     await waitFor(main, () => document.querySelector('.window-banner') && document.querySelectorAll('#template-select option').length > 1, 'the template picker');
     if (await main.$('#composer-text')) fail('a free-form composer is offered');
     await main.select('#template-select', '0');
-    await main.waitForSelector('.params input');
-    await main.type('.params input', 'Sam');
+    await main.waitForSelector('#template-param-0');
+    // The picker asks for what this template takes: a header word, the body's name and
+    // the booking button's URL part.
+    await main.type('#template-header-0', 'Sunday');
+    await main.type('#template-param-0', 'Sam');
+    await main.type('#template-button-0', 'visit-42');
     await main.click('.template-form button[type=submit]');
     await waitFor(main, () => document.querySelectorAll('.msg.out').length === 1, 'the sent template');
     await accessible(main, 'template picker');
