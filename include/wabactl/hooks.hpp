@@ -57,6 +57,9 @@ std::optional<std::string> private_address_reason(std::string_view address);
 /// The same for a socket address as the resolver or libcurl gives it.
 std::optional<std::string> private_address_reason(const sockaddr* address);
 
+/// A socket address as text ("127.0.0.1", "::1"), for messages.
+std::string address_text(const sockaddr* address);
+
 /// Checks that `url` may be registered: parse_hook_url, and unless `allow_private`, a host
 /// that is "localhost" or an address that private_address_reason refuses, and a name that
 /// resolves now to such an address, are refused with Error(usage) naming the reason. (The
@@ -73,7 +76,6 @@ struct Hook {
   HookState state = HookState::active;
   bool allow_private = false;
   std::string created_at;
-  std::optional<std::string> disabled_at;
 };
 
 /// {"id", "url", "events", "state", "allow_private", "created_at"}.

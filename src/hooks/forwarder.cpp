@@ -36,20 +36,6 @@ std::string printable(std::string_view s, std::size_t limit) {
   return out;
 }
 
-std::string address_text(const sockaddr* a) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (a->sa_family == AF_INET) {
-    sockaddr_in in{};
-    std::memcpy(&in, a, sizeof in);
-    inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
-  } else if (a->sa_family == AF_INET6) {
-    sockaddr_in6 in{};
-    std::memcpy(&in, a, sizeof in);
-    inet_ntop(AF_INET6, &in.sin6_addr, text, sizeof text);
-  }
-  return text;
-}
-
 // One POST in progress: its easy handle and everything the handle points at.
 struct Transfer {
   explicit Transfer(const CurlApi& a) : api(a) {}

@@ -4,6 +4,7 @@
 
 #include "wabactl/error.hpp"
 #include "wabactl/messages.hpp"
+#include "wabactl/util.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -95,9 +96,7 @@ std::vector<std::string> parse_hook_events(const std::vector<std::string>& list)
     std::string_view rest = item;
     while (true) {
       auto comma = rest.find(',');
-      std::string_view one = rest.substr(0, comma);
-      while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
-      while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
+      std::string_view one = trim(rest.substr(0, comma));
       if (!one.empty()) {
         const auto& known = hook_event_types();
         if (std::find(known.begin(), known.end(), one) == known.end()) {
@@ -208,6 +207,20 @@ std::optional<std::string> private_address_reason(const sockaddr* address) {
   return "reserved";
 }
 
+std::string address_text(const sockaddr* address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address->sa_family == AF_INET) {
+    sockaddr_in in{};
+    std::memcpy(&in, address, sizeof in);
+    inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
+  } else if (address->sa_family == AF_INET6) {
+    sockaddr_in6 in{};
+    std::memcpy(&in, address, sizeof in);
+    inet_ntop(AF_INET6, &in.sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
 HookUrl check_hook_url(const std::string& url, bool allow_private) {
   HookUrl u = parse_hook_url(url);
   if (allow_private) return u;
@@ -237,15 +250,7 @@ HookUrl check_hook_url(const std::string& url, bool allow_private) {
   std::string at;
   for (auto* ai = found; ai != nullptr && !why; ai = ai->ai_next) {
     why = private_address_reason(ai->ai_addr);
-    if (why) {
-      char text[INET6_ADDRSTRLEN] = {};
-      const void* raw =
-          ai->ai_family == AF_INET
-              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
-              : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
-      inet_ntop(ai->ai_family, raw, text, sizeof text);
-      at = text;
-    }
+    if (why) at = address_text(ai->ai_addr);
   }
   freeaddrinfo(found);
   if (why) throw refuse(fmt::format("{} ({})", u.host, at), *why);

@@ -17,12 +17,6 @@ constexpr const char* columns =
     "tenant_id, phone_number_id, business_account_id, webhook_url, api_version, graph_url, "
     "is_active, needs_reauth, api_key, api_secret, verify_token, created_at, updated_at";
 
-std::vector<unsigned char> blob(const SQLite::Column& c) {
-  if (c.isNull()) return {};
-  const auto* p = static_cast<const unsigned char*>(c.getBlob());
-  return {p, p + c.getBytes()};
-}
-
 Config row_to_config(SQLite::Statement& q) {
   Config c;
   c.tenant_id = q.getColumn(0).getString();
@@ -281,15 +275,13 @@ std::size_t rotate_master_key(Store& store, const MasterKey& old_key, const Mast
                                                        col.column, col.column));
         std::vector<std::pair<std::string, std::vector<unsigned char>>> rows;
         while (q.executeStep()) {
-          const auto* p = static_cast<const unsigned char*>(q.getColumn(1).getBlob());
-          rows.emplace_back(q.getColumn(0).getString(),
-                            std::vector<unsigned char>(p, p + q.getColumn(1).getBytes()));
+          rows.emplace_back(q.getColumn(0).getString(), blob(q.getColumn(1)));
         }
         SQLite::Statement u(sqlite(store), fmt::format("UPDATE whatsapp_configs SET {} = ? "
                                                        "WHERE tenant_id = ?",
                                                        col.column));
-        for (const auto& [tenant, blob] : rows) {
-          std::string plain = open_sealed(old_key, blob, tenant, col.field);
+        for (const auto& [tenant, sealed_value] : rows) {
+          std::string plain = open_sealed(old_key, sealed_value, tenant, col.field);
           auto resealed = seal(new_key, plain, tenant, col.field);
           u.bind(1, resealed.data(), static_cast<int>(resealed.size()));
           u.bind(2, tenant);

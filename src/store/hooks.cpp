@@ -22,7 +22,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* hook_columns =
-    "id, tenant_id, url, events, state, allow_private, created_at, disabled_at, cursor";
+    "id, tenant_id, url, events, state, allow_private, created_at, cursor";
 
 Hook row_to_hook(SQLite::Statement& q) {
   Hook h;
@@ -39,7 +39,6 @@ Hook row_to_hook(SQLite::Statement& q) {
   h.state = q.getColumn(4).getString() == "disabled" ? HookState::disabled : HookState::active;
   h.allow_private = q.getColumn(5).getInt() != 0;
   h.created_at = q.getColumn(6).getString();
-  h.disabled_at = opt_text(q.getColumn(7));
   return h;
 }
 
@@ -205,9 +204,7 @@ std::string hook_secret(Store& store, const MasterKey& key, const Hook& hook) {
     if (!q->executeStep()) {
       throw Error(Exit::not_found, fmt::format("hook '{}' is gone", hook.id));
     }
-    const auto* p = static_cast<const unsigned char*>(q->getColumn(0).getBlob());
-    std::vector<unsigned char> sealed(p, p + q->getColumn(0).getBytes());
-    return open_sealed(key, sealed, hook.tenant_id, secret_field(hook.id));
+    return open_sealed(key, blob(q->getColumn(0)), hook.tenant_id, secret_field(hook.id));
   });
 }
 
@@ -217,9 +214,8 @@ std::size_t reseal_hook_secrets(Store& store, const MasterKey& old_key, const Ma
     {
       SQLite::Statement q(sqlite(store), "SELECT id, tenant_id, secret FROM hooks");
       while (q.executeStep()) {
-        const auto* p = static_cast<const unsigned char*>(q.getColumn(2).getBlob());
         rows.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString(),
-                          std::vector<unsigned char>(p, p + q.getColumn(2).getBytes()));
+                          blob(q.getColumn(2)));
       }
     }
     SQLite::Statement u(sqlite(store), "UPDATE hooks SET secret = ? WHERE id = ?");
@@ -239,8 +235,8 @@ std::size_t reseal_hook_secrets(Store& store, const MasterKey& old_key, const Ma
 void enable_hook(Store& store, const Hook& hook) {
   translated([&] {
     store.transaction([&] {
-      auto q = prepare(store, "UPDATE hooks SET state = 'active', failing_since = NULL, "
-                              "disabled_at = NULL WHERE id = ? AND tenant_id = ?");
+      auto q = prepare(store, "UPDATE hooks SET state = 'active', failing_since = NULL "
+                              "WHERE id = ? AND tenant_id = ?");
       q->bind(1, hook.id);
       q->bind(2, hook.tenant_id);
       q->exec();
@@ -302,8 +298,10 @@ std::vector<HookBacklog> hook_backlogs(Store& store) {
     auto q = prepare(store, "SELECT h.id, h.tenant_id, "
                             "(SELECT count(*) FROM hook_deliveries d WHERE d.hook_id = h.id AND "
                             "d.state = 'pending'), "
-                            "(SELECT min(created_at) FROM hook_deliveries d WHERE d.hook_id = h.id "
-                            "AND d.state = 'pending') FROM hooks h ORDER BY h.id");
+                            "(SELECT created_at FROM hook_deliveries o WHERE o.hook_id = h.id AND "
+                            "o.event_id = (SELECT min(event_id) FROM hook_deliveries p "
+                            "INDEXED BY hook_deliveries_lane WHERE p.hook_id = h.id AND "
+                            "p.state = 'pending')) FROM hooks h ORDER BY h.id");
     std::vector<HookBacklog> out;
     while (q->executeStep()) {
       HookBacklog b;
@@ -343,7 +341,7 @@ std::vector<ForwardingHook> forwarding_hooks(Store& store) {
     while (q->executeStep()) {
       ForwardingHook f;
       f.hook = row_to_hook(*q);
-      f.cursor = q->getColumn(8).getInt64();
+      f.cursor = q->getColumn(7).getInt64();
       out.push_back(std::move(f));
     }
     return out;
@@ -510,12 +508,10 @@ RecordedResults record_attempts(Store& store, const std::vector<AttemptResult>& 
             promote_lane(store, r.hook_id, r.lane, now);
             if (r.acknowledged) continue;
             // Given up: the hook goes when nothing it was sent has been taken for as long.
-            auto h = prepare(store, "UPDATE hooks SET state = 'disabled', disabled_at = ? "
-                                    "WHERE id = ? AND state = 'active' AND failing_since <= ? "
-                                    "RETURNING tenant_id");
-            h->bind(1, now_iso());
-            h->bindNoCopy(2, r.hook_id);
-            h->bind(3, static_cast<std::int64_t>(now - retry_for_ms));
+            auto h = prepare(store, "UPDATE hooks SET state = 'disabled' WHERE id = ? AND "
+                                    "state = 'active' AND failing_since <= ? RETURNING tenant_id");
+            h->bindNoCopy(1, r.hook_id);
+            h->bind(2, static_cast<std::int64_t>(now - retry_for_ms));
             if (!h->executeStep()) continue;
             std::string tenant = h->getColumn(0).getString();
             h->reset();

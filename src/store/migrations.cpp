@@ -426,7 +426,8 @@ CREATE TABLE template_syncs (
       // while it waits behind an earlier pending event of its lane (conversation). Failed
       // and acknowledged rows stay a week for `hook deliveries`, then are pruned. The lane
       // index is whole, state included: SQLite's planner passes over a partial one there
-      // and scans the hook's every delivery per event.
+      // and scans the hook's every delivery per event. With state before lane it also
+      // counts a hook's pending deliveries without reading its finished ones.
       R"sql(
 CREATE TABLE hooks (
   id            TEXT PRIMARY KEY,
@@ -438,7 +439,6 @@ CREATE TABLE hooks (
   secret        BLOB NOT NULL,
   cursor        INTEGER NOT NULL,
   failing_since INTEGER,
-  disabled_at   TEXT,
   created_at    TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX hooks_by_tenant ON hooks(tenant_id, created_at);
@@ -460,7 +460,7 @@ CREATE TABLE hook_deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX hook_deliveries_due ON hook_deliveries(hook_id, next_attempt_at)
   WHERE state = 'pending' AND next_attempt_at IS NOT NULL;
-CREATE INDEX hook_deliveries_lane ON hook_deliveries(hook_id, lane, state, event_id);
+CREATE INDEX hook_deliveries_lane ON hook_deliveries(hook_id, state, lane, event_id);
 CREATE INDEX hook_deliveries_finished ON hook_deliveries(finished_at)
   WHERE state <> 'pending';
 )sql",

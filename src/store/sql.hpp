@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wabactl {
 
@@ -54,6 +55,13 @@ Message row_to_message(SQLite::Statement& q);
 inline std::optional<std::string> opt_text(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
   return c.getString();
+}
+
+/// A column's bytes (sealed secrets), empty when it is NULL.
+inline std::vector<unsigned char> blob(const SQLite::Column& c) {
+  if (c.isNull()) return {};
+  const auto* p = static_cast<const unsigned char*>(c.getBlob());
+  return {p, p + c.getBytes()};
 }
 
 /// Binds `v` to the parameter `key` (index or name), or NULL when it is nullopt.
